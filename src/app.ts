@@ -1,0 +1,114 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sql } from 'kysely';
+import { CallerResolver } from './auth/caller.ts';
+import { randomToken } from './auth/secrets.ts';
+import { TokenService } from './auth/tokens.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { type Config, loadConfig } from './config.ts';
+import type { Services } from './context.ts';
+import { connectDatabase, migrateToLatest, type DatabaseTarget } from './db/connect.ts';
+import { createInProcessBus } from './events/bus.ts';
+import { createGraphQLHandler } from './http/yoga.ts';
+import { ensureDevApp } from './apps/dev-app.ts';
+import { loadDevSecrets } from './secrets-store.ts';
+
+export interface BuildOptions {
+  /** overrides on top of the environment's configuration */
+  config?: Partial<Config>;
+  /** where the data lives; defaults to DATABASE_URL, else the embedded database under dataDir */
+  database?: DatabaseTarget;
+  clock?: Clock;
+  /** called for every SQL statement (tests count them) */
+  onQuery?: (sql: string) => void;
+}
+
+export interface StartedApp {
+  url: string;
+  port: number;
+  /** credentials of the development app, on the embedded setup */
+  devApp?: { appKey: string; appSecret: string };
+  operatorToken?: string;
+}
+
+export interface App {
+  services: Services;
+  server: Server;
+  start(): Promise<StartedApp>;
+  stop(): Promise<void>;
+}
+
+export async function buildApp(options: BuildOptions = {}): Promise<App> {
+  const config: Config = { ...loadConfig(), ...options.config };
+  const target: DatabaseTarget =
+    options.database ?? (config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl, poolSize: config.databasePoolSize } : { kind: 'embedded', dataDir: config.dataDir });
+  const persistentEmbedded = target.kind === 'embedded' && target.dataDir !== undefined;
+
+  // The embedded setup needs no configuration: its secrets are generated once and kept in DATA_DIR.
+  const devSecrets = persistentEmbedded ? loadDevSecrets(target.dataDir!) : undefined;
+  if (!config.tokenSecret) {
+    if (devSecrets) config.tokenSecret = devSecrets.tokenSecret;
+    else if (target.kind === 'embedded') config.tokenSecret = randomToken(48);
+    else throw new Error('TOKEN_SECRET (at least 32 bytes) is required with DATABASE_URL: every instance must sign tokens with the same key');
+  }
+  if (!config.operatorToken && devSecrets) config.operatorToken = devSecrets.operatorToken;
+
+  const clock = options.clock ?? systemClock;
+  const db = await connectDatabase(target, { onQuery: options.onQuery });
+  await migrateToLatest(db);
+  const tokens = new TokenService(config.tokenSecret, clock);
+  const services: Services = {
+    config,
+    db,
+    clock,
+    tokens,
+    callers: new CallerResolver({ db, tokens, operatorToken: config.operatorToken }),
+    bus: createInProcessBus(),
+  };
+  const devApp = persistentEmbedded ? await ensureDevApp(db, target.dataDir!, clock.now()) : undefined;
+
+  const yoga = createGraphQLHandler(services);
+  const server = createServer((req, res) => void route(req, res));
+
+  async function route(req: IncomingMessage, res: ServerResponse) {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/health') return json(res, 200, { status: 'ok' });
+    if (path === '/ready') {
+      const ready = await sql`select 1`.execute(db).then(
+        () => true,
+        () => false,
+      );
+      return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unreachable' });
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > config.maxBodyBytes) return json(res, 413, { errors: [{ message: `request body over ${config.maxBodyBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }] });
+    return yoga(req, res);
+  }
+
+  return {
+    services,
+    server,
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => resolve());
+      });
+      const { port } = server.address() as AddressInfo;
+      const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+      return { url: `http://${host}:${port}/graphql`, port, devApp, operatorToken: config.operatorToken };
+    },
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await services.bus.close();
+      await db.destroy();
+    },
+  };
+}
+
+function json(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(body));
+}

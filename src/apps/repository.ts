@@ -1,0 +1,88 @@
+import { type Kysely, sql } from 'kysely';
+import type { AppRow, Database, ExtProfileKeyRow, FriendAddPermission, ProfileVisibility } from '../db/database.ts';
+import { hashSecret, randomToken } from '../auth/secrets.ts';
+
+export interface AppCredentials {
+  appKey: string;
+  appSecret: string;
+}
+
+/** Creates an app; the secret is returned once and only its slow hash is stored. */
+export async function createApp(db: Kysely<Database>, name: string, now: Date): Promise<AppCredentials> {
+  // 16 random bytes, base64url: unguessable and URL/header safe (no ':' that would break Basic auth)
+  const appKey = randomToken(16);
+  const appSecret = randomToken(32);
+  await db
+    .insertInto('apps')
+    .values({
+      appKey,
+      name,
+      secretHash: await hashSecret(appSecret),
+      defaultProfileVisibility: 'INVISIBLE',
+      defaultFriendAddPermission: 'NEED_VERIFY',
+      createdAt: now,
+    })
+    .execute();
+  return { appKey, appSecret };
+}
+
+export async function findApp(db: Kysely<Database>, appKey: string): Promise<AppRow | undefined> {
+  return db.selectFrom('apps').selectAll().where('appKey', '=', appKey).executeTakeFirst();
+}
+
+export async function updateAppSettings(
+  db: Kysely<Database>,
+  appKey: string,
+  patch: {
+    defaultProfileVisibility?: Exclude<ProfileVisibility, 'NOT_SET'>;
+    defaultFriendAddPermission?: Exclude<FriendAddPermission, 'NOT_SET'>;
+  },
+): Promise<AppRow> {
+  if (Object.keys(patch).length === 0) return (await findApp(db, appKey))!;
+  return db.updateTable('apps').set(patch).where('appKey', '=', appKey).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function listExtProfileKeys(db: Kysely<Database>, appKey: string): Promise<ExtProfileKeyRow[]> {
+  return db.selectFrom('extProfileKeys').selectAll().where('appKey', '=', appKey).orderBy('key').execute();
+}
+
+/**
+ * Defines or redefines an ext key. Returns 'limit' when the app already has `maxKeys` other keys.
+ * The app row is locked so that two concurrent definitions cannot both pass the count.
+ */
+export async function defineExtProfileKey(
+  db: Kysely<Database>,
+  appKey: string,
+  key: { key: string; allowClientRead: boolean; allowClientWrite: boolean },
+  maxKeys: number,
+  now: Date,
+): Promise<ExtProfileKeyRow | 'limit'> {
+  return db.transaction().execute(async (trx) => {
+    await trx.selectFrom('apps').select('appKey').where('appKey', '=', appKey).forUpdate().execute();
+    const existing = await trx.selectFrom('extProfileKeys').select('key').where('appKey', '=', appKey).execute();
+    if (!existing.some((k) => k.key === key.key) && existing.length >= maxKeys) return 'limit';
+    return trx
+      .insertInto('extProfileKeys')
+      .values({ appKey, ...key, createdAt: now })
+      .onConflict((oc) =>
+        oc.columns(['appKey', 'key']).doUpdateSet({ allowClientRead: key.allowClientRead, allowClientWrite: key.allowClientWrite }),
+      )
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  });
+}
+
+/** Removes a key from the registry and its values from every profile of the app. */
+export async function removeExtProfileKey(db: Kysely<Database>, appKey: string, key: string): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const removed = await trx.deleteFrom('extProfileKeys').where('appKey', '=', appKey).where('key', '=', key).executeTakeFirst();
+    if (removed.numDeletedRows === 0n) return false;
+    await trx
+      .updateTable('users')
+      .set({ ext: sql<string>`ext - ${key}::text` })
+      .where('appKey', '=', appKey)
+      .where(sql<boolean>`ext ? ${key}::text`)
+      .execute();
+    return true;
+  });
+}

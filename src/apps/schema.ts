@@ -1,0 +1,141 @@
+import { revokeTokens, ensureUser } from '../profiles/repository.ts';
+import { EXT_KEY_PATTERN, EXT_KEYS_PER_APP, textProblem } from '../profiles/rules.ts';
+import { TOKEN_TTL_DEFAULT, TOKEN_TTL_MAX } from '../auth/tokens.ts';
+import { appError, badInput, limitExceeded } from '../errors.ts';
+import { builder } from '../schema/builder.ts';
+import { intInRange, userIdArg } from '../schema/validate-args.ts';
+import { UserProfileVisibility } from '../visibility/schema.ts';
+import { FriendAddPermission } from '../friends/permission.ts';
+import type { AppRow, ExtProfileKeyRow } from '../db/database.ts';
+import type { Context } from '../context.ts';
+import { createApp, defineExtProfileKey, listExtProfileKeys, removeExtProfileKey, updateAppSettings } from './repository.ts';
+
+const APP_NAME_MAX = 64;
+
+const AppCredentials = builder.objectRef<{ appKey: string; appSecret: string }>('AppCredentials').implement({
+  fields: (t) => ({
+    appKey: t.exposeID('appKey'),
+    appSecret: t.exposeString('appSecret', { description: 'shown once; only a hash is stored' }),
+  }),
+});
+
+const AppSettings = builder.objectRef<AppRow>('AppSettings').implement({
+  fields: (t) => ({
+    appKey: t.exposeID('appKey'),
+    name: t.exposeString('name'),
+    defaultProfileVisibility: t.field({ type: UserProfileVisibility, resolve: (a) => a.defaultProfileVisibility }),
+    defaultFriendAddPermission: t.field({ type: FriendAddPermission, resolve: (a) => a.defaultFriendAddPermission }),
+  }),
+});
+
+const ExtProfileKey = builder.objectRef<ExtProfileKeyRow>('ExtProfileKey').implement({
+  fields: (t) => ({
+    key: t.exposeString('key'),
+    allowClientRead: t.exposeBoolean('allowClientRead'),
+    allowClientWrite: t.exposeBoolean('allowClientWrite'),
+  }),
+});
+
+const UserToken = builder.objectRef<{ token: string; expiresAt: Date }>('UserToken').implement({
+  fields: (t) => ({ token: t.exposeString('token'), expiresAt: t.expose('expiresAt', { type: 'DateTime' }) }),
+});
+
+function appOfBackend(ctx: Context): AppRow {
+  if (ctx.caller.kind !== 'app') throw appError('FORBIDDEN', 'app credentials required');
+  return ctx.caller.app;
+}
+
+builder.queryFields((t) => ({
+  appSettings: t.field({ type: AppSettings, authScopes: { app: true }, resolve: (_r, _a, ctx) => appOfBackend(ctx) }),
+  extProfileKeys: t.field({
+    type: [ExtProfileKey],
+    authScopes: { app: true },
+    resolve: (_r, _a, ctx) => listExtProfileKeys(ctx.db, appOfBackend(ctx).appKey),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  issueUserToken: t.field({
+    type: UserToken,
+    description: 'creates the user when missing; expiresInSeconds default 86400, at most 30 days',
+    authScopes: { app: true },
+    args: { userId: t.arg.id({ required: true }), expiresInSeconds: t.arg.int() },
+    resolve: async (_r, args, ctx) => {
+      const app = appOfBackend(ctx);
+      const userId = userIdArg(args.userId);
+      const ttl = intInRange(args.expiresInSeconds ?? TOKEN_TTL_DEFAULT, 1, TOKEN_TTL_MAX, 'expiresInSeconds');
+      const user = await ensureUser(ctx.db, app.appKey, userId, ctx.clock.now());
+      return ctx.tokens.issue({ appKey: app.appKey, userId, generation: user.tokenGeneration }, ttl);
+    },
+  }),
+  revokeUserTokens: t.boolean({
+    description: 'every token issued before now for this user stops working; its open connections are closed',
+    authScopes: { app: true },
+    args: { userId: t.arg.id({ required: true }) },
+    resolve: async (_r, args, ctx) => {
+      const app = appOfBackend(ctx);
+      const userId = userIdArg(args.userId);
+      const revoked = await revokeTokens(ctx.db, app.appKey, userId);
+      if (revoked) await ctx.bus.publish({ type: 'tokensRevoked', appKey: app.appKey, userId, at: ctx.clock.now().toISOString() });
+      return revoked;
+    },
+  }),
+  updateAppSettings: t.field({
+    type: AppSettings,
+    authScopes: { app: true },
+    args: {
+      defaultProfileVisibility: t.arg({ type: UserProfileVisibility }),
+      defaultFriendAddPermission: t.arg({ type: FriendAddPermission }),
+    },
+    resolve: async (_r, args, ctx) => {
+      const app = appOfBackend(ctx);
+      const fields = [
+        args.defaultProfileVisibility === 'NOT_SET' ? 'defaultProfileVisibility' : null,
+        args.defaultFriendAddPermission === 'NOT_SET' ? 'defaultFriendAddPermission' : null,
+      ].filter((f): f is string => f !== null);
+      if (fields.length) throw badInput(`NOT_SET is a user-level value; an app default must be a concrete setting (${fields.join(', ')})`, { fields });
+      const patch: Parameters<typeof updateAppSettings>[2] = {};
+      if (args.defaultProfileVisibility) patch.defaultProfileVisibility = args.defaultProfileVisibility as never;
+      if (args.defaultFriendAddPermission) patch.defaultFriendAddPermission = args.defaultFriendAddPermission as never;
+      return updateAppSettings(ctx.db, app.appKey, patch);
+    },
+  }),
+  defineExtProfileKey: t.field({
+    type: ExtProfileKey,
+    description: 'at most 20 keys per app; key is 1 to 32 letters and digits',
+    authScopes: { app: true },
+    args: {
+      key: t.arg.string({ required: true }),
+      allowClientRead: t.arg.boolean({ defaultValue: true }),
+      allowClientWrite: t.arg.boolean({ defaultValue: true }),
+    },
+    resolve: async (_r, args, ctx) => {
+      const app = appOfBackend(ctx);
+      if (!EXT_KEY_PATTERN.test(args.key)) throw badInput('key must be 1-32 letters or digits', { fields: ['key'], keys: [args.key] });
+      const result = await defineExtProfileKey(
+        ctx.db,
+        app.appKey,
+        { key: args.key, allowClientRead: args.allowClientRead ?? true, allowClientWrite: args.allowClientWrite ?? true },
+        EXT_KEYS_PER_APP,
+        ctx.clock.now(),
+      );
+      if (result === 'limit') throw limitExceeded(`an app defines at most ${EXT_KEYS_PER_APP} ext keys`, { keys: [args.key], rcCode: 24363 });
+      return result;
+    },
+  }),
+  removeExtProfileKey: t.boolean({
+    authScopes: { app: true },
+    args: { key: t.arg.string({ required: true }) },
+    resolve: async (_r, args, ctx) => removeExtProfileKey(ctx.db, appOfBackend(ctx).appKey, args.key),
+  }),
+  createApp: t.field({
+    type: AppCredentials,
+    authScopes: { operator: true },
+    args: { name: t.arg.string({ required: true }) },
+    resolve: async (_r, { name }, ctx) => {
+      const problem = name.length === 0 ? 'must not be empty' : textProblem(name, APP_NAME_MAX);
+      if (problem) throw badInput(`name ${problem}`, { fields: ['name'] });
+      return createApp(ctx.db, name, ctx.clock.now());
+    },
+  }),
+}));

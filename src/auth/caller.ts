@@ -1,0 +1,84 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { AppRow, Database } from '../db/database.ts';
+import { findApp } from '../apps/repository.ts';
+import { safeEqual, verifySecret } from './secrets.ts';
+import type { TokenService } from './tokens.ts';
+
+/** Who is calling, decided once per request (or per graphql-ws connection) from its credentials. */
+export type Caller =
+  | { kind: 'anonymous'; /** why credentials that were given were refused */ problem?: string }
+  | { kind: 'user'; app: AppRow; userId: string }
+  | { kind: 'app'; app: AppRow }
+  | { kind: 'operator' };
+
+export interface CallerResolverDeps {
+  db: Kysely<Database>;
+  tokens: TokenService;
+  operatorToken?: string;
+}
+
+/** Successful Basic checks are remembered briefly so that the slow hash is not paid per request. */
+const BASIC_CACHE_MS = 5 * 60_000;
+
+export class CallerResolver {
+  private readonly verifiedSecrets = new Map<string, { digest: Buffer; until: number }>();
+
+  constructor(private readonly deps: CallerResolverDeps) {}
+
+  async fromAuthorization(header: string | null | undefined): Promise<Caller> {
+    if (!header) return { kind: 'anonymous' };
+    const space = header.indexOf(' ');
+    const scheme = header.slice(0, space).toLowerCase();
+    const value = header.slice(space + 1).trim();
+    if (space < 0 || !value) return { kind: 'anonymous', problem: 'malformed Authorization header' };
+    if (scheme === 'bearer') return this.fromBearer(value);
+    if (scheme === 'basic') return this.fromBasic(value);
+    return { kind: 'anonymous', problem: `unsupported Authorization scheme "${scheme}"` };
+  }
+
+  async fromBearer(token: string): Promise<Caller> {
+    if (this.deps.operatorToken && safeEqual(token, this.deps.operatorToken)) return { kind: 'operator' };
+    return this.fromUserToken(token);
+  }
+
+  /** A user token: signature and expiry offline, then one indexed lookup for revocation and the app. */
+  async fromUserToken(token: string): Promise<Caller> {
+    const claims = await this.deps.tokens.verify(token);
+    if (!claims) return { kind: 'anonymous', problem: 'invalid or expired token' };
+    const row = await this.deps.db
+      .selectFrom('users')
+      .innerJoin('apps', 'apps.appKey', 'users.appKey')
+      .select([
+        'users.tokenGeneration',
+        'apps.appKey',
+        'apps.name',
+        'apps.secretHash',
+        'apps.defaultProfileVisibility',
+        'apps.defaultFriendAddPermission',
+        'apps.createdAt',
+      ])
+      .where('users.appKey', '=', claims.appKey)
+      .where('users.userId', '=', claims.userId)
+      .executeTakeFirst();
+    if (!row || row.tokenGeneration !== claims.generation) return { kind: 'anonymous', problem: 'token revoked' };
+    const { tokenGeneration: _g, ...app } = row;
+    return { kind: 'user', app, userId: claims.userId };
+  }
+
+  private async fromBasic(encoded: string): Promise<Caller> {
+    const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon <= 0) return { kind: 'anonymous', problem: 'malformed Basic credentials' };
+    const appKey = decoded.slice(0, colon);
+    const secret = decoded.slice(colon + 1);
+    const app = await findApp(this.deps.db, appKey);
+    if (!app) return { kind: 'anonymous', problem: 'invalid app credentials' };
+    const digest = createHash('sha256').update(`${appKey}:${secret}`).digest();
+    const cached = this.verifiedSecrets.get(appKey);
+    if (cached && cached.until > Date.now() && timingSafeEqual(cached.digest, digest)) return { kind: 'app', app };
+    if (!(await verifySecret(secret, app.secretHash))) return { kind: 'anonymous', problem: 'invalid app credentials' };
+    this.verifiedSecrets.set(appKey, { digest, until: Date.now() + BASIC_CACHE_MS });
+    return { kind: 'app', app };
+  }
+}

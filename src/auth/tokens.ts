@@ -1,0 +1,59 @@
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import type { Clock } from '../clock.ts';
+
+export const TOKEN_TTL_DEFAULT = 86_400;
+export const TOKEN_TTL_MAX = 2_592_000;
+/** SPEC §1: an expired token is refused with at most 1 s of clock tolerance */
+const CLOCK_TOLERANCE_S = 1;
+const ISSUER = 'profile-hosting';
+
+export interface UserTokenClaims {
+  appKey: string;
+  userId: string;
+  /** the user's token generation when issued; revokeUserTokens bumps the stored one */
+  generation: number;
+}
+
+/**
+ * Signs and verifies user tokens (HS256 JWT). Verification needs no database round trip;
+ * the caller compares `generation` with the stored one (one primary-key lookup) for revocation.
+ */
+export class TokenService {
+  private readonly key: Uint8Array;
+
+  constructor(secret: string, private readonly clock: Clock) {
+    if (Buffer.byteLength(secret) < 32) throw new Error('the token signing secret must be at least 32 bytes');
+    this.key = new TextEncoder().encode(secret);
+  }
+
+  async issue(claims: UserTokenClaims, expiresInSeconds: number): Promise<{ token: string; expiresAt: Date }> {
+    const nowS = Math.floor(this.clock.now().getTime() / 1000);
+    const exp = nowS + expiresInSeconds;
+    const token = await new SignJWT({ app: claims.appKey, gen: claims.generation })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer(ISSUER)
+      .setSubject(claims.userId)
+      .setIssuedAt(nowS)
+      .setExpirationTime(exp)
+      .sign(this.key);
+    return { token, expiresAt: new Date(exp * 1000) };
+  }
+
+  /** The claims of a valid, unexpired token; null for anything else. */
+  async verify(token: string): Promise<UserTokenClaims | null> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'],
+        issuer: ISSUER,
+        clockTolerance: CLOCK_TOLERANCE_S,
+        currentDate: this.clock.now(),
+        requiredClaims: ['exp', 'sub'],
+      });
+      if (typeof payload.app !== 'string' || typeof payload.gen !== 'number' || typeof payload.sub !== 'string') return null;
+      return { appKey: payload.app, userId: payload.sub, generation: payload.gen };
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError) return null;
+      throw error;
+    }
+  }
+}

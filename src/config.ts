@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? fallback : ['true', '1', 'yes'].includes(v)));
+
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: optionalString,
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
+  DATA_DIR: z.string().default('./data'),
+  REDIS_URL: optionalString,
+  TOKEN_SECRET: optionalString.refine((v) => v === undefined || Buffer.byteLength(v) >= 32, 'TOKEN_SECRET must be at least 32 bytes'),
+  OPERATOR_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 16, 'OPERATOR_TOKEN must be at least 16 characters'),
+  GRAPHIQL: flag(true),
+  INTROSPECTION: flag(true),
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  /** real PostgreSQL when set; the embedded PGlite under dataDir otherwise */
+  databaseUrl?: string;
+  databasePoolSize: number;
+  dataDir: string;
+  redisUrl?: string;
+  /** HS256 key for user tokens; required with DATABASE_URL, generated for the embedded setup */
+  tokenSecret?: string;
+  /** Bearer token of the server operator; createApp over the API is off without it */
+  operatorToken?: string;
+  graphiql: boolean;
+  introspection: boolean;
+  maxBodyBytes: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    dataDir: e.DATA_DIR,
+    redisUrl: e.REDIS_URL,
+    tokenSecret: e.TOKEN_SECRET,
+    operatorToken: e.OPERATOR_TOKEN,
+    graphiql: e.GRAPHIQL,
+    introspection: e.INTROSPECTION,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+  };
+}

@@ -1,0 +1,56 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, type LogEvent } from 'kysely';
+import pg from 'pg';
+import type { Database } from './database.ts';
+import { migrationProvider } from './migrations/index.ts';
+import { pglitePool } from './pglite-pool.ts';
+
+export type DatabaseTarget =
+  | { kind: 'postgres'; url: string; poolSize?: number }
+  /** dataDir undefined = in memory (tests) */
+  | { kind: 'embedded'; dataDir?: string };
+
+export interface DbOptions {
+  /** called once per SQL statement sent, e.g. to count statements in tests */
+  onQuery?: (sql: string) => void;
+}
+
+// int8 (counts, identities) as JS numbers on both drivers; our int8 values stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export async function connectDatabase(target: DatabaseTarget, options: DbOptions = {}): Promise<Kysely<Database>> {
+  const pool =
+    target.kind === 'postgres'
+      ? new pg.Pool({ connectionString: target.url, max: target.poolSize ?? 10 })
+      : pglitePool(await openPglite(target.dataDir));
+  if (target.kind === 'postgres') {
+    // An idle client losing its connection (database restart) must not crash the process.
+    (pool as pg.Pool).on('error', () => {});
+  }
+  return new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    plugins: [new CamelCasePlugin()],
+    log: options.onQuery
+      ? (event: LogEvent) => {
+          if (event.level === 'query') options.onQuery!(event.query.sql);
+        }
+      : undefined,
+  });
+}
+
+async function openPglite(dataDir: string | undefined) {
+  const { PGlite } = await import('@electric-sql/pglite');
+  if (dataDir === undefined) return PGlite.create();
+  const path = join(dataDir, 'pgdata');
+  mkdirSync(path, { recursive: true });
+  return PGlite.create(path);
+}
+
+/** Applies every pending migration; safe to run from several processes at once (Kysely takes a lock). */
+export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

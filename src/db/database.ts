@@ -1,0 +1,105 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/**
+ * Database tables as Kysely sees them (camelCase; CamelCasePlugin maps to snake_case).
+ * Timestamps are always written by the application's clock, never by now(), so that
+ * tests can move time and every instance agrees on one source of time per write.
+ */
+export interface Database {
+  apps: AppsTable;
+  extProfileKeys: ExtProfileKeysTable;
+  users: UsersTable;
+  friendships: FriendshipsTable;
+  friendApplications: FriendApplicationsTable;
+  statusSubscriptions: StatusSubscriptionsTable;
+}
+
+export type ProfileVisibility = 'NOT_SET' | 'INVISIBLE' | 'EVERYONE' | 'FRIENDS_ONLY';
+export type FriendAddPermission = 'NOT_SET' | 'FREE' | 'NEED_VERIFY' | 'NO_ONE_ALLOWED';
+export type GenderValue = 'UNKNOWN' | 'MALE' | 'FEMALE';
+
+export interface AppsTable {
+  appKey: string;
+  name: string;
+  /** scrypt hash of the app secret: `scrypt$N$r$p$salt$hash` */
+  secretHash: string;
+  defaultProfileVisibility: Exclude<ProfileVisibility, 'NOT_SET'>;
+  defaultFriendAddPermission: Exclude<FriendAddPermission, 'NOT_SET'>;
+  createdAt: Date;
+}
+
+export interface ExtProfileKeysTable {
+  appKey: string;
+  key: string;
+  allowClientRead: boolean;
+  allowClientWrite: boolean;
+  createdAt: Date;
+}
+
+export interface UsersTable {
+  appKey: string;
+  userId: string;
+  /** creation order for allUserProfiles; never exposed */
+  seq: Generated<string>;
+  name: string | null;
+  portraitUri: string | null;
+  uniqueId: string | null;
+  email: string | null;
+  birthday: string | null;
+  gender: GenderValue | null;
+  location: string | null;
+  role: number | null;
+  level: number | null;
+  /** ext key -> value */
+  ext: ColumnType<Record<string, string>, string, string>;
+  visibility: ProfileVisibility;
+  friendAddPermission: FriendAddPermission;
+  version: number;
+  /** bumped by revokeUserTokens; a token carrying an older generation is refused */
+  tokenGeneration: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface FriendshipsTable {
+  appKey: string;
+  /** one row per direction: (a,b) and (b,a) */
+  userId: string;
+  friendId: string;
+  remark: string | null;
+  addedAt: Date;
+}
+
+export type StoredApplicationStatus = 'UNHANDLED' | 'ACCEPTED' | 'REFUSED';
+
+export interface FriendApplicationsTable {
+  appKey: string;
+  fromUserId: string;
+  toUserId: string;
+  status: StoredApplicationStatus;
+  extra: string | null;
+  reason: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+  handledAt: Date | null;
+}
+
+export type StatusSubscribeType = 'ONLINE_STATUS' | 'USER_PROFILE';
+
+export interface StatusSubscriptionsTable {
+  appKey: string;
+  subscriberId: string;
+  targetId: string;
+  type: StatusSubscribeType;
+  subscribedAt: Date;
+  expiry: number;
+  expiresAt: Date;
+}
+
+export type AppRow = Selectable<AppsTable>;
+export type ExtProfileKeyRow = Selectable<ExtProfileKeysTable>;
+export type UserRow = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
+export type FriendshipRow = Selectable<FriendshipsTable>;
+export type FriendApplicationRow = Selectable<FriendApplicationsTable>;

@@ -1,0 +1,74 @@
+import { GraphQLError } from 'graphql';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { createContext, type Context, type Services } from '../context.ts';
+import { schema } from '../schema/index.ts';
+
+const EXAMPLE_QUERY = `# Set "Authorization" in Headers below:
+#   user calls:    Bearer <user token from issueUserToken>
+#   backend calls: Basic base64(appKey:appSecret)
+query MyProfile {
+  myUserProfile { userId name portraitUri email version updatedAt restricted }
+}
+`;
+
+/**
+ * Errors reach clients with `extensions.code`. Our own errors carry one already; GraphQL's
+ * document and variable errors become BAD_USER_INPUT; anything unexpected becomes INTERNAL with a
+ * generic message (no stack, SQL or path), and is logged on the server.
+ */
+function maskError(error: unknown): Error {
+  if (error instanceof GraphQLError) {
+    const original = error.originalError;
+    if (!original || original instanceof GraphQLError) return error;
+    // errors thrown by yoga itself for malformed requests carry an HTTP status: keep them
+    if ((original as { extensions?: { http?: unknown } }).extensions?.http) return error;
+  }
+  console.error('internal error:', error instanceof GraphQLError ? (error.originalError ?? error) : error);
+  const source = error instanceof GraphQLError ? error : undefined;
+  return new GraphQLError('Internal server error', { nodes: source?.nodes, path: source?.path, extensions: { code: 'INTERNAL' } });
+}
+
+function withCode(error: GraphQLError): GraphQLError {
+  if (error.extensions?.code) return error;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
+  });
+}
+
+const useErrorCodes: Plugin = {
+  onResultProcess({ result, setResult }) {
+    if (Array.isArray(result) || !result || typeof result !== 'object' || !('errors' in result) || !result.errors?.length) return;
+    setResult({ ...result, errors: result.errors.map((e) => withCode(e as GraphQLError)) } as never);
+  },
+};
+
+export function createGraphQLHandler(services: Services): YogaServerInstance<Record<string, unknown>, Context> {
+  return createYoga<Record<string, unknown>, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    logging: false,
+    maskedErrors: { maskError },
+    context: async ({ request }) => {
+      const caller = await services.callers.fromAuthorization(request.headers.get('authorization'));
+      return createContext(services, caller, { deviceId: request.headers.get('x-device-id') ?? undefined });
+    },
+    graphiql: services.config.graphiql
+      ? {
+          title: 'Profile hosting server',
+          defaultQuery: EXAMPLE_QUERY,
+          headers: JSON.stringify({ Authorization: 'Bearer <user token>' }, null, 2),
+          subscriptionsProtocol: 'WS',
+        }
+      : false,
+    // bundled GraphiQL: the default one loads from a CDN and is blank offline
+    renderGraphiQL,
+    plugins: [useErrorCodes],
+  });
+}

@@ -1,0 +1,124 @@
+import { type Kysely, sql } from 'kysely';
+import type { Database, UserRow, UsersTable } from '../db/database.ts';
+
+export type ProfileColumns = Pick<
+  UsersTable,
+  'name' | 'portraitUri' | 'uniqueId' | 'email' | 'birthday' | 'gender' | 'location' | 'role' | 'level' | 'visibility'
+>;
+
+/** A validated change to one profile: columns to set, ext entries to set and to remove. */
+export interface ProfilePatch {
+  set: Partial<ProfileColumns>;
+  extSet: Record<string, string>;
+  extRemove: string[];
+}
+
+export const emptyPatch = (): ProfilePatch => ({ set: {}, extSet: {}, extRemove: [] });
+
+export async function findUsers(db: Kysely<Database>, appKey: string, userIds: readonly string[]): Promise<UserRow[]> {
+  if (userIds.length === 0) return [];
+  return db.selectFrom('users').selectAll().where('appKey', '=', appKey).where('userId', 'in', userIds).execute();
+}
+
+export async function findUser(db: Kysely<Database>, appKey: string, userId: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('appKey', '=', appKey).where('userId', '=', userId).executeTakeFirst();
+}
+
+export async function findUserByUniqueId(db: Kysely<Database>, appKey: string, uniqueId: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('appKey', '=', appKey).where('uniqueId', '=', uniqueId).executeTakeFirst();
+}
+
+/** The user, created empty (version 1) when missing. */
+export async function ensureUser(db: Kysely<Database>, appKey: string, userId: string, now: Date): Promise<UserRow> {
+  const inserted = await db
+    .insertInto('users')
+    .values({ appKey, userId, ext: '{}', visibility: 'NOT_SET', friendAddPermission: 'NOT_SET', version: 1, tokenGeneration: 0, createdAt: now, updatedAt: now } as never)
+    .onConflict((oc) => oc.columns(['appKey', 'userId']).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  return inserted ?? (await findUser(db, appKey, userId))!;
+}
+
+export type UpdateOutcome = { ok: true; row: UserRow } | { ok: false; reason: 'not_found' | 'version_conflict' | 'unique_id_taken' };
+
+/**
+ * Applies a patch in one statement: the version check, the ext merge and the version bump
+ * happen atomically in the database, so two concurrent writers cannot both pass one expectedVersion.
+ */
+export async function updateProfile(
+  db: Kysely<Database>,
+  appKey: string,
+  userId: string,
+  patch: ProfilePatch,
+  now: Date,
+  expectedVersion?: number,
+): Promise<UpdateOutcome> {
+  let query = db
+    .updateTable('users')
+    .set({
+      ...patch.set,
+      ext: sql<string>`(ext || ${JSON.stringify(patch.extSet)}::jsonb) - ${patch.extRemove}::text[]`,
+      version: sql<number>`version + 1`,
+      updatedAt: now,
+    })
+    .where('appKey', '=', appKey)
+    .where('userId', '=', userId);
+  if (expectedVersion !== undefined) query = query.where('version', '=', expectedVersion);
+  try {
+    const row = await query.returningAll().executeTakeFirst();
+    if (row) return { ok: true, row };
+  } catch (error) {
+    if (isUniqueViolation(error, 'users_unique_id')) return { ok: false, reason: 'unique_id_taken' };
+    throw error;
+  }
+  if (expectedVersion === undefined) return { ok: false, reason: 'not_found' };
+  const exists = await findUser(db, appKey, userId);
+  return { ok: false, reason: exists ? 'version_conflict' : 'not_found' };
+}
+
+export async function revokeTokens(db: Kysely<Database>, appKey: string, userId: string): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({ tokenGeneration: sql<number>`token_generation + 1` })
+    .where('appKey', '=', appKey)
+    .where('userId', '=', userId)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Removes profiles with their friendships, applications and subscriptions (both directions). */
+export async function cleanUsers(db: Kysely<Database>, appKey: string, userIds: readonly string[]): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    // rows where the cleaned user is the target; rows where it subscribes go by cascade
+    await trx.deleteFrom('statusSubscriptions').where('appKey', '=', appKey).where('targetId', 'in', userIds).execute();
+    const result = await trx.deleteFrom('users').where('appKey', '=', appKey).where('userId', 'in', userIds).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  });
+}
+
+export async function listUsers(
+  db: Kysely<Database>,
+  appKey: string,
+  page: number,
+  size: number,
+  order: 'asc' | 'desc',
+): Promise<{ rows: UserRow[]; totalCount: number }> {
+  const [rows, count] = await Promise.all([
+    db
+      .selectFrom('users')
+      .selectAll()
+      .where('appKey', '=', appKey)
+      .orderBy('seq', order)
+      .limit(size)
+      .offset((page - 1) * size)
+      .execute(),
+    db.selectFrom('users').select(sql<number>`count(*)::int`.as('n')).where('appKey', '=', appKey).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, totalCount: count.n };
+}
+
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  const e = error as { code?: string; constraint?: string; message?: string };
+  if (e?.code !== '23505') return false;
+  return !constraint || e.constraint === constraint || (e.message ?? '').includes(constraint);
+}

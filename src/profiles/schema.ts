@@ -1,0 +1,262 @@
+import type { UserRow } from '../db/database.ts';
+import type { Context } from '../context.ts';
+import { appError, badInput, notFound } from '../errors.ts';
+import { builder } from '../schema/builder.ts';
+import { intInRange, userIdArg, userIdList } from '../schema/validate-args.ts';
+import { cleanUsers, ensureUser, findUserByUniqueId, listUsers, updateProfile, type ProfilePatch } from './repository.ts';
+import { RC, UNIQUE_ID_PATTERN } from './rules.ts';
+import { profilePatchFrom, type ProfileInput, type Writer } from './validation.ts';
+
+export const Gender = builder.enumType('Gender', {
+  values: {
+    UNKNOWN: { description: 'RC 0' },
+    MALE: { description: 'RC 1' },
+    FEMALE: { description: 'RC 2' },
+  } as const,
+});
+
+export const SortOrder = builder.enumType('SortOrder', { values: ['ASC', 'DESC'] as const });
+
+const ProfileEntry = builder.objectRef<{ key: string; value: string }>('ProfileEntry').implement({
+  fields: (t) => ({ key: t.exposeString('key'), value: t.exposeString('value') }),
+});
+
+const ProfileEntryInput = builder.inputType('ProfileEntryInput', {
+  fields: (t) => ({
+    key: t.string({ required: true }),
+    value: t.string({ description: 'null removes the key' }),
+  }),
+});
+
+/** True when the current viewer may see every field of this profile (SPEC §3). */
+async function seesAll(row: UserRow, ctx: Context): Promise<boolean> {
+  return ctx.visibility !== null && (await ctx.visibility.access(row)) === 'full';
+}
+
+export const UserProfile = builder.objectRef<UserRow>('UserProfile').implement({
+  description:
+    'A user\'s hosted profile as the current viewer may see it. userId, name and\nportraitUri are always visible; every other field resolves to null when the\nviewer may not see it, and `restricted` is then true.',
+  fields: (t) => {
+    const restrictedString = (field: 'uniqueId' | 'email' | 'birthday' | 'location') =>
+      t.string({ nullable: true, resolve: async (row, _args, ctx) => ((await seesAll(row, ctx)) ? row[field] : null) });
+    const restrictedInt = (field: 'role' | 'level') =>
+      t.int({ nullable: true, resolve: async (row, _args, ctx) => ((await seesAll(row, ctx)) ? row[field] : null) });
+    return {
+      userId: t.exposeID('userId'),
+      name: t.exposeString('name', { nullable: true }),
+      portraitUri: t.exposeString('portraitUri', { nullable: true }),
+      uniqueId: restrictedString('uniqueId'),
+      email: restrictedString('email'),
+      birthday: restrictedString('birthday'),
+      gender: t.field({ type: Gender, nullable: true, resolve: async (row, _args, ctx) => ((await seesAll(row, ctx)) ? row.gender : null) }),
+      location: restrictedString('location'),
+      role: restrictedInt('role'),
+      level: restrictedInt('level'),
+      userExtProfile: t.field({
+        type: [ProfileEntry],
+        nullable: true,
+        resolve: async (row, _args, ctx) => {
+          if (!(await seesAll(row, ctx))) return null;
+          // Users see only keys with allowClientRead, the owner included; the backend sees all.
+          const readable = (await ctx.loaders.extKeys()).filter((k) => ctx.caller.kind === 'app' || k.allowClientRead);
+          return readable.filter((k) => row.ext[k.key] !== undefined).map((k) => ({ key: k.key, value: row.ext[k.key]! }));
+        },
+      }),
+      version: t.exposeInt('version'),
+      updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+      restricted: t.boolean({ resolve: async (row, _args, ctx) => !(await seesAll(row, ctx)) }),
+    };
+  },
+});
+
+const profileInputFields = (withUniqueId: boolean) => (t: any) => ({
+  name: t.string(),
+  portraitUri: t.string(),
+  ...(withUniqueId ? { uniqueId: t.string() } : {}),
+  email: t.string(),
+  birthday: t.string(),
+  gender: t.field({ type: Gender }),
+  location: t.string(),
+  role: t.int(),
+  level: t.int(),
+  userExtProfile: t.field({ type: [ProfileEntryInput] }),
+});
+
+const UserProfileInput = builder.inputType('UserProfileInput', {
+  description:
+    'Fields left out are unchanged; a field given as null is cleared.\nuserExtProfile entries are merged by key; an entry whose value is null removes that key.',
+  fields: profileInputFields(false),
+});
+
+const AdminUserProfileInput = builder.inputType('AdminUserProfileInput', {
+  description: "Like UserProfileInput, plus what only the app's backend may set.",
+  fields: profileInputFields(true),
+});
+
+const UserProfilePage = builder
+  .objectRef<{ items: UserRow[]; totalCount: number }>('UserProfilePage')
+  .implement({ fields: (t) => ({ items: t.field({ type: [UserProfile], resolve: (p) => p.items }), totalCount: t.exposeInt('totalCount') }) });
+
+function requireUser(ctx: Context) {
+  if (ctx.caller.kind !== 'user') throw appError('FORBIDDEN', 'user token required');
+  return ctx.caller;
+}
+function requireApp(ctx: Context) {
+  if (ctx.caller.kind !== 'app') throw appError('FORBIDDEN', 'app credentials required');
+  return ctx.caller;
+}
+
+/** Validates, writes atomically and announces one profile change. */
+async function writeProfile(
+  ctx: Context,
+  appKey: string,
+  userId: string,
+  input: ProfileInput,
+  writer: Writer,
+  options: { expectedVersion?: number; createIfMissing?: boolean } = {},
+): Promise<UserRow> {
+  const patch: ProfilePatch = profilePatchFrom(input, writer, await ctx.loaders.extKeys());
+  const now = ctx.clock.now();
+  const outcome = options.createIfMissing
+    ? await ctx.db.transaction().execute(async (trx) => {
+        await ensureUser(trx, appKey, userId, now);
+        return updateProfile(trx, appKey, userId, patch, now, options.expectedVersion);
+      })
+    : await updateProfile(ctx.db, appKey, userId, patch, now, options.expectedVersion);
+  if (!outcome.ok) {
+    switch (outcome.reason) {
+      case 'version_conflict':
+        throw appError('VERSION_CONFLICT', `expectedVersion ${options.expectedVersion} does not match the stored version; reload and retry`, {
+          fields: ['expectedVersion'],
+        });
+      case 'unique_id_taken':
+        throw badInput(`uniqueId "${input.uniqueId}" is already taken in this app`, { fields: ['uniqueId'] });
+      case 'not_found':
+        throw notFound(`user "${userId}" does not exist`, { rcCode: RC.USER_NOT_FOUND });
+    }
+  }
+  ctx.loaders.profile.clear(userId).prime(userId, outcome.row);
+  ctx.visibility?.reset();
+  await ctx.bus.publish({
+    type: 'profileChanged',
+    appKey,
+    userId,
+    version: outcome.row.version,
+    at: now.toISOString(),
+    origin:
+      writer === 'backend'
+        ? { by: 'backend' }
+        : { by: 'user', userId, deviceId: ctx.deviceId, connectionId: ctx.connectionId },
+  });
+  return outcome.row;
+}
+
+export { writeProfile };
+
+builder.queryFields((t) => ({
+  myUserProfile: t.field({
+    type: UserProfile,
+    authScopes: { user: true },
+    resolve: async (_root, _args, ctx) => {
+      const caller = requireUser(ctx);
+      const row = await ctx.loaders.profile.load(caller.userId);
+      if (!row) throw notFound('your profile no longer exists', { rcCode: RC.USER_NOT_FOUND });
+      return row;
+    },
+  }),
+  userProfiles: t.field({
+    type: [UserProfile],
+    description: '1 to 20 ids; unknown ids are left out; input order is kept; duplicates collapse',
+    authScopes: { user: true },
+    args: { userIds: t.arg({ type: ['ID'], required: true }) },
+    resolve: async (_root, { userIds }, ctx) => {
+      const ids = userIdList(userIds, { max: 20, rcCode: RC.QUERY_COUNT_EXCEEDED });
+      const rows = await ctx.loaders.profile.loadMany(ids);
+      return rows.filter((r): r is UserRow => r !== null && !(r instanceof Error));
+    },
+  }),
+  searchUserProfileByUniqueId: t.field({
+    type: UserProfile,
+    nullable: true,
+    description: 'exact, case-sensitive match; null when no user has that uniqueId',
+    authScopes: { user: true },
+    args: { uniqueId: t.arg.string({ required: true }) },
+    resolve: async (_root, { uniqueId }, ctx) => {
+      const caller = requireUser(ctx);
+      if (!UNIQUE_ID_PATTERN.test(uniqueId)) throw badInput('uniqueId must be 1-32 letters or digits', { fields: ['uniqueId'] });
+      const row = await findUserByUniqueId(ctx.db, caller.app.appKey, uniqueId);
+      if (row) ctx.loaders.profile.prime(row.userId, row);
+      return row ?? null;
+    },
+  }),
+  adminUserProfiles: t.field({
+    type: [UserProfile],
+    description: '1 to 100 ids, every field visible',
+    authScopes: { app: true },
+    args: { userIds: t.arg({ type: ['ID'], required: true }) },
+    resolve: async (_root, { userIds }, ctx) => {
+      const ids = userIdList(userIds, { max: 100, rcCode: RC.QUERY_COUNT_EXCEEDED });
+      const rows = await ctx.loaders.profile.loadMany(ids);
+      return rows.filter((r): r is UserRow => r !== null && !(r instanceof Error));
+    },
+  }),
+  allUserProfiles: t.field({
+    type: UserProfilePage,
+    description: 'page from 1, size 1 to 100, ordered by creation time',
+    authScopes: { app: true },
+    args: {
+      page: t.arg.int({ defaultValue: 1 }),
+      size: t.arg.int({ defaultValue: 20 }),
+      order: t.arg({ type: SortOrder, defaultValue: 'ASC' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const caller = requireApp(ctx);
+      const page = intInRange(args.page ?? 1, 1, 1_000_000, 'page');
+      const size = intInRange(args.size ?? 20, 1, 100, 'size');
+      const { rows, totalCount } = await listUsers(ctx.db, caller.app.appKey, page, size, args.order === 'DESC' ? 'desc' : 'asc');
+      return { items: rows, totalCount };
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  updateMyUserProfile: t.field({
+    type: UserProfile,
+    description: 'expectedVersion, when given, must equal the stored version or nothing is written (VERSION_CONFLICT)',
+    authScopes: { user: true },
+    args: {
+      profile: t.arg({ type: UserProfileInput, required: true }),
+      expectedVersion: t.arg.int(),
+    },
+    resolve: async (_root, { profile, expectedVersion }, ctx) => {
+      const caller = requireUser(ctx);
+      return writeProfile(ctx, caller.app.appKey, caller.userId, profile as ProfileInput, 'user', {
+        expectedVersion: expectedVersion ?? undefined,
+      });
+    },
+  }),
+  setUserProfile: t.field({
+    type: UserProfile,
+    authScopes: { app: true },
+    args: {
+      userId: t.arg.id({ required: true }),
+      profile: t.arg({ type: AdminUserProfileInput, required: true }),
+    },
+    resolve: async (_root, { userId, profile }, ctx) => {
+      const caller = requireApp(ctx);
+      return writeProfile(ctx, caller.app.appKey, userIdArg(userId), profile as ProfileInput, 'backend', { createIfMissing: true });
+    },
+  }),
+  cleanUserProfiles: t.int({
+    description: '1 to 20 ids; returns how many profiles were removed',
+    authScopes: { app: true },
+    args: { userIds: t.arg({ type: ['ID'], required: true }) },
+    resolve: async (_root, { userIds }, ctx) => {
+      const caller = requireApp(ctx);
+      const ids = userIdList(userIds, { max: 20 });
+      const removed = await cleanUsers(ctx.db, caller.app.appKey, ids);
+      await ctx.bus.publish({ type: 'usersCleaned', appKey: caller.app.appKey, userIds: ids, at: ctx.clock.now().toISOString() });
+      return removed;
+    },
+  }),
+}));

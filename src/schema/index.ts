@@ -1,0 +1,13 @@
+import { lexicographicSortSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './scalars.ts';
+// one module per domain; each registers its own types and root fields
+import '../apps/schema.ts';
+import '../profiles/schema.ts';
+import '../visibility/schema.ts';
+import '../friends/schema.ts';
+import '../subscriptions/schema.ts';
+
+export const schema = builder.toSchema();
+/** the printed form committed as schema.graphql */
+export const sortedSchema = lexicographicSortSchema(schema);

@@ -1,0 +1,60 @@
+import DataLoader from 'dataloader';
+import type { Kysely } from 'kysely';
+import type { AppRow, Database, UserRow } from '../db/database.ts';
+import { type Access, type Audience, accessFor, effectiveVisibility, needsFriendship } from './rule.ts';
+
+export type Viewer = { kind: 'user'; userId: string } | { kind: 'backend' };
+
+/**
+ * One visibility decision per (owner, viewer) pair per request. Field resolvers ask it for
+ * every restricted field; the friendship lookups behind it are batched into one query per tick.
+ */
+export class VisibilityDecisions {
+  private readonly decided = new Map<string, Promise<Access>>();
+  private readonly friendOfViewer: DataLoader<string, boolean> | undefined;
+
+  constructor(
+    db: Kysely<Database>,
+    private readonly app: AppRow,
+    private readonly viewer: Viewer,
+  ) {
+    if (viewer.kind === 'user') {
+      this.friendOfViewer = new DataLoader(async (ownerIds) => {
+        const rows = await db
+          .selectFrom('friendships')
+          .select('friendId')
+          .where('appKey', '=', app.appKey)
+          .where('userId', '=', viewer.userId)
+          .where('friendId', 'in', ownerIds)
+          .execute();
+        const friends = new Set(rows.map((r) => r.friendId));
+        return ownerIds.map((id) => friends.has(id));
+      });
+    }
+  }
+
+  access(owner: UserRow): Promise<Access> {
+    let decision = this.decided.get(owner.userId);
+    if (!decision) {
+      decision = this.decide(owner);
+      this.decided.set(owner.userId, decision);
+    }
+    return decision;
+  }
+
+  /** Forget cached decisions, e.g. after this request changed a friendship or a visibility. */
+  reset(): void {
+    this.decided.clear();
+    this.friendOfViewer?.clearAll();
+  }
+
+  private async decide(owner: UserRow): Promise<Access> {
+    const effective = effectiveVisibility(owner.visibility, this.app.defaultProfileVisibility);
+    let audience: Audience;
+    if (this.viewer.kind === 'backend') audience = 'backend';
+    else if (this.viewer.userId === owner.userId) audience = 'self';
+    else if (needsFriendship(effective)) audience = (await this.friendOfViewer!.load(owner.userId)) ? 'friend' : 'stranger';
+    else audience = 'stranger';
+    return accessFor(effective, audience);
+  }
+}

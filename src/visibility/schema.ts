@@ -1,0 +1,55 @@
+import { appError, notFound } from '../errors.ts';
+import { updateProfile, emptyPatch } from '../profiles/repository.ts';
+import { RC } from '../profiles/rules.ts';
+import { builder } from '../schema/builder.ts';
+
+export const UserProfileVisibility = builder.enumType('UserProfileVisibility', {
+  values: {
+    NOT_SET: { description: "user level only: follow the app's default" },
+    INVISIBLE: {},
+    EVERYONE: {},
+    FRIENDS_ONLY: {},
+  } as const,
+});
+
+builder.queryField('myUserProfileVisibility', (t) =>
+  t.field({
+    type: UserProfileVisibility,
+    authScopes: { user: true },
+    resolve: async (_root, _args, ctx) => {
+      if (ctx.caller.kind !== 'user') throw appError('FORBIDDEN', 'user token required');
+      const row = await ctx.loaders.profile.load(ctx.caller.userId);
+      if (!row) throw notFound('your profile no longer exists', { rcCode: RC.USER_NOT_FOUND });
+      return row.visibility;
+    },
+  }),
+);
+
+builder.mutationField('updateMyUserProfileVisibility', (t) =>
+  t.field({
+    type: UserProfileVisibility,
+    description: 'INVISIBLE, EVERYONE, FRIENDS_ONLY or NOT_SET',
+    authScopes: { user: true },
+    args: { visibility: t.arg({ type: UserProfileVisibility, required: true }) },
+    resolve: async (_root, { visibility }, ctx) => {
+      if (ctx.caller.kind !== 'user') throw appError('FORBIDDEN', 'user token required');
+      const { appKey } = ctx.caller.app;
+      const userId = ctx.caller.userId;
+      const now = ctx.clock.now();
+      // A visibility change is a profile write: it bumps version and reaches subscribers (SPEC §2, §6).
+      const outcome = await updateProfile(ctx.db, appKey, userId, { ...emptyPatch(), set: { visibility } }, now);
+      if (!outcome.ok) throw notFound('your profile no longer exists', { rcCode: RC.USER_NOT_FOUND });
+      ctx.loaders.profile.clear(userId).prime(userId, outcome.row);
+      ctx.visibility?.reset();
+      await ctx.bus.publish({
+        type: 'profileChanged',
+        appKey,
+        userId,
+        version: outcome.row.version,
+        at: now.toISOString(),
+        origin: { by: 'user', userId, deviceId: ctx.deviceId, connectionId: ctx.connectionId },
+      });
+      return outcome.row.visibility;
+    },
+  }),
+);
