@@ -29,8 +29,12 @@ function maskError(error: unknown): Error {
   return new GraphQLError('Internal server error', { nodes: source?.nodes, path: source?.path, extensions: { code: 'INTERNAL' } });
 }
 
+// yoga's own codes for malformed documents; the spec's closed set calls them BAD_USER_INPUT
+const DOCUMENT_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED']);
+
 function withCode(error: GraphQLError): GraphQLError {
-  if (error.extensions?.code) return error;
+  const code = error.extensions?.code;
+  if (code && !DOCUMENT_CODES.has(code as string)) return error;
   return new GraphQLError(error.message, {
     nodes: error.nodes,
     source: error.source,

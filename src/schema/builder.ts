@@ -38,3 +38,4 @@ function callerName(kind: 'user' | 'app' | 'operator'): string {
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});

@@ -1,4 +1,5 @@
 import { buildApp, type App } from '../../src/app.ts';
+import type { Config } from '../../src/config.ts';
 import { ManualClock } from '../../src/clock.ts';
 import type { DatabaseTarget } from '../../src/db/connect.ts';
 import { GraphQLClient, basic, bearer } from './client.ts';
@@ -32,7 +33,7 @@ export interface TestApp {
 }
 
 /** A real server on a free port over the test database, with a movable clock. */
-export async function startTestServer(options: { config?: Parameters<typeof buildApp>[0]['config'] } = {}): Promise<TestServer> {
+export async function startTestServer(options: { config?: Partial<Config> } = {}): Promise<TestServer> {
   const clock = new ManualClock(Date.parse('2026-01-01T00:00:00.000Z'));
   const statements: string[] = [];
   const app = await buildApp({

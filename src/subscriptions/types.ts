@@ -1,0 +1,139 @@
+import type { UserRow } from '../db/database.ts';
+import { builder } from '../schema/builder.ts';
+import { UserProfile } from '../profiles/schema.ts';
+
+export const SubscribeType = builder.enumType('SubscribeType', {
+  values: {
+    ONLINE_STATUS: { description: 'RC 1, needs subscribeUserStatus' },
+    USER_PROFILE: { description: 'RC 2, needs subscribeUserStatus' },
+    FRIEND_ONLINE_STATUS: { description: 'RC 3, automatic for friends' },
+    FRIEND_USER_PROFILE: { description: 'RC 4, automatic for friends' },
+  } as const,
+});
+export type SubscribeTypeValue = 'ONLINE_STATUS' | 'USER_PROFILE' | 'FRIEND_ONLINE_STATUS' | 'FRIEND_USER_PROFILE';
+
+export const PLATFORMS = ['OTHER', 'IOS', 'ANDROID', 'WEB', 'PC', 'MINI_PROGRAM', 'HARMONY_OS'] as const;
+export type PlatformValue = (typeof PLATFORMS)[number];
+
+export const Platform = builder.enumType('Platform', {
+  values: Object.fromEntries(PLATFORMS.map((p, i) => [p, { description: `RC ${i}` }])) as Record<PlatformValue, { description: string }>,
+});
+
+export const SubscribeOperation = builder.enumType('SubscribeOperation', { values: ['SUBSCRIBE', 'UNSUBSCRIBE'] as const });
+
+export interface PlatformStatus {
+  platform: PlatformValue;
+  online: boolean;
+  changeTime: Date;
+}
+
+export const PlatformOnlineStatus = builder.objectRef<PlatformStatus>('PlatformOnlineStatus').implement({
+  fields: (t) => ({
+    platform: t.field({ type: Platform, resolve: (s) => s.platform }),
+    online: t.exposeBoolean('online'),
+    changeTime: t.expose('changeTime', { type: 'DateTime' }),
+  }),
+});
+
+/** One user's status as one receiver sees it. The profile is resolved for that receiver. */
+export interface StatusChange {
+  kind: 'UserStatusChange';
+  userId: string;
+  subscribeType: SubscribeTypeValue;
+  subscribeTime: Date | null;
+  expiry: number | null;
+  details: PlatformStatus[];
+  userProfile: UserRow | null;
+  changeTime: Date;
+}
+
+export const UserStatusChange = builder.objectRef<StatusChange>('UserStatusChange').implement({
+  description: 'One subscribed (or befriended) user\'s status, pushed on change and during the connect sync.',
+  isTypeOf: (v) => (v as { kind?: string }).kind === 'UserStatusChange',
+  fields: (t) => ({
+    userId: t.exposeID('userId'),
+    subscribeType: t.field({ type: SubscribeType, resolve: (s) => s.subscribeType }),
+    subscribeTime: t.expose('subscribeTime', { type: 'DateTime', nullable: true, description: 'when the subscription was made; null for the FRIEND_* types' }),
+    expiry: t.exposeInt('expiry', { nullable: true, description: 'subscription lifetime in seconds; null for the FRIEND_* types' }),
+    details: t.field({
+      type: [PlatformOnlineStatus],
+      description: 'per-platform online status, for ONLINE_STATUS and FRIEND_ONLINE_STATUS; empty otherwise',
+      resolve: (s) => s.details,
+    }),
+    userProfile: t.field({
+      type: UserProfile,
+      nullable: true,
+      description: 'the profile as this receiver may see it, for USER_PROFILE and FRIEND_USER_PROFILE; null otherwise',
+      resolve: (s) => s.userProfile,
+    }),
+    changeTime: t.expose('changeTime', { type: 'DateTime' }),
+  }),
+});
+
+export interface SyncFinished {
+  kind: 'SubscribedUserStatusSyncFinished';
+  subscribeType: SubscribeTypeValue;
+}
+
+export const SubscribedUserStatusSyncFinished = builder.objectRef<SyncFinished>('SubscribedUserStatusSyncFinished').implement({
+  description: 'Sent once per subscribe type after the connect-time sync of that type is complete.',
+  isTypeOf: (v) => (v as { kind?: string }).kind === 'SubscribedUserStatusSyncFinished',
+  fields: (t) => ({ subscribeType: t.field({ type: SubscribeType, resolve: (s) => s.subscribeType }) }),
+});
+
+export const SubscribedUserStatusEvent = builder.unionType('SubscribedUserStatusEvent', {
+  types: [UserStatusChange, SubscribedUserStatusSyncFinished],
+  resolveType: (v) => (v.kind === 'UserStatusChange' ? UserStatusChange : SubscribedUserStatusSyncFinished),
+});
+
+export interface RelationChange {
+  operationType: 'SUBSCRIBE' | 'UNSUBSCRIBE';
+  subscribeType: SubscribeTypeValue;
+  userIds: string[];
+  expiry: number | null;
+  operationTime: Date;
+}
+
+export const SubscriptionRelationChange = builder.objectRef<RelationChange>('SubscriptionRelationChange').implement({
+  description: 'A subscription change made by the same user on another device.',
+  fields: (t) => ({
+    operationType: t.field({ type: SubscribeOperation, resolve: (r) => r.operationType }),
+    subscribeType: t.field({ type: SubscribeType, resolve: (r) => r.subscribeType }),
+    userIds: t.exposeIDList('userIds'),
+    expiry: t.exposeInt('expiry', { nullable: true }),
+    operationTime: t.expose('operationTime', { type: 'DateTime' }),
+  }),
+});
+
+export const SubscribeUserStatusResult = builder.objectRef<{ failedUserIds: string[] }>('SubscribeUserStatusResult').implement({
+  fields: (t) => ({
+    failedUserIds: t.exposeIDList('failedUserIds', {
+      description: 'ids that could not be subscribed because the target already has 5000 subscribers of this type',
+    }),
+  }),
+});
+
+export interface SubscribedUserItem {
+  userId: string;
+  subscribeType: SubscribeTypeValue;
+  subscribeTime: Date;
+  expiry: number;
+  expiresAt: Date;
+}
+
+export const SubscribedUser = builder.objectRef<SubscribedUserItem>('SubscribedUser').implement({
+  fields: (t) => ({
+    userId: t.exposeID('userId'),
+    subscribeType: t.field({ type: SubscribeType, resolve: (s) => s.subscribeType }),
+    subscribeTime: t.expose('subscribeTime', { type: 'DateTime' }),
+    expiry: t.exposeInt('expiry'),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
+  }),
+});
+
+export const SubscribedUserPage = builder.objectRef<{ items: SubscribedUserItem[]; totalCount: number }>('SubscribedUserPage').implement({
+  fields: (t) => ({
+    items: t.field({ type: [SubscribedUser], resolve: (p) => p.items }),
+    totalCount: t.exposeInt('totalCount'),
+  }),
+});
