@@ -1,0 +1,43 @@
+import type { Kysely } from 'kysely';
+import { loadConfig } from '../src/config.ts';
+import { connectDatabase, migrateToLatest, type DatabaseTarget } from '../src/db/connect.ts';
+import type { Database } from '../src/db/database.ts';
+
+/** The database the server would use: DATABASE_URL, else the embedded database under DATA_DIR. */
+export function configuredTarget(): { target: DatabaseTarget; description: string } {
+  const config = loadConfig();
+  if (config.databaseUrl) {
+    const url = new URL(config.databaseUrl);
+    if (url.password) url.password = '***';
+    return { target: { kind: 'postgres', url: config.databaseUrl, poolSize: 2 }, description: `PostgreSQL database ${url.toString()}` };
+  }
+  return { target: { kind: 'embedded', dataDir: config.dataDir }, description: `embedded database under ${config.dataDir}` };
+}
+
+/** Opens the configured database, brings it to the latest migration and passes it to `work`. */
+export async function withMigratedDatabase<T>(work: (db: Kysely<Database>, applied: string[], description: string) => Promise<T>): Promise<T> {
+  const { target, description } = configuredTarget();
+  const db = await connectDatabase(target);
+  try {
+    const applied = await migrateToLatest(db).catch((error: unknown) => {
+      throw new Error(`cannot migrate the ${description}: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    return await work(db, applied, description);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** A mistake in the command line: printed with the usage, exit code 2. */
+export class UsageError extends Error {}
+
+/** Runs a CLI main: prints the failure (without a stack for expected ones) and sets a non-zero exit code. */
+export async function runCli(name: string, main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (error) {
+    const message = error instanceof Error ? error.message || String(error) : String(error);
+    console.error(`${name} failed: ${message}`);
+    process.exitCode = error instanceof UsageError ? 2 : 1;
+  }
+}
