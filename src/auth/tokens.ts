@@ -3,8 +3,8 @@ import type { Clock } from '../clock.ts';
 
 export const TOKEN_TTL_DEFAULT = 86_400;
 export const TOKEN_TTL_MAX = 2_592_000;
-/** SPEC §1: an expired token is refused with at most 1 s of clock tolerance */
-const CLOCK_TOLERANCE_S = 1;
+/** SPEC §1: an expired token is refused with at most 1 s of clock tolerance (still valid at exp + 1 s, refused after) */
+const CLOCK_TOLERANCE_MS = 1000;
 const ISSUER = 'profile-hosting';
 
 export interface UserTokenClaims {
@@ -42,13 +42,16 @@ export class TokenService {
   /** The claims of a valid, unexpired token; null for anything else. */
   async verify(token: string): Promise<UserTokenClaims | null> {
     try {
+      const now = this.clock.now();
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: ['HS256'],
         issuer: ISSUER,
-        clockTolerance: CLOCK_TOLERANCE_S,
-        currentDate: this.clock.now(),
+        // jose compares whole seconds (refusing at exp + tolerance); the exact check follows below
+        clockTolerance: CLOCK_TOLERANCE_MS / 1000 + 1,
+        currentDate: now,
         requiredClaims: ['exp', 'sub'],
       });
+      if (now.getTime() > payload.exp! * 1000 + CLOCK_TOLERANCE_MS) return null;
       if (typeof payload.app !== 'string' || typeof payload.gen !== 'number' || typeof payload.sub !== 'string') return null;
       return { appKey: payload.app, userId: payload.sub, generation: payload.gen };
     } catch (error) {
