@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { AppRow, Database, ExtProfileKeyRow, FriendAddPermission, ProfileVisibility } from '../db/database.ts';
+import type { AppRow, Database, ExtProfileKeyRow, FriendAddPermission, ProfileVisibility, UserRow } from '../db/database.ts';
 import { hashSecret, randomToken } from '../auth/secrets.ts';
 
 export interface AppCredentials {
@@ -72,17 +72,26 @@ export async function defineExtProfileKey(
   });
 }
 
-/** Removes a key from the registry and its values from every profile of the app. */
-export async function removeExtProfileKey(db: Kysely<Database>, appKey: string, key: string): Promise<boolean> {
+/**
+ * Removes a key from the registry and its values from every profile of the app. A profile that
+ * loses a value is changed: its version and updatedAt move (SPEC §2). Returns the changed
+ * profiles, or false when the key was not defined.
+ */
+export async function removeExtProfileKey(
+  db: Kysely<Database>,
+  appKey: string,
+  key: string,
+  now: Date,
+): Promise<false | UserRow[]> {
   return db.transaction().execute(async (trx) => {
     const removed = await trx.deleteFrom('extProfileKeys').where('appKey', '=', appKey).where('key', '=', key).executeTakeFirst();
     if (removed.numDeletedRows === 0n) return false;
-    await trx
+    return trx
       .updateTable('users')
-      .set({ ext: sql<string>`ext - ${key}::text` })
+      .set({ ext: sql<string>`ext - ${key}::text`, version: sql<number>`version + 1`, updatedAt: now })
       .where('appKey', '=', appKey)
       .where(sql<boolean>`ext ? ${key}::text`)
+      .returningAll()
       .execute();
-    return true;
   });
 }

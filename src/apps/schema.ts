@@ -126,7 +126,17 @@ builder.mutationFields((t) => ({
   removeExtProfileKey: t.boolean({
     authScopes: { app: true },
     args: { key: t.arg.string({ required: true }) },
-    resolve: async (_r, args, ctx) => removeExtProfileKey(ctx.db, appOfBackend(ctx).appKey, args.key),
+    resolve: async (_r, args, ctx) => {
+      const { appKey } = appOfBackend(ctx);
+      const now = ctx.clock.now();
+      const changed = await removeExtProfileKey(ctx.db, appKey, args.key, now);
+      if (!changed) return false;
+      // each profile that lost a value changed like any backend write
+      for (const profile of changed) {
+        await ctx.bus.publish({ type: 'profileChanged', appKey, userId: profile.userId, version: profile.version, at: now.toISOString(), origin: { by: 'backend' } });
+      }
+      return true;
+    },
   }),
   createApp: t.field({
     type: AppCredentials,

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { Database, UserRow, UsersTable } from '../db/database.ts';
 
@@ -28,11 +29,15 @@ export async function findUserByUniqueId(db: Kysely<Database>, appKey: string, u
   return db.selectFrom('users').selectAll().where('appKey', '=', appKey).where('uniqueId', '=', uniqueId).executeTakeFirst();
 }
 
-/** The user, created empty (version 1) when missing. */
+/**
+ * The user, created empty (version 1) when missing. A new user starts at a random token
+ * generation: tokens of an earlier user with the same id (removed by cleanUserProfiles) stay
+ * refused. Below 2^30, so that revocations can count up without leaving the integer column.
+ */
 export async function ensureUser(db: Kysely<Database>, appKey: string, userId: string, now: Date): Promise<UserRow> {
   const inserted = await db
     .insertInto('users')
-    .values({ appKey, userId, ext: '{}', visibility: 'NOT_SET', friendAddPermission: 'NOT_SET', version: 1, tokenGeneration: 0, createdAt: now, updatedAt: now } as never)
+    .values({ appKey, userId, ext: '{}', visibility: 'NOT_SET', friendAddPermission: 'NOT_SET', version: 1, tokenGeneration: randomInt(2 ** 30), createdAt: now, updatedAt: now } as never)
     .onConflict((oc) => oc.columns(['appKey', 'userId']).doNothing())
     .returningAll()
     .executeTakeFirst();

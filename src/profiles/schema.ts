@@ -3,7 +3,7 @@ import type { Context } from '../context.ts';
 import { appError, badInput, notFound } from '../errors.ts';
 import { builder } from '../schema/builder.ts';
 import { intInRange, userIdArg, userIdList } from '../schema/validate-args.ts';
-import { cleanUsers, ensureUser, findUserByUniqueId, listUsers, updateProfile, type ProfilePatch } from './repository.ts';
+import { cleanUsers, ensureUser, findUserByUniqueId, listUsers, updateProfile, type ProfilePatch, type UpdateOutcome } from './repository.ts';
 import { RC, UNIQUE_ID_PATTERN } from './rules.ts';
 import { profilePatchFrom, type ProfileInput, type Writer } from './validation.ts';
 
@@ -106,6 +106,10 @@ function requireApp(ctx: Context) {
   return ctx.caller;
 }
 
+class RefusedWrite {
+  constructor(readonly outcome: UpdateOutcome) {}
+}
+
 /** Validates, writes atomically and announces one profile change. */
 async function writeProfile(
   ctx: Context,
@@ -118,10 +122,19 @@ async function writeProfile(
   const patch: ProfilePatch = profilePatchFrom(input, writer, await ctx.loaders.extKeys());
   const now = ctx.clock.now();
   const outcome = options.createIfMissing
-    ? await ctx.db.transaction().execute(async (trx) => {
-        await ensureUser(trx, appKey, userId, now);
-        return updateProfile(trx, appKey, userId, patch, now, options.expectedVersion);
-      })
+    ? await ctx.db
+        .transaction()
+        .execute(async (trx) => {
+          await ensureUser(trx, appKey, userId, now);
+          const result = await updateProfile(trx, appKey, userId, patch, now, options.expectedVersion);
+          // a refused write (e.g. a taken uniqueId) left the transaction aborted: roll it back, user creation included
+          if (!result.ok) throw new RefusedWrite(result);
+          return result;
+        })
+        .catch((error: unknown) => {
+          if (error instanceof RefusedWrite) return error.outcome;
+          throw error;
+        })
     : await updateProfile(ctx.db, appKey, userId, patch, now, options.expectedVersion);
   if (!outcome.ok) {
     switch (outcome.reason) {
