@@ -12,6 +12,10 @@ import { createInProcessBus } from './events/bus.ts';
 import { createGraphQLHandler } from './http/yoga.ts';
 import { ensureDevApp } from './apps/dev-app.ts';
 import { loadDevSecrets } from './secrets-store.ts';
+import { PresenceService } from './presence/service.ts';
+import { FanOut } from './realtime/fanout.ts';
+import { createLocalTopics, createRedisTopics, type UserTopics } from './realtime/topics.ts';
+import { attachWebSocket, type RealtimeTransport } from './realtime/ws.ts';
 
 export interface BuildOptions {
   /** overrides on top of the environment's configuration */
@@ -34,6 +38,7 @@ export interface StartedApp {
 export interface App {
   services: Services;
   server: Server;
+  realtime: { presence: PresenceService; fanOut: FanOut; transport: RealtimeTransport; topics: UserTopics };
   start(): Promise<StartedApp>;
   stop(): Promise<void>;
 }
@@ -70,6 +75,18 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   const yoga = createGraphQLHandler(services);
   const server = createServer((req, res) => void route(req, res));
 
+  // Real-time: per-user topics (Redis across instances), fan-out of committed changes, presence.
+  const topics = config.redisUrl ? createRedisTopics(config.redisUrl) : createLocalTopics();
+  const fanOut = new FanOut(db, clock, services.bus, topics);
+  fanOut.start();
+  const presence = new PresenceService(services, { heartbeatMs: config.presenceHeartbeatMs, instanceTimeoutMs: config.presenceTimeoutMs });
+  const transport = attachWebSocket(server, yoga, {
+    services,
+    topics,
+    presence,
+    limits: { maxPayloadBytes: config.wsMaxPayloadBytes, maxBufferedEvents: config.wsMaxBufferedEvents },
+  });
+
   async function route(req: IncomingMessage, res: ServerResponse) {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health') return json(res, 200, { status: 'ok' });
@@ -88,7 +105,9 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   return {
     services,
     server,
+    realtime: { presence, fanOut, transport, topics },
     async start() {
+      await presence.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());
@@ -98,10 +117,13 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       return { url: `http://${host}:${port}/graphql`, port, devApp, operatorToken: config.operatorToken };
     },
     async stop() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await transport.close();
+      server.closeAllConnections();
+      await closed;
+      await presence.stop();
+      await fanOut.stop();
+      await topics.close();
       await services.bus.close();
       await db.destroy();
     },

@@ -22,6 +22,10 @@ const EnvSchema = z.object({
   GRAPHIQL: flag(true),
   INTROSPECTION: flag(true),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  WS_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1024).default(65_536),
+  WS_MAX_BUFFERED_EVENTS: z.coerce.number().int().min(10).default(1000),
+  PRESENCE_HEARTBEAT_MS: z.coerce.number().int().min(50).default(10_000),
+  PRESENCE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
 });
 
 export interface Config {
@@ -39,6 +43,14 @@ export interface Config {
   graphiql: boolean;
   introspection: boolean;
   maxBodyBytes: number;
+  /** largest graphql-ws frame accepted */
+  wsMaxPayloadBytes: number;
+  /** events held for one slow connection before it is closed with 4008 */
+  wsMaxBufferedEvents: number;
+  /** presence heartbeat period; also how often dead instances are looked for */
+  presenceHeartbeatMs: number;
+  /** an instance silent this long is dead and its users go offline */
+  presenceTimeoutMs: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -60,5 +72,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graphiql: e.GRAPHIQL,
     introspection: e.INTROSPECTION,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
+    wsMaxBufferedEvents: e.WS_MAX_BUFFERED_EVENTS,
+    presenceHeartbeatMs: e.PRESENCE_HEARTBEAT_MS,
+    presenceTimeoutMs: e.PRESENCE_TIMEOUT_MS,
   };
 }

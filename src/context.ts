@@ -9,6 +9,7 @@ import type { EventBus } from './events/bus.ts';
 import { listExtProfileKeys } from './apps/repository.ts';
 import { findUsers } from './profiles/repository.ts';
 import { VisibilityDecisions } from './visibility/decisions.ts';
+import type { RealtimeConnection } from './realtime/connection.ts';
 
 /** What lives as long as the server: shared by every request. */
 export interface Services {
@@ -32,6 +33,7 @@ export interface Context extends Services {
   deviceId?: string;
   /** set when the operation arrives over a graphql-ws socket */
   connectionId?: string;
+  connection?: RealtimeConnection;
   loaders: Loaders;
   /** null for callers that see no profiles (anonymous, operator) */
   visibility: VisibilityDecisions | null;
@@ -41,7 +43,7 @@ export function appOf(caller: Caller): AppRow | null {
   return caller.kind === 'user' || caller.kind === 'app' ? caller.app : null;
 }
 
-export function createContext(services: Services, caller: Caller, extra: { deviceId?: string; connectionId?: string } = {}): Context {
+export function createContext(services: Services, caller: Caller, extra: { deviceId?: string; connectionId?: string; connection?: RealtimeConnection } = {}): Context {
   const app = appOf(caller);
   const appKey = app?.appKey ?? '';
   let extKeys: Promise<ExtProfileKeyRow[]> | undefined;

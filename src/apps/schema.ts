@@ -75,9 +75,10 @@ builder.mutationFields((t) => ({
     resolve: async (_r, args, ctx) => {
       const app = appOfBackend(ctx);
       const userId = userIdArg(args.userId);
-      const revoked = await revokeTokens(ctx.db, app.appKey, userId);
-      if (revoked) await ctx.bus.publish({ type: 'tokensRevoked', appKey: app.appKey, userId, at: ctx.clock.now().toISOString() });
-      return revoked;
+      const generation = await revokeTokens(ctx.db, app.appKey, userId);
+      if (generation === null) return false;
+      await ctx.bus.publish({ type: 'tokensRevoked', appKey: app.appKey, userId, generation, at: ctx.clock.now().toISOString() });
+      return true;
     },
   }),
   updateAppSettings: t.field({
@@ -133,7 +134,7 @@ builder.mutationFields((t) => ({
       if (!changed) return false;
       // each profile that lost a value changed like any backend write
       for (const profile of changed) {
-        await ctx.bus.publish({ type: 'profileChanged', appKey, userId: profile.userId, version: profile.version, at: now.toISOString(), origin: { by: 'backend' } });
+        await ctx.bus.publish({ type: 'profileChanged', appKey, userId: profile.userId, profile, at: now.toISOString(), origin: { by: 'backend' } });
       }
       return true;
     },

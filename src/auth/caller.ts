@@ -8,7 +8,7 @@ import type { TokenService } from './tokens.ts';
 /** Who is calling, decided once per request (or per graphql-ws connection) from its credentials. */
 export type Caller =
   | { kind: 'anonymous'; /** why credentials that were given were refused */ problem?: string }
-  | { kind: 'user'; app: AppRow; userId: string }
+  | { kind: 'user'; app: AppRow; userId: string; /** generation of the token used; revocation closes older sockets */ tokenGeneration: number }
   | { kind: 'app'; app: AppRow }
   | { kind: 'operator' };
 
@@ -62,8 +62,8 @@ export class CallerResolver {
       .where('users.userId', '=', claims.userId)
       .executeTakeFirst();
     if (!row || row.tokenGeneration !== claims.generation) return { kind: 'anonymous', problem: 'token revoked' };
-    const { tokenGeneration: _g, ...app } = row;
-    return { kind: 'user', app, userId: claims.userId };
+    const { tokenGeneration, ...app } = row;
+    return { kind: 'user', app, userId: claims.userId, tokenGeneration };
   }
 
   private async fromBasic(encoded: string): Promise<Caller> {

@@ -12,6 +12,10 @@ export interface Database {
   friendships: FriendshipsTable;
   friendApplications: FriendApplicationsTable;
   statusSubscriptions: StatusSubscriptionsTable;
+  serverInstances: ServerInstancesTable;
+  presenceConnections: PresenceConnectionsTable;
+  presenceUsers: PresenceUsersTable;
+  presencePlatforms: PresencePlatformsTable;
 }
 
 export type ProfileVisibility = 'NOT_SET' | 'INVISIBLE' | 'EVERYONE' | 'FRIENDS_ONLY';
@@ -103,3 +107,33 @@ export type NewUser = Insertable<UsersTable>;
 export type UserUpdate = Updateable<UsersTable>;
 export type FriendshipRow = Selectable<FriendshipsTable>;
 export type FriendApplicationRow = Selectable<FriendApplicationsTable>;
+
+export interface ServerInstancesTable {
+  instanceId: string;
+  startedAt: Date;
+  heartbeatAt: Date;
+}
+
+export interface PresenceConnectionsTable {
+  connectionId: string;
+  instanceId: string;
+  appKey: string;
+  userId: string;
+  platform: string;
+  deviceId: string | null;
+  connectedAt: Date;
+}
+
+export interface PresenceUsersTable {
+  appKey: string;
+  userId: string;
+  version: number;
+}
+
+export interface PresencePlatformsTable {
+  appKey: string;
+  userId: string;
+  platform: string;
+  online: boolean;
+  changeTime: Date;
+}

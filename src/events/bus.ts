@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { UserRow } from '../db/database.ts';
 
 /**
  * Where a change came from, so that real-time delivery can skip the connection that made it
@@ -24,10 +25,32 @@ export type FriendEventPayload =
 
 /** Facts the domains publish after a committed write; real-time delivery subscribes to them. */
 export type DomainEvent =
-  | { type: 'profileChanged'; appKey: string; userId: string; version: number; origin: ChangeOrigin; at: string }
+  /** `profile` is the row as committed by this change */
+  | { type: 'profileChanged'; appKey: string; userId: string; profile: UserRow; origin: ChangeOrigin; at: string }
+  | {
+      type: 'presenceChanged';
+      appKey: string;
+      userId: string;
+      /** the user's presence version after this change */
+      version: number;
+      details: { platform: string; online: boolean; changeTime: string }[];
+      at: string;
+    }
+  | {
+      type: 'subscriptionChanged';
+      appKey: string;
+      userId: string;
+      origin: ChangeOrigin;
+      operationType: 'SUBSCRIBE' | 'UNSUBSCRIBE';
+      subscribeType: 'ONLINE_STATUS' | 'USER_PROFILE';
+      userIds: string[];
+      expiry: number | null;
+      at: string;
+    }
   | { type: 'friendEvent'; appKey: string; receiverId: string; event: FriendEventPayload; at: string }
   | { type: 'friendshipChanged'; appKey: string; userIds: [string, string]; at: string }
-  | { type: 'tokensRevoked'; appKey: string; userId: string; at: string }
+  /** tokens of a generation below `generation` no longer work */
+  | { type: 'tokensRevoked'; appKey: string; userId: string; generation: number; at: string }
   | { type: 'usersCleaned'; appKey: string; userIds: string[]; at: string };
 
 export interface EventBus {

@@ -3,6 +3,8 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createContext, type Context, type Services } from '../context.ts';
 import { schema } from '../schema/index.ts';
+import { findApp } from '../apps/repository.ts';
+import type { RealtimeConnection } from '../realtime/connection.ts';
 
 const EXAMPLE_QUERY = `# Set "Authorization" in Headers below:
 #   user calls:    Bearer <user token from issueUserToken>
@@ -59,7 +61,18 @@ export function createGraphQLHandler(services: Services): YogaServerInstance<Rec
     landingPage: false,
     logging: false,
     maskedErrors: { maskError },
-    context: async ({ request }) => {
+    context: async (initial) => {
+      // over graphql-ws: the caller was authenticated at connection_init; app settings are re-read
+      const connection = (initial as { connection?: RealtimeConnection }).connection;
+      if (connection) {
+        const app = (await findApp(services.db, connection.info.appKey)) ?? connection.info.caller.app;
+        return createContext(services, { ...connection.info.caller, app }, {
+          deviceId: connection.info.deviceId,
+          connectionId: connection.id,
+          connection,
+        });
+      }
+      const { request } = initial;
       const caller = await services.callers.fromAuthorization(request.headers.get('authorization'));
       return createContext(services, caller, { deviceId: request.headers.get('x-device-id') ?? undefined });
     },

@@ -81,14 +81,16 @@ export async function updateProfile(
   return { ok: false, reason: exists ? 'version_conflict' : 'not_found' };
 }
 
-export async function revokeTokens(db: Kysely<Database>, appKey: string, userId: string): Promise<boolean> {
-  const result = await db
+/** Bumps the user's token generation; returns the new one, or null for an unknown user. */
+export async function revokeTokens(db: Kysely<Database>, appKey: string, userId: string): Promise<number | null> {
+  const row = await db
     .updateTable('users')
     .set({ tokenGeneration: sql<number>`token_generation + 1` })
     .where('appKey', '=', appKey)
     .where('userId', '=', userId)
+    .returning('tokenGeneration')
     .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
+  return row?.tokenGeneration ?? null;
 }
 
 /** Removes profiles with their friendships, applications and subscriptions (both directions). */

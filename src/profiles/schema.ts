@@ -6,6 +6,7 @@ import { intInRange, userIdArg, userIdList } from '../schema/validate-args.ts';
 import { cleanUsers, ensureUser, findUserByUniqueId, listUsers, updateProfile, type ProfilePatch, type UpdateOutcome } from './repository.ts';
 import { RC, UNIQUE_ID_PATTERN } from './rules.ts';
 import { profilePatchFrom, type ProfileInput, type Writer } from './validation.ts';
+import { isProfileView, readableExt, type ProfileView } from './view.ts';
 
 export const Gender = builder.enumType('Gender', {
   values: {
@@ -33,14 +34,23 @@ async function seesAll(row: UserRow, ctx: Context): Promise<boolean> {
   return ctx.visibility !== null && (await ctx.visibility.access(row)) === 'full';
 }
 
-export const UserProfile = builder.objectRef<UserRow>('UserProfile').implement({
+/** A profile is resolved from a stored row (visibility decided now) or from a pre-cut view (events). */
+export type ProfileSource = UserRow | ProfileView;
+
+type RestrictedField = 'uniqueId' | 'email' | 'birthday' | 'gender' | 'location' | 'role' | 'level';
+
+async function restricted<F extends RestrictedField>(source: ProfileSource, field: F, ctx: Context): Promise<UserRow[F] | null> {
+  if (isProfileView(source)) return source[field] as UserRow[F] | null;
+  return (await seesAll(source, ctx)) ? source[field] : null;
+}
+
+export const UserProfile = builder.objectRef<ProfileSource>('UserProfile').implement({
   description:
     'A user\'s hosted profile as the current viewer may see it. userId, name and\nportraitUri are always visible; every other field resolves to null when the\nviewer may not see it, and `restricted` is then true.',
   fields: (t) => {
     const restrictedString = (field: 'uniqueId' | 'email' | 'birthday' | 'location') =>
-      t.string({ nullable: true, resolve: async (row, _args, ctx) => ((await seesAll(row, ctx)) ? row[field] : null) });
-    const restrictedInt = (field: 'role' | 'level') =>
-      t.int({ nullable: true, resolve: async (row, _args, ctx) => ((await seesAll(row, ctx)) ? row[field] : null) });
+      t.string({ nullable: true, resolve: (source, _args, ctx) => restricted(source, field, ctx) });
+    const restrictedInt = (field: 'role' | 'level') => t.int({ nullable: true, resolve: (source, _args, ctx) => restricted(source, field, ctx) });
     return {
       userId: t.exposeID('userId'),
       name: t.exposeString('name', { nullable: true }),
@@ -48,23 +58,25 @@ export const UserProfile = builder.objectRef<UserRow>('UserProfile').implement({
       uniqueId: restrictedString('uniqueId'),
       email: restrictedString('email'),
       birthday: restrictedString('birthday'),
-      gender: t.field({ type: Gender, nullable: true, resolve: async (row, _args, ctx) => ((await seesAll(row, ctx)) ? row.gender : null) }),
+      gender: t.field({ type: Gender, nullable: true, resolve: (source, _args, ctx) => restricted(source, 'gender', ctx) }),
       location: restrictedString('location'),
       role: restrictedInt('role'),
       level: restrictedInt('level'),
       userExtProfile: t.field({
         type: [ProfileEntry],
         nullable: true,
-        resolve: async (row, _args, ctx) => {
-          if (!(await seesAll(row, ctx))) return null;
+        resolve: async (source, _args, ctx) => {
+          if (isProfileView(source)) return source.userExtProfile;
+          if (!(await seesAll(source, ctx))) return null;
           // Users see only keys with allowClientRead, the owner included; the backend sees all.
-          const readable = (await ctx.loaders.extKeys()).filter((k) => ctx.caller.kind === 'app' || k.allowClientRead);
-          return readable.filter((k) => row.ext[k.key] !== undefined).map((k) => ({ key: k.key, value: row.ext[k.key]! }));
+          return readableExt(source, await ctx.loaders.extKeys(), ctx.caller.kind === 'app' ? 'backend' : 'user');
         },
       }),
       version: t.exposeInt('version'),
-      updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-      restricted: t.boolean({ resolve: async (row, _args, ctx) => !(await seesAll(row, ctx)) }),
+      updatedAt: t.field({ type: 'DateTime', resolve: (source) => new Date(source.updatedAt) }),
+      restricted: t.boolean({
+        resolve: async (source, _args, ctx) => (isProfileView(source) ? source.restricted : !(await seesAll(source, ctx))),
+      }),
     };
   },
 });
@@ -154,7 +166,7 @@ async function writeProfile(
     type: 'profileChanged',
     appKey,
     userId,
-    version: outcome.row.version,
+    profile: outcome.row,
     at: now.toISOString(),
     origin:
       writer === 'backend'

@@ -1,5 +1,13 @@
-import { GraphQLError } from 'graphql';
+import type { Context } from '../context.ts';
+import { appError, badInput, limitExceeded } from '../errors.ts';
+import { UserProfile } from '../profiles/schema.ts';
+import { RC } from '../profiles/rules.ts';
+import type { ProfileView } from '../profiles/view.ts';
+import type { StatusMessage, StatusSubscribeType } from '../realtime/messages.ts';
 import { builder } from '../schema/builder.ts';
+import { intInRange, userIdList } from '../schema/validate-args.ts';
+import { countSubscriptions, subscribe, subscriptionsOf, unsubscribe } from './repository.ts';
+import { statusSnapshot } from './snapshot.ts';
 import {
   SubscribeType,
   SubscribeUserStatusResult,
@@ -7,14 +15,33 @@ import {
   SubscribedUserStatusEvent,
   SubscriptionRelationChange,
   UserStatusChange,
+  type SyncFinished,
 } from './types.ts';
-import { UserProfile } from '../profiles/schema.ts';
 
-// TEMPORARY (issue 3 replaces this module): the status-subscription operations and the event
-// streams need presence and graphql-ws; until then they answer with a clear error.
-const notYet = () => {
-  throw new GraphQLError('status subscriptions and event streams are not available yet', { extensions: { code: 'INTERNAL' } });
-};
+export const EXPIRY_MIN = 60;
+export const EXPIRY_MAX = 2_592_000;
+const IDS_PER_CALL = 200;
+const ALL_TYPES: StatusSubscribeType[] = ['ONLINE_STATUS', 'USER_PROFILE', 'FRIEND_ONLINE_STATUS', 'FRIEND_USER_PROFILE'];
+
+function userCaller(ctx: Context) {
+  if (ctx.caller.kind !== 'user') throw appError('FORBIDDEN', 'user token required');
+  return ctx.caller;
+}
+
+/** Only ONLINE_STATUS and USER_PROFILE are subscribed to; the FRIEND_* types come with friendship. */
+function subscribableType(type: StatusSubscribeType): 'ONLINE_STATUS' | 'USER_PROFILE' {
+  if (type !== 'ONLINE_STATUS' && type !== 'USER_PROFILE') {
+    throw badInput(`${type} needs no subscription: friends receive it automatically`, { fields: ['type'] });
+  }
+  return type;
+}
+
+/** Event streams live on graphql-ws connections; that is where presence and delivery are. */
+function liveConnection(ctx: Context) {
+  userCaller(ctx);
+  if (!ctx.connection) throw badInput('subscriptions are served over graphql-ws at /graphql (connection_init payload { authToken, platform, deviceId })');
+  return ctx.connection;
+}
 
 builder.queryFields((t) => ({
   subscribedUserStatus: t.field({
@@ -22,7 +49,13 @@ builder.queryFields((t) => ({
     description: 'current status of up to 200 users that I subscribe to with this type',
     authScopes: { user: true },
     args: { type: t.arg({ type: SubscribeType, required: true }), userIds: t.arg({ type: ['ID'], required: true }) },
-    resolve: notYet,
+    resolve: async (_root, args, ctx) => {
+      const caller = userCaller(ctx);
+      const ids = userIdList(args.userIds, { max: IDS_PER_CALL });
+      const snapshot = await statusSnapshot(ctx.db, caller.app, caller.userId, args.type, ctx.clock.now(), ids);
+      const order = new Map(ids.map((id, i) => [id, i]));
+      return snapshot.sort((a, b) => order.get(a.subjectId)! - order.get(b.subjectId)!);
+    },
   }),
   subscribedUsers: t.field({
     type: SubscribedUserPage,
@@ -33,7 +66,21 @@ builder.queryFields((t) => ({
       pageSize: t.arg.int({ defaultValue: 20 }),
       startIndex: t.arg.int({ defaultValue: 0 }),
     },
-    resolve: notYet,
+    resolve: async (_root, args, ctx) => {
+      const caller = userCaller(ctx);
+      const type = subscribableType(args.type);
+      const pageSize = intInRange(args.pageSize ?? 20, 1, IDS_PER_CALL, 'pageSize');
+      const startIndex = intInRange(args.startIndex ?? 0, 0, Number.MAX_SAFE_INTEGER, 'startIndex');
+      const now = ctx.clock.now();
+      const [rows, totalCount] = await Promise.all([
+        subscriptionsOf(ctx.db, caller.app.appKey, caller.userId, type, now, { offset: startIndex, limit: pageSize }),
+        countSubscriptions(ctx.db, caller.app.appKey, caller.userId, type, now),
+      ]);
+      return {
+        items: rows.map((r) => ({ userId: r.targetId, subscribeType: r.type, subscribeTime: r.subscribedAt, expiry: r.expiry, expiresAt: r.expiresAt })),
+        totalCount,
+      };
+    },
   }),
 }));
 
@@ -47,12 +94,58 @@ builder.mutationFields((t) => ({
       userIds: t.arg({ type: ['ID'], required: true }),
       expiry: t.arg.int({ required: true }),
     },
-    resolve: notYet,
+    resolve: async (_root, args, ctx) => {
+      const caller = userCaller(ctx);
+      const type = subscribableType(args.type);
+      const ids = userIdList(args.userIds, { max: IDS_PER_CALL });
+      const expiry = intInRange(args.expiry, EXPIRY_MIN, EXPIRY_MAX, 'expiry');
+      if (ids.includes(caller.userId)) throw badInput('you cannot subscribe to yourself', { fields: ['userIds'] });
+      const now = ctx.clock.now();
+      const outcome = await subscribe(ctx.db, { appKey: caller.app.appKey, subscriberId: caller.userId, type, targetIds: ids, expiry, now });
+      if (!outcome.ok) {
+        throw limitExceeded(`a user holds at most 1000 ${type} subscriptions; you hold ${outcome.held} and asked for ${ids.length} more or refreshed`, {
+          rcCode: RC.SUBSCRIBE_SUBSCRIBER_FULL,
+        });
+      }
+      if (outcome.subscribed.length) {
+        await ctx.bus.publish({
+          type: 'subscriptionChanged',
+          appKey: caller.app.appKey,
+          userId: caller.userId,
+          origin: { by: 'user', userId: caller.userId, deviceId: ctx.deviceId, connectionId: ctx.connectionId },
+          operationType: 'SUBSCRIBE',
+          subscribeType: type,
+          userIds: outcome.subscribed,
+          expiry,
+          at: now.toISOString(),
+        });
+      }
+      return { failedUserIds: outcome.failedUserIds };
+    },
   }),
   unsubscribeUserStatus: t.boolean({
     authScopes: { user: true },
     args: { type: t.arg({ type: SubscribeType, required: true }), userIds: t.arg({ type: ['ID'], required: true }) },
-    resolve: notYet,
+    resolve: async (_root, args, ctx) => {
+      const caller = userCaller(ctx);
+      const type = subscribableType(args.type);
+      const ids = userIdList(args.userIds, { max: IDS_PER_CALL });
+      const removed = await unsubscribe(ctx.db, caller.app.appKey, caller.userId, type, ids);
+      if (removed.length) {
+        await ctx.bus.publish({
+          type: 'subscriptionChanged',
+          appKey: caller.app.appKey,
+          userId: caller.userId,
+          origin: { by: 'user', userId: caller.userId, deviceId: ctx.deviceId, connectionId: ctx.connectionId },
+          operationType: 'UNSUBSCRIBE',
+          subscribeType: type,
+          userIds: removed,
+          expiry: null,
+          at: ctx.clock.now().toISOString(),
+        });
+      }
+      return true;
+    },
   }),
 }));
 
@@ -63,21 +156,58 @@ builder.subscriptionFields((t) => ({
       'Status of users I subscribe to (and, for the FRIEND_* types, of my friends).\nOn start: for each requested type (all four when types is null) the current\nstatus of every unexpired subscription, then one\nSubscribedUserStatusSyncFinished for that type, then live changes. No change\nis lost between the sync and the live stream.',
     authScopes: { user: true },
     args: { types: t.arg({ type: [SubscribeType] }) },
-    subscribe: notYet,
-    resolve: (v: never) => v,
+    subscribe: (_root, args, ctx) => statusChanges(ctx, args.types?.length ? [...new Set(args.types)] : ALL_TYPES),
+    resolve: (event: StatusMessage | SyncFinished) => event,
   }),
   subscribedRelationChange: t.field({
     type: SubscriptionRelationChange,
     description: 'subscribe/unsubscribe operations that I made on my other devices',
     authScopes: { user: true },
-    subscribe: notYet,
-    resolve: (v: never) => v,
+    subscribe: (_root, _args, ctx) => {
+      const connection = liveConnection(ctx);
+      return connection.stream((m) => (m.kind === 'relation' && !connection.madeBy(m.origin) ? m : undefined));
+    },
+    resolve: (event) => event,
   }),
   ownUserProfileChanged: t.field({
     type: UserProfile,
     description: 'my own profile, after it changed on another device or through the app backend',
     authScopes: { user: true },
-    subscribe: notYet,
-    resolve: (v: never) => v,
+    subscribe: (_root, _args, ctx) => {
+      const connection = liveConnection(ctx);
+      return connection.stream<ProfileView>((m) => (m.kind === 'ownProfile' && !connection.madeBy(m.origin) ? m.profile : undefined));
+    },
+    resolve: (profile: ProfileView) => profile,
   }),
 }));
+
+/**
+ * Sync, then live. The stream listens before the snapshot is read, so a change committed during
+ * the sync is held back and then delivered after SyncFinished only if the snapshot did not already
+ * contain it (its order is newer than the snapshot's): nothing lost, nothing older after newer.
+ */
+async function* statusChanges(ctx: Context, types: StatusSubscribeType[]): AsyncGenerator<StatusMessage | SyncFinished> {
+  const connection = liveConnection(ctx);
+  const caller = userCaller(ctx);
+  const wanted = new Set(types);
+  const live = connection.stream((m) => (m.kind === 'status' && wanted.has(m.subscribeType) ? m : undefined));
+  const latest = new Map<string, number>();
+  const key = (m: StatusMessage) => `${m.subscribeType}\u0000${m.subjectId}`;
+  try {
+    for (const type of types) {
+      for (const item of await statusSnapshot(ctx.db, caller.app, caller.userId, type, ctx.clock.now())) {
+        latest.set(key(item), item.order);
+        yield item;
+      }
+      yield { kind: 'syncFinished', subscribeType: type };
+    }
+    for await (const message of live) {
+      const seen = latest.get(key(message));
+      if (seen !== undefined && message.order <= seen) continue;
+      latest.set(key(message), message.order);
+      yield message;
+    }
+  } finally {
+    live.end();
+  }
+}

@@ -1,4 +1,4 @@
-import type { UserRow } from '../db/database.ts';
+import type { PlatformStatusJson, RelationMessage, StatusMessage } from '../realtime/messages.ts';
 import { builder } from '../schema/builder.ts';
 import { UserProfile } from '../profiles/schema.ts';
 
@@ -21,39 +21,29 @@ export const Platform = builder.enumType('Platform', {
 
 export const SubscribeOperation = builder.enumType('SubscribeOperation', { values: ['SUBSCRIBE', 'UNSUBSCRIBE'] as const });
 
-export interface PlatformStatus {
-  platform: PlatformValue;
-  online: boolean;
-  changeTime: Date;
-}
-
-export const PlatformOnlineStatus = builder.objectRef<PlatformStatus>('PlatformOnlineStatus').implement({
+export const PlatformOnlineStatus = builder.objectRef<PlatformStatusJson>('PlatformOnlineStatus').implement({
   fields: (t) => ({
-    platform: t.field({ type: Platform, resolve: (s) => s.platform }),
+    platform: t.field({ type: Platform, resolve: (s) => s.platform as PlatformValue }),
     online: t.exposeBoolean('online'),
-    changeTime: t.expose('changeTime', { type: 'DateTime' }),
+    changeTime: t.field({ type: 'DateTime', resolve: (s) => new Date(s.changeTime) }),
   }),
 });
 
-/** One user's status as one receiver sees it. The profile is resolved for that receiver. */
-export interface StatusChange {
-  kind: 'UserStatusChange';
-  userId: string;
-  subscribeType: SubscribeTypeValue;
-  subscribeTime: Date | null;
-  expiry: number | null;
-  details: PlatformStatus[];
-  userProfile: UserRow | null;
-  changeTime: Date;
-}
+const date = (iso: string | null) => (iso === null ? null : new Date(iso));
 
-export const UserStatusChange = builder.objectRef<StatusChange>('UserStatusChange').implement({
-  description: 'One subscribed (or befriended) user\'s status, pushed on change and during the connect sync.',
-  isTypeOf: (v) => (v as { kind?: string }).kind === 'UserStatusChange',
+/** Backed by the message itself: events and the sync are already cut for their receiver. */
+export const UserStatusChange = builder.objectRef<StatusMessage>('UserStatusChange').implement({
+  description: "One subscribed (or befriended) user's status, pushed on change and during the connect sync.",
+  isTypeOf: (v) => (v as { kind?: string }).kind === 'status',
   fields: (t) => ({
-    userId: t.exposeID('userId'),
+    userId: t.id({ resolve: (s) => s.subjectId }),
     subscribeType: t.field({ type: SubscribeType, resolve: (s) => s.subscribeType }),
-    subscribeTime: t.expose('subscribeTime', { type: 'DateTime', nullable: true, description: 'when the subscription was made; null for the FRIEND_* types' }),
+    subscribeTime: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'when the subscription was made; null for the FRIEND_* types',
+      resolve: (s) => date(s.subscribeTime),
+    }),
     expiry: t.exposeInt('expiry', { nullable: true, description: 'subscription lifetime in seconds; null for the FRIEND_* types' }),
     details: t.field({
       type: [PlatformOnlineStatus],
@@ -64,44 +54,36 @@ export const UserStatusChange = builder.objectRef<StatusChange>('UserStatusChang
       type: UserProfile,
       nullable: true,
       description: 'the profile as this receiver may see it, for USER_PROFILE and FRIEND_USER_PROFILE; null otherwise',
-      resolve: (s) => s.userProfile,
+      resolve: (s) => s.profile,
     }),
-    changeTime: t.expose('changeTime', { type: 'DateTime' }),
+    changeTime: t.field({ type: 'DateTime', resolve: (s) => new Date(s.changeTime) }),
   }),
 });
 
 export interface SyncFinished {
-  kind: 'SubscribedUserStatusSyncFinished';
+  kind: 'syncFinished';
   subscribeType: SubscribeTypeValue;
 }
 
 export const SubscribedUserStatusSyncFinished = builder.objectRef<SyncFinished>('SubscribedUserStatusSyncFinished').implement({
   description: 'Sent once per subscribe type after the connect-time sync of that type is complete.',
-  isTypeOf: (v) => (v as { kind?: string }).kind === 'SubscribedUserStatusSyncFinished',
+  isTypeOf: (v) => (v as { kind?: string }).kind === 'syncFinished',
   fields: (t) => ({ subscribeType: t.field({ type: SubscribeType, resolve: (s) => s.subscribeType }) }),
 });
 
 export const SubscribedUserStatusEvent = builder.unionType('SubscribedUserStatusEvent', {
   types: [UserStatusChange, SubscribedUserStatusSyncFinished],
-  resolveType: (v) => (v.kind === 'UserStatusChange' ? UserStatusChange : SubscribedUserStatusSyncFinished),
+  resolveType: (v) => (v.kind === 'status' ? UserStatusChange : SubscribedUserStatusSyncFinished),
 });
 
-export interface RelationChange {
-  operationType: 'SUBSCRIBE' | 'UNSUBSCRIBE';
-  subscribeType: SubscribeTypeValue;
-  userIds: string[];
-  expiry: number | null;
-  operationTime: Date;
-}
-
-export const SubscriptionRelationChange = builder.objectRef<RelationChange>('SubscriptionRelationChange').implement({
+export const SubscriptionRelationChange = builder.objectRef<RelationMessage>('SubscriptionRelationChange').implement({
   description: 'A subscription change made by the same user on another device.',
   fields: (t) => ({
     operationType: t.field({ type: SubscribeOperation, resolve: (r) => r.operationType }),
     subscribeType: t.field({ type: SubscribeType, resolve: (r) => r.subscribeType }),
     userIds: t.exposeIDList('userIds'),
     expiry: t.exposeInt('expiry', { nullable: true }),
-    operationTime: t.expose('operationTime', { type: 'DateTime' }),
+    operationTime: t.field({ type: 'DateTime', resolve: (r) => new Date(r.operationTime) }),
   }),
 });
 

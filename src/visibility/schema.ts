@@ -45,7 +45,7 @@ builder.mutationField('updateMyUserProfileVisibility', (t) =>
         type: 'profileChanged',
         appKey,
         userId,
-        version: outcome.row.version,
+        profile: outcome.row,
         at: now.toISOString(),
         origin: { by: 'user', userId, deviceId: ctx.deviceId, connectionId: ctx.connectionId },
       });

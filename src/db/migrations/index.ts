@@ -1,9 +1,11 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './2026-11-25T2200_initial.ts';
+import * as presence from './2026-11-25T2330_presence.ts';
 
 /** Timestamped migrations, applied in name order. Add new ones here. */
 const migrations: Record<string, Migration> = {
   '2026-11-25T2200_initial': initial,
+  '2026-11-25T2330_presence': presence,
 };
 
 export const migrationProvider: MigrationProvider = {

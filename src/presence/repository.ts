@@ -1,0 +1,150 @@
+import { type Kysely, sql, type Transaction } from 'kysely';
+import type { Database } from '../db/database.ts';
+
+export interface ConnectionRecord {
+  connectionId: string;
+  instanceId: string;
+  appKey: string;
+  userId: string;
+  platform: string;
+  deviceId: string | null;
+}
+
+export interface PlatformState {
+  platform: string;
+  online: boolean;
+  changeTime: Date;
+}
+
+/** A platform of a user going online or offline, with the user's whole state after it. */
+export interface PresenceChange {
+  appKey: string;
+  userId: string;
+  platform: string;
+  online: boolean;
+  version: number;
+  details: PlatformState[];
+  changeTime: Date;
+}
+
+/** Locks the user's presence row: every presence change of one user is serialized on it. */
+async function lockUser(trx: Transaction<Database>, appKey: string, userId: string): Promise<void> {
+  await trx.insertInto('presenceUsers').values({ appKey, userId, version: 0 }).onConflict((oc) => oc.doNothing()).execute();
+  await trx.selectFrom('presenceUsers').select('version').where('appKey', '=', appKey).where('userId', '=', userId).forUpdate().execute();
+}
+
+async function switchPlatform(trx: Transaction<Database>, c: Pick<ConnectionRecord, 'appKey' | 'userId' | 'platform'>, online: boolean, now: Date): Promise<PresenceChange> {
+  await trx
+    .insertInto('presencePlatforms')
+    .values({ appKey: c.appKey, userId: c.userId, platform: c.platform, online, changeTime: now })
+    .onConflict((oc) => oc.columns(['appKey', 'userId', 'platform']).doUpdateSet({ online, changeTime: now }))
+    .execute();
+  const { version } = await trx
+    .updateTable('presenceUsers')
+    .set({ version: sql<number>`version + 1` })
+    .where('appKey', '=', c.appKey)
+    .where('userId', '=', c.userId)
+    .returning('version')
+    .executeTakeFirstOrThrow();
+  const details = await trx
+    .selectFrom('presencePlatforms')
+    .select(['platform', 'online', 'changeTime'])
+    .where('appKey', '=', c.appKey)
+    .where('userId', '=', c.userId)
+    .orderBy('platform')
+    .execute();
+  return { appKey: c.appKey, userId: c.userId, platform: c.platform, online, version, details, changeTime: now };
+}
+
+async function connectionsOnPlatform(trx: Transaction<Database>, c: Pick<ConnectionRecord, 'appKey' | 'userId' | 'platform'>): Promise<number> {
+  const { n } = await trx
+    .selectFrom('presenceConnections')
+    .select(sql<number>`count(*)::int`.as('n'))
+    .where('appKey', '=', c.appKey)
+    .where('userId', '=', c.userId)
+    .where('platform', '=', c.platform)
+    .executeTakeFirstOrThrow();
+  return n;
+}
+
+/** Records a connection; returns the online change when it is the platform's first. */
+export async function addConnection(db: Kysely<Database>, c: ConnectionRecord, now: Date): Promise<PresenceChange | null> {
+  return db.transaction().execute(async (trx) => {
+    await lockUser(trx, c.appKey, c.userId);
+    await trx.insertInto('presenceConnections').values({ ...c, connectedAt: now }).execute();
+    if ((await connectionsOnPlatform(trx, c)) > 1) return null;
+    return switchPlatform(trx, c, true, now);
+  });
+}
+
+/** Forgets a connection; returns the offline change when it was the platform's last. Idempotent. */
+export async function removeConnection(db: Kysely<Database>, connectionId: string, now: Date): Promise<PresenceChange | null> {
+  const c = await db.selectFrom('presenceConnections').selectAll().where('connectionId', '=', connectionId).executeTakeFirst();
+  if (!c) return null;
+  return db.transaction().execute(async (trx) => {
+    await lockUser(trx, c.appKey, c.userId);
+    const deleted = await trx.deleteFrom('presenceConnections').where('connectionId', '=', connectionId).executeTakeFirst();
+    if (deleted.numDeletedRows === 0n) return null; // removed concurrently (e.g. by a reaper)
+    if ((await connectionsOnPlatform(trx, c)) > 0) return null;
+    return switchPlatform(trx, c, false, now);
+  });
+}
+
+/** Presence of several users: version and per-platform details, for the sync and queries. */
+export async function presenceOf(
+  db: Kysely<Database>,
+  appKey: string,
+  userIds: readonly string[],
+): Promise<Map<string, { version: number; details: PlatformState[] }>> {
+  const result = new Map<string, { version: number; details: PlatformState[] }>();
+  if (userIds.length === 0) return result;
+  const rows = await db
+    .selectFrom('presenceUsers as u')
+    .leftJoin('presencePlatforms as p', (j) => j.onRef('p.appKey', '=', 'u.appKey').onRef('p.userId', '=', 'u.userId'))
+    .select(['u.userId', 'u.version', 'p.platform', 'p.online', 'p.changeTime'])
+    .where('u.appKey', '=', appKey)
+    .where('u.userId', 'in', userIds)
+    .orderBy('p.platform')
+    .execute();
+  for (const row of rows) {
+    let entry = result.get(row.userId);
+    if (!entry) result.set(row.userId, (entry = { version: row.version, details: [] }));
+    if (row.platform !== null) entry.details.push({ platform: row.platform, online: row.online!, changeTime: row.changeTime! });
+  }
+  return result;
+}
+
+export async function registerInstance(db: Kysely<Database>, instanceId: string, now: Date): Promise<void> {
+  await db
+    .insertInto('serverInstances')
+    .values({ instanceId, startedAt: now, heartbeatAt: now })
+    .onConflict((oc) => oc.column('instanceId').doUpdateSet({ heartbeatAt: now }))
+    .execute();
+}
+
+/** Returns false when the instance row is gone (a survivor judged this instance dead). */
+export async function heartbeat(db: Kysely<Database>, instanceId: string, now: Date): Promise<boolean> {
+  const result = await db.updateTable('serverInstances').set({ heartbeatAt: now }).where('instanceId', '=', instanceId).executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+export async function unregisterInstance(db: Kysely<Database>, instanceId: string): Promise<void> {
+  await db.deleteFrom('serverInstances').where('instanceId', '=', instanceId).execute();
+}
+
+/**
+ * Claims instances whose heartbeat is older than `staleBefore` (delete = claim: one reaper wins)
+ * and returns every connection left by an instance that no longer exists, this run's or an
+ * earlier interrupted run's.
+ */
+export async function orphanedConnections(db: Kysely<Database>, staleBefore: Date): Promise<string[]> {
+  await db.deleteFrom('serverInstances').where('heartbeatAt', '<', staleBefore).execute();
+  const rows = await db
+    .selectFrom('presenceConnections as c')
+    .select('c.connectionId')
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('serverInstances as i').select('i.instanceId').whereRef('i.instanceId', '=', 'c.instanceId'))),
+    )
+    .execute();
+  return rows.map((r) => r.connectionId);
+}

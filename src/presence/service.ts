@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import type { Services } from '../context.ts';
+import {
+  addConnection,
+  heartbeat,
+  orphanedConnections,
+  registerInstance,
+  removeConnection,
+  unregisterInstance,
+  type ConnectionRecord,
+  type PresenceChange,
+} from './repository.ts';
+
+export interface PresenceTiming {
+  /** how often this instance proves it is alive */
+  heartbeatMs: number;
+  /** an instance silent for longer is dead: survivors take its users offline */
+  instanceTimeoutMs: number;
+}
+
+/** SPEC §5: users of a crashed instance go offline within 60 s (30 s timeout + ≤10 s reaper period). */
+export const DEFAULT_PRESENCE_TIMING: PresenceTiming = { heartbeatMs: 10_000, instanceTimeoutMs: 30_000 };
+
+/**
+ * Online status from graphql-ws connections, shared by all instances through the database.
+ * Each instance heartbeats; every instance also reaps the connections of dead ones.
+ */
+export class PresenceService {
+  readonly instanceId = randomUUID();
+  private readonly live = new Map<string, ConnectionRecord>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly services: Services,
+    private readonly timing: PresenceTiming = DEFAULT_PRESENCE_TIMING,
+  ) {}
+
+  async start(): Promise<void> {
+    await registerInstance(this.services.db, this.instanceId, this.services.clock.now());
+    this.timer = setInterval(() => {
+      this.ticking = this.ticking.then(() => this.tick()).catch((error) => console.error('presence heartbeat failed:', error));
+    }, this.timing.heartbeatMs);
+    this.timer.unref();
+  }
+
+  /** Takes this instance's users offline (their sockets are being closed) and leaves the cluster. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.ticking;
+    await Promise.allSettled([...this.live.keys()].map((id) => this.disconnect(id)));
+    await unregisterInstance(this.services.db, this.instanceId);
+  }
+
+  async connect(c: Omit<ConnectionRecord, 'instanceId'>): Promise<void> {
+    const record = { ...c, instanceId: this.instanceId };
+    this.live.set(c.connectionId, record);
+    try {
+      await this.announce(await addConnection(this.services.db, record, this.services.clock.now()));
+    } catch (error) {
+      this.live.delete(c.connectionId);
+      throw error;
+    }
+  }
+
+  async disconnect(connectionId: string): Promise<void> {
+    if (!this.live.delete(connectionId)) return;
+    await this.announce(await removeConnection(this.services.db, connectionId, this.services.clock.now()));
+  }
+
+  /** One heartbeat and one reaper pass; exposed so tests can drive it with their clock. */
+  async tick(): Promise<void> {
+    const now = this.services.clock.now();
+    if (!(await heartbeat(this.services.db, this.instanceId, now))) {
+      // Judged dead while alive (e.g. a long pause): come back and put our users online again.
+      await registerInstance(this.services.db, this.instanceId, now);
+      for (const record of this.live.values()) {
+        await this.announce(await addConnection(this.services.db, record, now).catch(() => null));
+      }
+    }
+    const orphans = await orphanedConnections(this.services.db, new Date(now.getTime() - this.timing.instanceTimeoutMs));
+    for (const connectionId of orphans) await this.announce(await removeConnection(this.services.db, connectionId, now));
+  }
+
+  private async announce(change: PresenceChange | null): Promise<void> {
+    if (!change) return;
+    await this.services.bus.publish({
+      type: 'presenceChanged',
+      appKey: change.appKey,
+      userId: change.userId,
+      version: change.version,
+      details: change.details.map((d) => ({ platform: d.platform, online: d.online, changeTime: d.changeTime.toISOString() })),
+      at: change.changeTime.toISOString(),
+    });
+  }
+}

@@ -1,0 +1,167 @@
+import type { Caller } from '../auth/caller.ts';
+import type { Clock } from '../clock.ts';
+import type { ChangeOrigin } from '../events/bus.ts';
+import type { PresenceService } from '../presence/service.ts';
+import { type RealtimeMessage, userTopic } from './messages.ts';
+import type { UserTopics } from './topics.ts';
+
+/** Close code for a connection that does not read its events fast enough (its buffer overflowed). */
+export const CLOSE_SLOW_CONSUMER = 4008;
+
+export interface ConnectionInfo {
+  connectionId: string;
+  caller: Extract<Caller, { kind: 'user' }>;
+  appKey: string;
+  userId: string;
+  platform: string;
+  deviceId?: string;
+  tokenGeneration: number;
+}
+
+export interface ConnectionDeps {
+  topics: UserTopics;
+  presence: PresenceService;
+  clock: Clock;
+  /** events held for this connection, over all its operations, before it is dropped */
+  maxBufferedEvents: number;
+  close(code: number, reason: string): void;
+}
+
+/**
+ * One authenticated graphql-ws connection: listens on its user's topic (only), hands each
+ * message to the operations that want it, and bounds what it holds for a slow reader.
+ */
+export class RealtimeConnection {
+  private readonly streams = new Set<EventStream<unknown>>();
+  private stopListening: (() => void) | undefined;
+  private buffered = 0;
+  private closed = false;
+  private opening: Promise<void> | undefined;
+
+  constructor(
+    readonly info: ConnectionInfo,
+    private readonly deps: ConnectionDeps,
+  ) {}
+
+  get id(): string {
+    return this.info.connectionId;
+  }
+
+  /** Listens first, then goes online: a subscriber sees our online event only once we can receive. */
+  open(): Promise<void> {
+    this.opening ??= (async () => {
+      this.stopListening = await this.deps.topics.listen(userTopic(this.info.appKey, this.info.userId), (m) => this.receive(m));
+      await this.deps.presence.connect({
+        connectionId: this.info.connectionId,
+        appKey: this.info.appKey,
+        userId: this.info.userId,
+        platform: this.info.platform,
+        deviceId: this.info.deviceId ?? null,
+      });
+    })();
+    return this.opening;
+  }
+
+  /** Ends every stream and takes the connection offline; waits for a half-done open first. */
+  async dispose(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.opening?.catch(() => {});
+    this.stopListening?.();
+    for (const stream of this.streams) stream.end();
+    this.streams.clear();
+    await this.deps.presence.disconnect(this.info.connectionId);
+  }
+
+  /** Whether a change was made by this very connection (same socket, or same device over HTTP). */
+  madeBy(origin: ChangeOrigin): boolean {
+    if (origin.by !== 'user') return false;
+    return origin.connectionId === this.info.connectionId || (origin.deviceId !== undefined && origin.deviceId === this.info.deviceId);
+  }
+
+  /** A stream of the messages `select` maps to a value (undefined = not for this stream). */
+  stream<T>(select: (message: RealtimeMessage) => T | undefined): EventStream<T> {
+    const stream = new EventStream<T>(select, this);
+    this.streams.add(stream as EventStream<unknown>);
+    return stream;
+  }
+
+  /** @internal bookkeeping of the shared buffer bound */
+  held(delta: number): void {
+    this.buffered += delta;
+    if (this.buffered > this.deps.maxBufferedEvents && !this.closed) {
+      this.deps.close(CLOSE_SLOW_CONSUMER, `slow consumer: more than ${this.deps.maxBufferedEvents} undelivered events`);
+    }
+  }
+
+  /** @internal */
+  forget(stream: EventStream<unknown>): void {
+    this.streams.delete(stream);
+  }
+
+  private receive(message: RealtimeMessage): void {
+    if (this.closed) return;
+    if (message.kind === 'close') {
+      if (message.belowGeneration === undefined || this.info.tokenGeneration < message.belowGeneration) this.deps.close(message.code, message.reason);
+      return;
+    }
+    // a subscription that expired while its message was in flight delivers nothing
+    if (message.kind === 'status' && message.expiresAt && Date.parse(message.expiresAt) <= this.deps.clock.now().getTime()) return;
+    for (const stream of this.streams) stream.offer(message);
+  }
+}
+
+/** An operation's queue of events: pull-based for graphql-ws, push-based for the topic. */
+export class EventStream<T> implements AsyncIterableIterator<T> {
+  private readonly queue: T[] = [];
+  private waiting: ((result: IteratorResult<T>) => void) | undefined;
+  private done = false;
+
+  constructor(
+    private readonly select: (message: RealtimeMessage) => T | undefined,
+    private readonly connection: RealtimeConnection,
+  ) {}
+
+  offer(message: RealtimeMessage): void {
+    if (this.done) return;
+    const value = this.select(message);
+    if (value === undefined) return;
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.waiting = undefined;
+      resolve({ value, done: false });
+      return;
+    }
+    this.queue.push(value);
+    this.connection.held(1);
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.queue.length) {
+      this.connection.held(-1);
+      return Promise.resolve({ value: this.queue.shift()!, done: false });
+    }
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  end(): void {
+    if (this.done) return;
+    this.done = true;
+    this.connection.held(-this.queue.length);
+    this.queue.length = 0;
+    this.connection.forget(this as EventStream<unknown>);
+    const resolve = this.waiting;
+    this.waiting = undefined;
+    resolve?.({ value: undefined, done: true });
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.end();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+}

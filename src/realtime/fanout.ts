@@ -1,0 +1,169 @@
+import type { Kysely } from 'kysely';
+import type { Clock } from '../clock.ts';
+import type { AppRow, Database, UserRow } from '../db/database.ts';
+import type { DomainEvent, EventBus } from '../events/bus.ts';
+import { listExtProfileKeys, findApp } from '../apps/repository.ts';
+import { profileView, type ProfileView } from '../profiles/view.ts';
+import { subscribersOf } from '../subscriptions/repository.ts';
+import { accessFor, effectiveVisibility } from '../visibility/rule.ts';
+import { type RealtimeMessage, type StatusMessage, userTopic } from './messages.ts';
+import type { UserTopics } from './topics.ts';
+
+type Outgoing = { topic: string; message: RealtimeMessage };
+
+/** WebSocket close code for connections whose credentials stopped being valid. */
+export const CLOSE_FORBIDDEN = 4403;
+
+/**
+ * Turns committed domain events into per-receiver messages on per-user topics (fan-out on write).
+ * Per change: one indexed lookup of subscribers, one of friends, and one visibility decision per
+ * receiver class (friend / other) — never a query or an execution per receiver. Changes of one
+ * subject are fanned out one after another so receivers see them in commit order.
+ */
+export class FanOut {
+  private readonly chains = new Map<string, Promise<void>>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly clock: Clock,
+    private readonly bus: EventBus,
+    private readonly topics: UserTopics,
+  ) {}
+
+  start(): void {
+    this.unsubscribe = this.bus.subscribe((event) => this.enqueue(event));
+  }
+
+  /** Waits until every change handed over so far is published. */
+  async drain(): Promise<void> {
+    while (this.chains.size) await Promise.all([...this.chains.values()]);
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    await this.drain();
+  }
+
+  private enqueue(event: DomainEvent): void {
+    const subject = 'userId' in event ? event.userId : event.type === 'friendEvent' ? event.receiverId : '';
+    const key = `${event.appKey}:${subject}`;
+    const previous = this.chains.get(key) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.handle(event))
+      .then((batch) => this.topics.publish(batch))
+      .catch((error) => console.error(`fan-out of ${event.type} failed:`, error))
+      .finally(() => {
+        if (this.chains.get(key) === next) this.chains.delete(key);
+      });
+    this.chains.set(key, next);
+  }
+
+  private async handle(event: DomainEvent): Promise<Outgoing[]> {
+    switch (event.type) {
+      case 'profileChanged':
+        return this.profileChanged(event.appKey, event.profile, event.origin);
+      case 'presenceChanged':
+        return this.presenceChanged(event);
+      case 'subscriptionChanged':
+        return [
+          {
+            topic: userTopic(event.appKey, event.userId),
+            message: {
+              kind: 'relation',
+              origin: event.origin,
+              operationType: event.operationType,
+              subscribeType: event.subscribeType,
+              userIds: event.userIds,
+              expiry: event.expiry,
+              operationTime: event.at,
+            },
+          },
+        ];
+      case 'friendEvent':
+        return [{ topic: userTopic(event.appKey, event.receiverId), message: { kind: 'friend', event: event.event } }];
+      case 'tokensRevoked':
+        return [
+          {
+            topic: userTopic(event.appKey, event.userId),
+            message: { kind: 'close', code: CLOSE_FORBIDDEN, reason: 'token revoked', belowGeneration: event.generation },
+          },
+        ];
+      case 'usersCleaned':
+        return event.userIds.map((userId) => ({
+          topic: userTopic(event.appKey, userId),
+          message: { kind: 'close', code: CLOSE_FORBIDDEN, reason: 'user removed' } as const,
+        }));
+      case 'friendshipChanged':
+        return [];
+    }
+  }
+
+  private async friendIds(appKey: string, userId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('friendships').select('friendId').where('appKey', '=', appKey).where('userId', '=', userId).execute();
+    return rows.map((r) => r.friendId);
+  }
+
+  private async profileChanged(appKey: string, profile: UserRow, origin: Extract<DomainEvent, { type: 'profileChanged' }>['origin']) {
+    const now = this.clock.now();
+    const [app, extKeys, subscribers, friends] = await Promise.all([
+      findApp(this.db, appKey),
+      listExtProfileKeys(this.db, appKey),
+      subscribersOf(this.db, appKey, profile.userId, 'USER_PROFILE', now),
+      this.friendIds(appKey, profile.userId),
+    ]);
+    if (!app) return [];
+    const views = viewsByAudience(profile, app, extKeys);
+    const friendSet = new Set(friends);
+    const changeTime = new Date(profile.updatedAt).toISOString();
+    const base = { kind: 'status' as const, subjectId: profile.userId, details: [], changeTime, order: profile.version };
+    const out: Outgoing[] = [{ topic: userTopic(appKey, profile.userId), message: { kind: 'ownProfile', origin, profile: views.self } }];
+    for (const s of subscribers) {
+      out.push({
+        topic: userTopic(appKey, s.subscriberId),
+        message: {
+          ...base,
+          subscribeType: 'USER_PROFILE',
+          subscribeTime: s.subscribedAt.toISOString(),
+          expiry: s.expiry,
+          expiresAt: s.expiresAt.toISOString(),
+          profile: friendSet.has(s.subscriberId) ? views.friend : views.other,
+        } satisfies StatusMessage,
+      });
+    }
+    const friendMessage: StatusMessage = { ...base, subscribeType: 'FRIEND_USER_PROFILE', subscribeTime: null, expiry: null, expiresAt: null, profile: views.friend };
+    for (const friendId of friends) out.push({ topic: userTopic(appKey, friendId), message: friendMessage });
+    return out;
+  }
+
+  private async presenceChanged(event: Extract<DomainEvent, { type: 'presenceChanged' }>) {
+    const now = this.clock.now();
+    const [subscribers, friends] = await Promise.all([
+      subscribersOf(this.db, event.appKey, event.userId, 'ONLINE_STATUS', now),
+      this.friendIds(event.appKey, event.userId),
+    ]);
+    const base = { kind: 'status', subjectId: event.userId, details: event.details, profile: null, changeTime: event.at, order: event.version } as const;
+    const out: Outgoing[] = subscribers.map((s) => ({
+      topic: userTopic(event.appKey, s.subscriberId),
+      message: {
+        ...base,
+        subscribeType: 'ONLINE_STATUS',
+        subscribeTime: s.subscribedAt.toISOString(),
+        expiry: s.expiry,
+        expiresAt: s.expiresAt.toISOString(),
+      } satisfies StatusMessage,
+    }));
+    const friendMessage: StatusMessage = { ...base, subscribeType: 'FRIEND_ONLINE_STATUS', subscribeTime: null, expiry: null, expiresAt: null };
+    for (const friendId of friends) out.push({ topic: userTopic(event.appKey, friendId), message: friendMessage });
+    return out;
+  }
+}
+
+/** The three cuts of one profile: for its owner, for a friend, for anyone else in the app. */
+export function viewsByAudience(profile: UserRow, app: AppRow, extKeys: Parameters<typeof profileView>[2]): { self: ProfileView; friend: ProfileView; other: ProfileView } {
+  const effective = effectiveVisibility(profile.visibility, app.defaultProfileVisibility);
+  const cut = (audience: 'self' | 'friend' | 'stranger') => profileView(profile, accessFor(effective, audience), extKeys);
+  const friend = cut('friend');
+  const other = cut('stranger');
+  return { self: cut('self'), friend, other: other.restricted === friend.restricted ? friend : other };
+}

@@ -1,0 +1,60 @@
+import type { ChangeOrigin, FriendEventPayload } from '../events/bus.ts';
+import type { ProfileView } from '../profiles/view.ts';
+
+/** JSON-safe (ISO date strings) so that the same message travels in process or through Redis. */
+export interface PlatformStatusJson {
+  platform: string;
+  online: boolean;
+  changeTime: string;
+}
+
+export type StatusSubscribeType = 'ONLINE_STATUS' | 'USER_PROFILE' | 'FRIEND_ONLINE_STATUS' | 'FRIEND_USER_PROFILE';
+
+/** One user's status for one receiver; `order` is the subject's profile or presence version. */
+export interface StatusMessage {
+  kind: 'status';
+  subjectId: string;
+  subscribeType: StatusSubscribeType;
+  subscribeTime: string | null;
+  expiry: number | null;
+  /** ISO; the receiver drops the message once its subscription expired (clock of the receiver's instance) */
+  expiresAt: string | null;
+  details: PlatformStatusJson[];
+  profile: ProfileView | null;
+  changeTime: string;
+  order: number;
+}
+
+export interface RelationMessage {
+  kind: 'relation';
+  origin: ChangeOrigin;
+  operationType: 'SUBSCRIBE' | 'UNSUBSCRIBE';
+  subscribeType: StatusSubscribeType;
+  userIds: string[];
+  expiry: number | null;
+  operationTime: string;
+}
+
+export interface OwnProfileMessage {
+  kind: 'ownProfile';
+  origin: ChangeOrigin;
+  profile: ProfileView;
+}
+
+export interface FriendMessage {
+  kind: 'friend';
+  event: FriendEventPayload;
+}
+
+/** Tells every connection of the user holding a token older than `generation` to close. */
+export interface CloseMessage {
+  kind: 'close';
+  code: number;
+  reason: string;
+  /** close only connections whose token generation is below this (undefined = all) */
+  belowGeneration?: number;
+}
+
+export type RealtimeMessage = StatusMessage | RelationMessage | OwnProfileMessage | FriendMessage | CloseMessage;
+
+export const userTopic = (appKey: string, userId: string) => `phs:user:${appKey}:${userId}`;

@@ -1,0 +1,107 @@
+import { Redis } from 'ioredis';
+import type { RealtimeMessage } from './messages.ts';
+
+export type TopicListener = (message: RealtimeMessage) => void;
+
+/**
+ * Per-user topics (fan-out on write): each connection listens on its own user's topic only.
+ * `listen` resolves once delivery of later publications is guaranteed, which the connect-time
+ * sync relies on (listen first, then read the state, so nothing falls in between).
+ */
+export interface UserTopics {
+  listen(topic: string, listener: TopicListener): Promise<() => void>;
+  publish(batch: readonly { topic: string; message: RealtimeMessage }[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+class ListenerRegistry {
+  private readonly byTopic = new Map<string, Set<TopicListener>>();
+
+  add(topic: string, listener: TopicListener): boolean {
+    let listeners = this.byTopic.get(topic);
+    const first = !listeners;
+    if (!listeners) this.byTopic.set(topic, (listeners = new Set()));
+    listeners.add(listener);
+    return first;
+  }
+
+  remove(topic: string, listener: TopicListener): boolean {
+    const listeners = this.byTopic.get(topic);
+    if (!listeners) return false;
+    listeners.delete(listener);
+    if (listeners.size > 0) return false;
+    this.byTopic.delete(topic);
+    return true;
+  }
+
+  dispatch(topic: string, message: RealtimeMessage): void {
+    const listeners = this.byTopic.get(topic);
+    if (!listeners) return;
+    for (const listener of listeners) {
+      try {
+        listener(message);
+      } catch (error) {
+        console.error('realtime listener failed:', error);
+      }
+    }
+  }
+}
+
+/** One instance, no Redis: messages are handed over in memory, in publication order. */
+export function createLocalTopics(): UserTopics {
+  const registry = new ListenerRegistry();
+  return {
+    async listen(topic, listener) {
+      registry.add(topic, listener);
+      return () => void registry.remove(topic, listener);
+    },
+    async publish(batch) {
+      for (const { topic, message } of batch) registry.dispatch(topic, message);
+    },
+    async close() {},
+  };
+}
+
+/**
+ * Across instances through Redis pub/sub. Written here rather than taken from
+ * @graphql-yoga/redis-event-target because that one does not wait for SUBSCRIBE to be
+ * confirmed, so a change published right after `listen` could be lost before the sync.
+ */
+export function createRedisTopics(url: string): UserTopics {
+  const publisher = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2 });
+  const subscriber = new Redis(url, { lazyConnect: false });
+  // connection problems are retried by ioredis; logging them once per burst is enough
+  for (const client of [publisher, subscriber]) client.on('error', (error) => console.error('redis:', error.message));
+  const registry = new ListenerRegistry();
+  const subscribing = new Map<string, Promise<unknown>>();
+
+  subscriber.on('message', (channel: string, payload: string) => {
+    let message: RealtimeMessage;
+    try {
+      message = JSON.parse(payload) as RealtimeMessage;
+    } catch {
+      return;
+    }
+    registry.dispatch(channel, message);
+  });
+
+  return {
+    async listen(topic, listener) {
+      if (registry.add(topic, listener)) subscribing.set(topic, subscriber.subscribe(topic).finally(() => subscribing.delete(topic)));
+      await subscribing.get(topic);
+      return () => {
+        if (registry.remove(topic, listener)) void subscriber.unsubscribe(topic).catch(() => {});
+      };
+    },
+    async publish(batch) {
+      if (batch.length === 0) return;
+      const pipeline = publisher.pipeline();
+      for (const { topic, message } of batch) pipeline.publish(topic, JSON.stringify(message));
+      await pipeline.exec();
+    },
+    async close() {
+      publisher.disconnect();
+      subscriber.disconnect();
+    },
+  };
+}

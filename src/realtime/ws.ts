@@ -1,0 +1,132 @@
+import type { Server } from 'node:http';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { randomUUID } from 'node:crypto';
+import type { Context, Services } from '../context.ts';
+import type { PresenceService } from '../presence/service.ts';
+import { PLATFORMS } from '../subscriptions/types.ts';
+import { RealtimeConnection } from './connection.ts';
+import type { UserTopics } from './topics.ts';
+
+export interface WebSocketLimits {
+  /** largest accepted frame, in bytes */
+  maxPayloadBytes: number;
+  maxBufferedEvents: number;
+}
+
+const DEVICE_ID_MAX = 128;
+
+export interface RealtimeTransport {
+  connections(): RealtimeConnection[];
+  close(): Promise<void>;
+}
+
+/**
+ * graphql-ws on the HTTP server's port and path. Operations run through yoga's envelop
+ * pipeline (same plugins, error masking and limits as HTTP); the user token travels in
+ * connection_init `{ authToken, platform, deviceId }` and a refused one closes with 4403.
+ */
+export function attachWebSocket(
+  server: Server,
+  yoga: YogaServerInstance<Record<string, unknown>, Context>,
+  deps: { services: Services; topics: UserTopics; presence: PresenceService; limits: WebSocketLimits },
+): RealtimeTransport {
+  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: deps.limits.maxPayloadBytes });
+  const bySocket = new Map<WebSocket, RealtimeConnection>();
+
+  const disposer = useServer<Record<string, unknown> | undefined, { connection?: RealtimeConnection }>(
+    {
+      execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => never }).execute(args),
+      subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => never }).subscribe(args),
+      onConnect: async (ctx) => {
+        const socket = ctx.extra.socket;
+        const params = ctx.connectionParams ?? {};
+        const { authToken, platform = 'OTHER', deviceId } = params as { authToken?: unknown; platform?: unknown; deviceId?: unknown };
+        if (typeof platform !== 'string' || !(PLATFORMS as readonly string[]).includes(platform)) {
+          socket.close(CloseCode.BadRequest, `platform must be one of ${PLATFORMS.join(', ')}`);
+          return false;
+        }
+        if (deviceId !== undefined && (typeof deviceId !== 'string' || deviceId.length === 0 || deviceId.length > DEVICE_ID_MAX)) {
+          socket.close(CloseCode.BadRequest, `deviceId must be a string of 1 to ${DEVICE_ID_MAX} characters`);
+          return false;
+        }
+        if (typeof authToken !== 'string') return false; // graphql-ws closes with 4403 Forbidden
+        const caller = await deps.services.callers.fromUserToken(authToken);
+        if (caller.kind !== 'user') return false;
+        const connection = new RealtimeConnection(
+          { connectionId: randomUUID(), caller, appKey: caller.app.appKey, userId: caller.userId, platform, deviceId: deviceId as string | undefined, tokenGeneration: caller.tokenGeneration },
+          {
+            topics: deps.topics,
+            presence: deps.presence,
+            clock: deps.services.clock,
+            maxBufferedEvents: deps.limits.maxBufferedEvents,
+            close: (code, reason) => socket.close(code, reason),
+          },
+        );
+        bySocket.set(socket, connection);
+        ctx.extra.connection = connection;
+        await connection.open();
+        // the socket may have gone while we were registering it: do not leave it online
+        if (socket.readyState !== socket.OPEN) {
+          bySocket.delete(socket);
+          await connection.dispose();
+          return false;
+        }
+        return true;
+      },
+      onClose: async (ctx) => {
+        const connection = bySocket.get(ctx.extra.socket);
+        if (!connection) return;
+        bySocket.delete(ctx.extra.socket);
+        await connection.dispose().catch((error) => console.error('closing a connection failed:', error));
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const connection = ctx.extra.connection;
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          connection,
+          params: payload,
+        } as never);
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [withBadInputCode(error as GraphQLError)];
+        }
+        const errors = validate(schema, document);
+        if (errors.length) return errors.map(withBadInputCode);
+        return {
+          schema,
+          operationName: payload.operationName,
+          document,
+          variableValues: payload.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+      },
+    },
+    wss,
+  );
+
+  return {
+    connections: () => [...bySocket.values()],
+    async close() {
+      const open = [...bySocket.entries()];
+      bySocket.clear();
+      for (const [socket] of open) socket.close(1001, 'server shutting down');
+      await Promise.allSettled(open.map(([, connection]) => connection.dispose()));
+      await disposer.dispose();
+    },
+  };
+}
+
+function withBadInputCode(error: GraphQLError): GraphQLError {
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
+  });
+}

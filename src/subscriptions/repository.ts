@@ -1,0 +1,136 @@
+import { type Kysely, sql, type Transaction } from 'kysely';
+import type { Database, StatusSubscribeType } from '../db/database.ts';
+
+export const SUBSCRIPTIONS_PER_SUBSCRIBER = 1000;
+export const SUBSCRIBERS_PER_TARGET = 5000;
+
+export interface SubscriptionRow {
+  subscriberId: string;
+  targetId: string;
+  type: StatusSubscribeType;
+  subscribedAt: Date;
+  expiry: number;
+  expiresAt: Date;
+}
+
+/** Serializes work on one key for the rest of the transaction (hash collisions only serialize more). */
+async function advisoryLock(trx: Transaction<Database>, key: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext(${key}))`.execute(trx);
+}
+
+export type SubscribeOutcome = { ok: true; failedUserIds: string[]; subscribed: string[] } | { ok: false; reason: 'subscriber_limit'; held: number };
+
+/**
+ * Subscribes or refreshes. All or nothing for the subscriber's own limit; per target for the
+ * target's limit (those ids come back as failed while the rest succeed). Locks: the subscriber
+ * first, then targets in sorted order, so concurrent calls cannot deadlock or overshoot a cap.
+ */
+export async function subscribe(
+  db: Kysely<Database>,
+  s: { appKey: string; subscriberId: string; type: StatusSubscribeType; targetIds: readonly string[]; expiry: number; now: Date },
+  limits = { perSubscriber: SUBSCRIPTIONS_PER_SUBSCRIBER, perTarget: SUBSCRIBERS_PER_TARGET },
+): Promise<SubscribeOutcome> {
+  return db.transaction().execute(async (trx) => {
+    await advisoryLock(trx, `sub:${s.appKey}:${s.type}:${s.subscriberId}`);
+    const mine = trx
+      .selectFrom('statusSubscriptions')
+      .where('appKey', '=', s.appKey)
+      .where('subscriberId', '=', s.subscriberId)
+      .where('type', '=', s.type);
+    const held = new Set((await mine.select('targetId').where('expiresAt', '>', s.now).execute()).map((r) => r.targetId));
+    const fresh = s.targetIds.filter((id) => !held.has(id));
+    if (held.size + fresh.length > limits.perSubscriber) return { ok: false, reason: 'subscriber_limit', held: held.size };
+
+    const failed = new Set<string>();
+    if (fresh.length) {
+      for (const target of [...fresh].sort()) await advisoryLock(trx, `target:${s.appKey}:${s.type}:${target}`);
+      const counts = await trx
+        .selectFrom('statusSubscriptions')
+        .select(['targetId', sql<number>`count(*)::int`.as('n')])
+        .where('appKey', '=', s.appKey)
+        .where('type', '=', s.type)
+        .where('targetId', 'in', fresh)
+        .where('expiresAt', '>', s.now)
+        .groupBy('targetId')
+        .execute();
+      for (const { targetId, n } of counts) if (n >= limits.perTarget) failed.add(targetId);
+    }
+    const subscribed = s.targetIds.filter((id) => !failed.has(id));
+    if (subscribed.length) {
+      const expiresAt = new Date(s.now.getTime() + s.expiry * 1000);
+      await trx
+        .insertInto('statusSubscriptions')
+        .values(subscribed.map((targetId) => ({ appKey: s.appKey, subscriberId: s.subscriberId, targetId, type: s.type, subscribedAt: s.now, expiry: s.expiry, expiresAt })))
+        .onConflict((oc) => oc.columns(['appKey', 'subscriberId', 'type', 'targetId']).doUpdateSet({ subscribedAt: s.now, expiry: s.expiry, expiresAt }))
+        .execute();
+    }
+    // expired rows of this subscriber are dead weight: drop them while we hold its lock
+    await trx
+      .deleteFrom('statusSubscriptions')
+      .where('appKey', '=', s.appKey)
+      .where('subscriberId', '=', s.subscriberId)
+      .where('type', '=', s.type)
+      .where('expiresAt', '<=', s.now)
+      .execute();
+    return { ok: true, failedUserIds: [...failed], subscribed };
+  });
+}
+
+export async function unsubscribe(db: Kysely<Database>, appKey: string, subscriberId: string, type: StatusSubscribeType, targetIds: readonly string[]): Promise<string[]> {
+  const rows = await db
+    .deleteFrom('statusSubscriptions')
+    .where('appKey', '=', appKey)
+    .where('subscriberId', '=', subscriberId)
+    .where('type', '=', type)
+    .where('targetId', 'in', targetIds)
+    .returning('targetId')
+    .execute();
+  return rows.map((r) => r.targetId);
+}
+
+/** The subscriber's unexpired subscriptions of a type, oldest first; optionally only some targets. */
+export async function subscriptionsOf(
+  db: Kysely<Database>,
+  appKey: string,
+  subscriberId: string,
+  type: StatusSubscribeType,
+  now: Date,
+  page?: { targetIds?: readonly string[]; offset?: number; limit?: number },
+): Promise<SubscriptionRow[]> {
+  let query = db
+    .selectFrom('statusSubscriptions')
+    .select(['subscriberId', 'targetId', 'type', 'subscribedAt', 'expiry', 'expiresAt'])
+    .where('appKey', '=', appKey)
+    .where('subscriberId', '=', subscriberId)
+    .where('type', '=', type)
+    .where('expiresAt', '>', now)
+    .orderBy('subscribedAt')
+    .orderBy('targetId');
+  if (page?.targetIds) query = query.where('targetId', 'in', page.targetIds.length ? page.targetIds : ['']);
+  if (page?.limit !== undefined) query = query.limit(page.limit).offset(page.offset ?? 0);
+  return query.execute();
+}
+
+export async function countSubscriptions(db: Kysely<Database>, appKey: string, subscriberId: string, type: StatusSubscribeType, now: Date): Promise<number> {
+  const { n } = await db
+    .selectFrom('statusSubscriptions')
+    .select(sql<number>`count(*)::int`.as('n'))
+    .where('appKey', '=', appKey)
+    .where('subscriberId', '=', subscriberId)
+    .where('type', '=', type)
+    .where('expiresAt', '>', now)
+    .executeTakeFirstOrThrow();
+  return n;
+}
+
+/** Who receives a change of `targetId` for this type: one indexed lookup. */
+export async function subscribersOf(db: Kysely<Database>, appKey: string, targetId: string, type: StatusSubscribeType, now: Date): Promise<SubscriptionRow[]> {
+  return db
+    .selectFrom('statusSubscriptions')
+    .select(['subscriberId', 'targetId', 'type', 'subscribedAt', 'expiry', 'expiresAt'])
+    .where('appKey', '=', appKey)
+    .where('targetId', '=', targetId)
+    .where('type', '=', type)
+    .where('expiresAt', '>', now)
+    .execute();
+}

@@ -1,0 +1,73 @@
+import type { Kysely } from 'kysely';
+import type { AppRow, Database } from '../db/database.ts';
+import { listExtProfileKeys } from '../apps/repository.ts';
+import { presenceOf } from '../presence/repository.ts';
+import { findUsers } from '../profiles/repository.ts';
+import type { StatusMessage, StatusSubscribeType } from '../realtime/messages.ts';
+import { viewsByAudience } from '../realtime/fanout.ts';
+import { subscriptionsOf } from './repository.ts';
+
+const ONLINE_TYPES = new Set<StatusSubscribeType>(['ONLINE_STATUS', 'FRIEND_ONLINE_STATUS']);
+
+/**
+ * The current status of everything one receiver watches with one type: its unexpired
+ * subscriptions, or its friends for the FRIEND_* types. A constant number of queries whatever
+ * the number of users; each item carries the subject's version as `order`, so the live stream
+ * can skip changes the snapshot already contains.
+ */
+export async function statusSnapshot(
+  db: Kysely<Database>,
+  app: AppRow,
+  receiverId: string,
+  type: StatusSubscribeType,
+  now: Date,
+  onlyUserIds?: readonly string[],
+): Promise<StatusMessage[]> {
+  const { appKey } = app;
+  let watched: { userId: string; subscribeTime: Date | null; expiry: number | null; expiresAt: Date | null }[];
+  if (type === 'ONLINE_STATUS' || type === 'USER_PROFILE') {
+    const rows = await subscriptionsOf(db, appKey, receiverId, type, now, onlyUserIds ? { targetIds: onlyUserIds } : undefined);
+    watched = rows.map((r) => ({ userId: r.targetId, subscribeTime: r.subscribedAt, expiry: r.expiry, expiresAt: r.expiresAt }));
+  } else {
+    let query = db.selectFrom('friendships').select('friendId').where('appKey', '=', appKey).where('userId', '=', receiverId).orderBy('addedAt').orderBy('friendId');
+    if (onlyUserIds) query = query.where('friendId', 'in', onlyUserIds.length ? onlyUserIds : ['']);
+    watched = (await query.execute()).map((r) => ({ userId: r.friendId, subscribeTime: null, expiry: null, expiresAt: null }));
+  }
+  if (watched.length === 0) return [];
+  const ids = watched.map((w) => w.userId);
+  const base = (w: (typeof watched)[number]) => ({
+    kind: 'status' as const,
+    subjectId: w.userId,
+    subscribeType: type,
+    subscribeTime: w.subscribeTime?.toISOString() ?? null,
+    expiry: w.expiry,
+    expiresAt: w.expiresAt?.toISOString() ?? null,
+  });
+
+  if (ONLINE_TYPES.has(type)) {
+    const presence = await presenceOf(db, appKey, ids);
+    return watched.map((w) => {
+      const p = presence.get(w.userId);
+      const details = (p?.details ?? []).map((d) => ({ platform: d.platform, online: d.online, changeTime: d.changeTime.toISOString() }));
+      const latest = details.reduce<string | null>((max, d) => (max === null || d.changeTime > max ? d.changeTime : max), null);
+      return { ...base(w), details, profile: null, changeTime: latest ?? (w.subscribeTime ?? now).toISOString(), order: p?.version ?? 0 };
+    });
+  }
+
+  const [rows, extKeys, friendRows] = await Promise.all([
+    findUsers(db, appKey, ids),
+    listExtProfileKeys(db, appKey),
+    type === 'FRIEND_USER_PROFILE'
+      ? Promise.resolve(null)
+      : db.selectFrom('friendships').select('friendId').where('appKey', '=', appKey).where('userId', '=', receiverId).where('friendId', 'in', ids).execute(),
+  ]);
+  const friends = friendRows === null ? null : new Set(friendRows.map((r) => r.friendId));
+  const byId = new Map(rows.map((r) => [r.userId, r]));
+  return watched.map((w) => {
+    const row = byId.get(w.userId);
+    if (!row) return { ...base(w), details: [], profile: null, changeTime: (w.subscribeTime ?? now).toISOString(), order: 0 };
+    const views = viewsByAudience(row, app, extKeys);
+    const isFriend = friends === null || friends.has(w.userId);
+    return { ...base(w), details: [], profile: isFriend ? views.friend : views.other, changeTime: new Date(row.updatedAt).toISOString(), order: row.version };
+  });
+}
