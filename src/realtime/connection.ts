@@ -36,6 +36,7 @@ export class RealtimeConnection {
   private stopListening: (() => void) | undefined;
   private buffered = 0;
   private closed = false;
+  private dropped = false;
   private opening: Promise<void> | undefined;
 
   constructor(
@@ -82,16 +83,24 @@ export class RealtimeConnection {
   /** A stream of the messages `select` maps to a value (undefined = not for this stream). */
   stream<T>(select: (message: RealtimeMessage) => T | undefined): EventStream<T> {
     const stream = new EventStream<T>(select, this);
-    this.streams.add(stream as EventStream<unknown>);
+    if (this.dropped || this.closed) stream.end();
+    else this.streams.add(stream as EventStream<unknown>);
     return stream;
   }
 
   /** @internal bookkeeping of the shared buffer bound */
   held(delta: number): void {
     this.buffered += delta;
-    if (this.buffered > this.deps.maxBufferedEvents && !this.closed) {
-      this.deps.close(CLOSE_SLOW_CONSUMER, `slow consumer: more than ${this.deps.maxBufferedEvents} undelivered events`);
-    }
+    if (this.buffered > this.deps.maxBufferedEvents) this.drop(CLOSE_SLOW_CONSUMER, `slow consumer: more than ${this.deps.maxBufferedEvents} undelivered events`);
+  }
+
+  /** Stops taking events at once (frees what is held) and closes the socket. */
+  drop(code: number, reason: string): void {
+    if (this.dropped || this.closed) return;
+    this.dropped = true;
+    for (const stream of this.streams) stream.end();
+    this.streams.clear();
+    this.deps.close(code, reason);
   }
 
   /** @internal */
@@ -100,9 +109,9 @@ export class RealtimeConnection {
   }
 
   private receive(message: RealtimeMessage): void {
-    if (this.closed) return;
+    if (this.closed || this.dropped) return;
     if (message.kind === 'close') {
-      if (message.belowGeneration === undefined || this.info.tokenGeneration < message.belowGeneration) this.deps.close(message.code, message.reason);
+      if (message.belowGeneration === undefined || this.info.tokenGeneration < message.belowGeneration) this.drop(message.code, message.reason);
       return;
     }
     // a subscription that expired while its message was in flight delivers nothing

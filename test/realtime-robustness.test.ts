@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { userTopic } from '../src/realtime/messages.ts';
+import type { ProfileView } from '../src/profiles/view.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+import { openRaw } from './helpers/raw-ws.ts';
+import { connectLive } from './helpers/ws.ts';
+
+const MAX_BUFFERED = 200;
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ config: { wsMaxBufferedEvents: MAX_BUFFERED } });
+});
+afterAll(() => server?.stop());
+
+async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('a stalled subscriber', () => {
+  it('is dropped with 4008 once its buffer is full, while a healthy one gets every event', async () => {
+    const app = await server.newApp();
+    const alice = await app.user('alice');
+    const query = 'subscription { ownUserProfileChanged { name userExtProfile { key value } } }';
+
+    const slow = await openRaw(server.url);
+    await slow.init({ authToken: alice.token, platform: 'WEB', deviceId: 'slow' });
+    slow.send({ id: '1', type: 'subscribe', payload: { query } });
+    const healthy = connectLive(server.url, { authToken: alice.token, platform: 'IOS', deviceId: 'fast' });
+    await healthy.connected;
+    const events = healthy.subscribe(query);
+    await until(() => server.app.realtime.transport.connections().length === 2, 5000, 'both connected');
+    await new Promise((r) => setTimeout(r, 100)); // let both subscribe messages be processed
+    slow.stall();
+
+    // ~5 KiB events pushed on the user's topic: the stalled socket's kernel buffers fill, then ours
+    const profile: ProfileView = {
+      kind: 'view', userId: 'alice', name: 'big', portraitUri: null, uniqueId: null, email: null, birthday: null, gender: null,
+      location: null, role: null, level: null, version: 2, updatedAt: new Date().toISOString(), restricted: false,
+      userExtProfile: Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: 'x'.repeat(256) })),
+    };
+    const total = 3000;
+    const topic = userTopic(app.appKey, 'alice');
+    for (let i = 0; i < total; i += 100) {
+      await server.app.realtime.topics.publish(
+        Array.from({ length: 100 }, () => ({ topic, message: { kind: 'ownProfile' as const, origin: { by: 'backend' as const }, profile } })),
+      );
+      await new Promise((r) => setImmediate(r));
+    }
+    // the healthy connection received every single event, undelayed by the stalled one ...
+    await events.waitFor(total, 30_000);
+    expect(events.events).toHaveLength(total);
+    // ... which was dropped: once it reads again it finds the close frame with the reason
+    slow.resume();
+    const closed = await slow.closed;
+    expect(closed.code).toBe(4008);
+    expect(closed.reason).toMatch(/slow consumer/);
+    expect(slow.messages.filter((m) => m.type === 'next').length).toBeLessThan(total);
+    await until(() => server.app.realtime.transport.connections().length === 1, 10_000, 'slow connection forgotten');
+    await healthy.dispose();
+  }, 60_000);
+});
+
+describe('a storm of connects and disconnects', () => {
+  it('survives 2000 simultaneous connects/disconnects without leaving ghost presence', async () => {
+    const app = await server.newApp();
+    const users = await Promise.all(Array.from({ length: 20 }, (_, i) => app.user(`storm${i}`)));
+    const platforms = ['WEB', 'IOS', 'ANDROID', 'PC'];
+    const sockets = await Promise.all(
+      Array.from({ length: 2000 }, async (_, i) => {
+        const raw = await openRaw(server.url);
+        const payload = { authToken: users[i % users.length]!.token, platform: platforms[i % platforms.length] };
+        if (i % 2 === 0) {
+          // half leave before the server acknowledged them (mid-registration)
+          raw.send({ type: 'connection_init', payload });
+          raw.ws.close();
+        } else {
+          await raw.init(payload);
+        }
+        return raw;
+      }),
+    );
+    await Promise.all(sockets.map((s) => (s.ws.readyState === s.ws.OPEN ? s.ws.close() : undefined)));
+    await Promise.all(sockets.map((s) => s.closed));
+    const db = server.app.services.db;
+    await until(
+      async () => {
+        const { n } = await db
+          .selectFrom('presenceConnections')
+          .select(sql<number>`count(*)::int`.as('n'))
+          .where('appKey', '=', app.appKey)
+          .executeTakeFirstOrThrow();
+        return n === 0 && server.app.realtime.transport.connections().every((c) => c.info.appKey !== app.appKey);
+      },
+      60_000,
+      'every connection forgotten',
+    );
+    const online = await db.selectFrom('presencePlatforms').select('userId').where('appKey', '=', app.appKey).where('online', '=', true).execute();
+    expect(online).toEqual([]);
+    const everOnline = await db.selectFrom('presencePlatforms').select('userId').where('appKey', '=', app.appKey).execute();
+    expect(everOnline.length).toBeGreaterThan(0);
+  }, 120_000);
+});
