@@ -1,1 +1,474 @@
-import '../schema/builder.ts';
+import { GraphQLError } from 'graphql';
+import type { Context } from '../context.ts';
+import type { AppRow, FriendApplicationRow, UserRow } from '../db/database.ts';
+import { appError, badInput, forbidden, limitExceeded, notFound } from '../errors.ts';
+import type { FriendEventPayload } from '../events/bus.ts';
+import { UserProfile } from '../profiles/schema.ts';
+import { isValidUserId, RC, textProblem } from '../profiles/rules.ts';
+import { builder } from '../schema/builder.ts';
+import { intInRange, userIdArg, userIdList } from '../schema/validate-args.ts';
+import { FriendAddPermission } from './permission.ts';
+import {
+  type ApplicationCursor,
+  type ApplicationDirection,
+  type ApplicationStatus,
+  type Befriended,
+  type FriendCursor,
+  type FriendItem,
+  type FriendshipRefusal,
+  FRIEND_LIMIT,
+  acceptApplication,
+  addFriend,
+  adminAddFriend,
+  applicationStatus,
+  deleteFriendships,
+  friendIdsAmong,
+  listApplications,
+  listFriends,
+  refuseApplication,
+  setFriendAddPermission,
+  setFriendRemark,
+} from './repository.ts';
+
+const EXTRA_MAX = 128;
+const REASON_MAX = 128;
+const REMARK_MAX = 64;
+const PAGE_MAX = 100;
+const CHECK_MAX = 20;
+const DELETE_MAX = 100;
+
+// ---------------------------------------------------------------------------------------------
+// Types
+
+const FriendApplicationStatus = builder.enumType('FriendApplicationStatus', {
+  values: ['UNHANDLED', 'ACCEPTED', 'REFUSED', 'EXPIRED'] as const,
+});
+const FriendApplicationDirection = builder.enumType('FriendApplicationDirection', { values: ['SENT', 'RECEIVED'] as const });
+const AddFriendOutcome = builder.enumType('AddFriendOutcome', { values: ['ADDED', 'APPLICATION_SENT'] as const });
+
+const Friend = builder.objectRef<FriendItem>('Friend').implement({
+  fields: (t) => ({
+    userId: t.exposeID('friendId'),
+    remark: t.exposeString('remark', { nullable: true }),
+    addedAt: t.expose('addedAt', { type: 'DateTime' }),
+    profile: t.field({
+      type: UserProfile,
+      // The friend's profile as this viewer may see it: the UserProfile resolvers apply visibility.
+      resolve: async (friend, _args, ctx) => {
+        const row = await ctx.loaders.profile.load(friend.friendId);
+        if (!row) throw notFound(`user "${friend.friendId}" no longer exists`, { rcCode: RC.FRIEND_NOT_FOUND });
+        return row;
+      },
+    }),
+  }),
+});
+
+const FriendPage = builder.objectRef<{ items: FriendItem[]; nextPageToken: string | null }>('FriendPage').implement({
+  fields: (t) => ({
+    items: t.field({ type: [Friend], resolve: (p) => p.items }),
+    nextPageToken: t.exposeString('nextPageToken', { nullable: true }),
+  }),
+});
+
+/** An application as one party sees it; the same shape travels on the bus (ISO timestamps). */
+type ApplicationView = Extract<FriendEventPayload, { kind: 'FriendApplicationStatusChanged' }>['application'];
+
+function applicationView(row: FriendApplicationRow, viewerId: string, now: Date): ApplicationView {
+  const sent = row.fromUserId === viewerId;
+  return {
+    userId: sent ? row.toUserId : row.fromUserId,
+    direction: sent ? 'SENT' : 'RECEIVED',
+    status: applicationStatus(row, now),
+    extra: row.extra,
+    reason: row.reason,
+    createdAt: row.createdAt.toISOString(),
+    expiresAt: row.expiresAt.toISOString(),
+  };
+}
+
+const FriendApplication = builder.objectRef<ApplicationView>('FriendApplication').implement({
+  fields: (t) => ({
+    userId: t.exposeID('userId', { description: 'the other party' }),
+    direction: t.field({ type: FriendApplicationDirection, description: "from the viewer's side", resolve: (a) => a.direction }),
+    status: t.field({ type: FriendApplicationStatus, resolve: (a) => a.status }),
+    extra: t.exposeString('extra', { nullable: true }),
+    reason: t.exposeString('reason', { nullable: true }),
+    createdAt: t.field({ type: 'DateTime', resolve: (a) => new Date(a.createdAt) }),
+    expiresAt: t.field({ type: 'DateTime', resolve: (a) => new Date(a.expiresAt) }),
+  }),
+});
+
+const FriendApplicationPage = builder
+  .objectRef<{ items: ApplicationView[]; nextPageToken: string | null }>('FriendApplicationPage')
+  .implement({
+    fields: (t) => ({
+      items: t.field({ type: [FriendApplication], resolve: (p) => p.items }),
+      nextPageToken: t.exposeString('nextPageToken', { nullable: true }),
+    }),
+  });
+
+const AddFriendResult = builder.objectRef<{ outcome: 'ADDED' | 'APPLICATION_SENT' }>('AddFriendResult').implement({
+  fields: (t) => ({ outcome: t.field({ type: AddFriendOutcome, resolve: (r) => r.outcome }) }),
+});
+
+const FriendCheckResult = builder.objectRef<{ userId: string; isFriend: boolean }>('FriendCheckResult').implement({
+  fields: (t) => ({ userId: t.exposeID('userId'), isFriend: t.exposeBoolean('isFriend') }),
+});
+
+// Event types take the bus payloads as they are, so that real-time delivery can yield them directly.
+type FriendAddedPayload = Extract<FriendEventPayload, { kind: 'FriendAdded' }>;
+type FriendDeletedPayload = Extract<FriendEventPayload, { kind: 'FriendDeleted' }>;
+type ApplicationChangedPayload = Extract<FriendEventPayload, { kind: 'FriendApplicationStatusChanged' }>;
+
+const FriendAdded = builder.objectRef<FriendAddedPayload>('FriendAdded').implement({
+  fields: (t) => ({
+    userId: t.exposeID('userId', { description: 'the new friend' }),
+    addedAt: t.field({ type: 'DateTime', resolve: (e) => new Date(e.addedAt) }),
+  }),
+});
+
+const FriendDeleted = builder.objectRef<FriendDeletedPayload>('FriendDeleted').implement({
+  fields: (t) => ({
+    userIds: t.exposeIDList('userIds', { description: 'the former friends, as seen by the receiver' }),
+    deletedAt: t.field({ type: 'DateTime', resolve: (e) => new Date(e.deletedAt) }),
+  }),
+});
+
+const FriendApplicationStatusChanged = builder.objectRef<ApplicationChangedPayload>('FriendApplicationStatusChanged').implement({
+  fields: (t) => ({ application: t.field({ type: FriendApplication, resolve: (e) => e.application }) }),
+});
+
+const FriendEvent = builder.unionType('FriendEvent', {
+  types: [FriendAdded, FriendDeleted, FriendApplicationStatusChanged],
+  resolveType: (event) => {
+    switch (event.kind) {
+      case 'FriendAdded':
+        return FriendAdded;
+      case 'FriendDeleted':
+        return FriendDeleted;
+      case 'FriendApplicationStatusChanged':
+        return FriendApplicationStatusChanged;
+    }
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Page tokens: base64url JSON of a keyset position, tagged with its list so that a token of one
+// list is refused by the other.
+
+function encodeToken(value: Record<string, string>): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+}
+
+function decodeToken(token: string, list: 'friends' | 'applications'): Record<string, unknown> {
+  const bad = () => badInput('pageToken is not a token returned by this list', { fields: ['pageToken'] });
+  if (!/^[A-Za-z0-9_-]{1,1024}$/.test(token)) throw bad();
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  if (typeof value !== 'object' || value === null || (value as { l?: unknown }).l !== list) throw bad();
+  return value as Record<string, unknown>;
+}
+
+function tokenDate(value: unknown): Date | null {
+  if (typeof value !== 'string') return null;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) || date.toISOString() !== value ? null : date;
+}
+
+function tokenUserId(value: unknown): string | null {
+  return typeof value === 'string' && isValidUserId(value) ? value : null;
+}
+
+const friendsToken = (c: FriendCursor) => encodeToken({ l: 'friends', t: c.addedAt.toISOString(), u: c.friendId });
+
+function friendsCursor(token: string): FriendCursor {
+  const raw = decodeToken(token, 'friends');
+  const addedAt = tokenDate(raw.t);
+  const friendId = tokenUserId(raw.u);
+  if (!addedAt || !friendId) throw badInput('pageToken is not a token returned by this list', { fields: ['pageToken'] });
+  return { addedAt, friendId };
+}
+
+const applicationsToken = (c: ApplicationCursor) =>
+  encodeToken({ l: 'applications', t: c.createdAt.toISOString(), f: c.fromUserId, u: c.toUserId });
+
+function applicationsCursor(token: string): ApplicationCursor {
+  const raw = decodeToken(token, 'applications');
+  const createdAt = tokenDate(raw.t);
+  const fromUserId = tokenUserId(raw.f);
+  const toUserId = tokenUserId(raw.u);
+  if (!createdAt || !fromUserId || !toUserId) throw badInput('pageToken is not a token returned by this list', { fields: ['pageToken'] });
+  return { createdAt, fromUserId, toUserId };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function userCaller(ctx: Context): { app: AppRow; userId: string } {
+  if (ctx.caller.kind !== 'user') throw appError('FORBIDDEN', 'user token required');
+  return ctx.caller;
+}
+
+function backendApp(ctx: Context): AppRow {
+  if (ctx.caller.kind !== 'app') throw appError('FORBIDDEN', 'app credentials required');
+  return ctx.caller.app;
+}
+
+/** Free text of the friend operations: null stays null; code points counted; controls refused. */
+function optionalText(value: string | null | undefined, max: number, arg: string): string | null {
+  if (value === null || value === undefined) return null;
+  const problem = textProblem(value, max);
+  if (problem) throw badInput(`${arg} ${problem}`, { fields: [arg] });
+  return value;
+}
+
+function refusalError(refusal: FriendshipRefusal, callerId: string | null): GraphQLError {
+  switch (refusal.reason) {
+    case 'user_not_found':
+      return notFound(`user "${refusal.userId}" does not exist`, { rcCode: RC.FRIEND_NOT_FOUND, userIds: [refusal.userId] });
+    case 'already_friends':
+      return badInput('you are already friends', { rcCode: RC.FRIEND_ALREADY });
+    case 'not_allowed':
+      return forbidden('this user does not accept friend requests', { rcCode: RC.FRIEND_ADD_DISALLOWED });
+    case 'application_not_found':
+      return notFound('no pending friend application from this user (it may have expired or been handled)', {
+        rcCode: RC.FRIEND_APPLICATION_MISSING,
+      });
+    case 'limit': {
+      // "my" limit is the caller's; for the backend, that of the first user argument
+      const mine = refusal.userId === callerId;
+      return limitExceeded(`user "${refusal.userId}" already has ${FRIEND_LIMIT} friends, the most allowed`, {
+        rcCode: mine ? RC.FRIEND_MY_LIMIT : RC.FRIEND_THEIR_LIMIT,
+        userIds: [refusal.userId],
+      });
+    }
+  }
+}
+
+async function publishFriendEvent(ctx: Context, appKey: string, receiverId: string, event: FriendEventPayload, at: Date) {
+  await ctx.bus.publish({ type: 'friendEvent', appKey, receiverId, event, at: at.toISOString() });
+}
+
+/** Both parties learn the application's new status, each from their own side. */
+async function announceApplication(ctx: Context, appKey: string, row: FriendApplicationRow, now: Date) {
+  for (const receiverId of [row.fromUserId, row.toUserId]) {
+    await publishFriendEvent(ctx, appKey, receiverId, { kind: 'FriendApplicationStatusChanged', application: applicationView(row, receiverId, now) }, now);
+  }
+}
+
+/** After a committed friendship: applications it accepted, FriendAdded to both, then the relation change. */
+async function announceFriendship(ctx: Context, appKey: string, a: string, b: string, result: Befriended) {
+  const now = result.addedAt;
+  ctx.visibility?.reset();
+  for (const row of result.accepted) await announceApplication(ctx, appKey, row, now);
+  const addedAt = now.toISOString();
+  await publishFriendEvent(ctx, appKey, a, { kind: 'FriendAdded', userId: b, addedAt }, now);
+  await publishFriendEvent(ctx, appKey, b, { kind: 'FriendAdded', userId: a, addedAt }, now);
+  await ctx.bus.publish({ type: 'friendshipChanged', appKey, userIds: [a, b], at: addedAt });
+}
+
+function rejectSelf(userId: string, otherId: string, arg: string) {
+  if (userId === otherId) throw badInput('a user cannot befriend itself', { fields: [arg], rcCode: RC.FRIEND_SELF });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Root fields
+
+builder.queryFields((t) => ({
+  myFriendAddPermission: t.field({
+    type: FriendAddPermission,
+    description: "my own setting; NOT_SET means the app's default applies",
+    authScopes: { user: true },
+    resolve: async (_root, _args, ctx) => {
+      const { userId } = userCaller(ctx);
+      const row: UserRow | null = await ctx.loaders.profile.load(userId);
+      if (!row) throw notFound('your profile no longer exists', { rcCode: RC.USER_NOT_FOUND });
+      return row.friendAddPermission;
+    },
+  }),
+  friends: t.field({
+    type: FriendPage,
+    description: 'count 1 to 100',
+    authScopes: { user: true },
+    args: { pageToken: t.arg.string(), count: t.arg.int({ defaultValue: 50 }) },
+    resolve: async (_root, args, ctx) => {
+      const { app, userId } = userCaller(ctx);
+      const count = intInRange(args.count ?? 50, 1, PAGE_MAX, 'count');
+      const after = args.pageToken ? friendsCursor(args.pageToken) : null;
+      // one extra row tells whether another page follows
+      const rows = await listFriends(ctx.db, app.appKey, userId, after, count + 1);
+      const items = rows.slice(0, count);
+      const last = items[items.length - 1];
+      return { items, nextPageToken: rows.length > count && last ? friendsToken(last) : null };
+    },
+  }),
+  checkFriends: t.field({
+    type: [FriendCheckResult],
+    description: '1 to 20 ids',
+    authScopes: { user: true },
+    args: { userIds: t.arg({ type: ['ID'], required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const { app, userId } = userCaller(ctx);
+      const ids = userIdList(args.userIds, { max: CHECK_MAX });
+      const friends = await friendIdsAmong(ctx.db, app.appKey, userId, ids);
+      return ids.map((id) => ({ userId: id, isFriend: friends.has(id) }));
+    },
+  }),
+  friendApplications: t.field({
+    type: FriendApplicationPage,
+    description: 'applications I sent and received, newest first; count 1 to 100',
+    authScopes: { user: true },
+    args: {
+      direction: t.arg({ type: FriendApplicationDirection }),
+      status: t.arg({ type: FriendApplicationStatus }),
+      pageToken: t.arg.string(),
+      count: t.arg.int({ defaultValue: 50 }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const { app, userId } = userCaller(ctx);
+      const count = intInRange(args.count ?? 50, 1, PAGE_MAX, 'count');
+      const after = args.pageToken ? applicationsCursor(args.pageToken) : null;
+      const now = ctx.clock.now();
+      const filter = { direction: (args.direction ?? null) as ApplicationDirection | null, status: (args.status ?? null) as ApplicationStatus | null };
+      const rows = await listApplications(ctx.db, app.appKey, userId, filter, after, count + 1, now);
+      const page = rows.slice(0, count);
+      const last = page[page.length - 1];
+      return {
+        items: page.map((row) => applicationView(row, userId, now)),
+        nextPageToken: rows.length > count && last ? applicationsToken(last) : null,
+      };
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  updateMyFriendAddPermission: t.field({
+    type: FriendAddPermission,
+    description: "FREE, NEED_VERIFY, NO_ONE_ALLOWED, or NOT_SET to follow the app's default",
+    authScopes: { user: true },
+    args: { permission: t.arg({ type: FriendAddPermission, required: true }) },
+    resolve: async (_root, { permission }, ctx) => {
+      const { app, userId } = userCaller(ctx);
+      const stored = await setFriendAddPermission(ctx.db, app.appKey, userId, permission);
+      if (!stored) throw notFound('your profile no longer exists', { rcCode: RC.USER_NOT_FOUND });
+      ctx.loaders.profile.clear(userId);
+      return stored;
+    },
+  }),
+  addFriend: t.field({
+    type: AddFriendResult,
+    description: 'extra up to 128 characters',
+    authScopes: { user: true },
+    args: { userId: t.arg.id({ required: true }), extra: t.arg.string() },
+    resolve: async (_root, args, ctx) => {
+      const { app, userId } = userCaller(ctx);
+      const targetId = userIdArg(args.userId);
+      const extra = optionalText(args.extra, EXTRA_MAX, 'extra');
+      rejectSelf(userId, targetId, 'userId');
+      const now = ctx.clock.now();
+      const result = await addFriend(ctx.db, app, userId, targetId, extra, now);
+      if (!result.ok) throw refusalError(result, userId);
+      if (result.outcome === 'ADDED') await announceFriendship(ctx, app.appKey, userId, targetId, result);
+      else await announceApplication(ctx, app.appKey, result.application, now);
+      return { outcome: result.outcome };
+    },
+  }),
+  acceptFriendApplication: t.boolean({
+    authScopes: { user: true },
+    args: { userId: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const { app, userId } = userCaller(ctx);
+      const applicantId = userIdArg(args.userId);
+      const result = await acceptApplication(ctx.db, app.appKey, userId, applicantId, ctx.clock.now());
+      if (!result.ok) throw refusalError(result, userId);
+      await announceFriendship(ctx, app.appKey, userId, applicantId, result);
+      return true;
+    },
+  }),
+  refuseFriendApplication: t.boolean({
+    description: 'reason up to 128 characters',
+    authScopes: { user: true },
+    args: { userId: t.arg.id({ required: true }), reason: t.arg.string() },
+    resolve: async (_root, args, ctx) => {
+      const { app, userId } = userCaller(ctx);
+      const applicantId = userIdArg(args.userId);
+      const reason = optionalText(args.reason, REASON_MAX, 'reason');
+      const now = ctx.clock.now();
+      const row = await refuseApplication(ctx.db, app.appKey, applicantId, userId, reason, now);
+      if (!row) throw refusalError({ ok: false, reason: 'application_not_found' }, userId);
+      await announceApplication(ctx, app.appKey, row, now);
+      return true;
+    },
+  }),
+  deleteFriends: t.boolean({
+    description: '1 to 100 ids',
+    authScopes: { user: true },
+    args: { userIds: t.arg({ type: ['ID'], required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const { app, userId } = userCaller(ctx);
+      const ids = userIdList(args.userIds, { max: DELETE_MAX });
+      const removed = await deleteFriendships(ctx.db, app.appKey, userId, ids);
+      if (removed.length === 0) return true;
+      ctx.visibility?.reset();
+      const now = ctx.clock.now();
+      const deletedAt = now.toISOString();
+      await publishFriendEvent(ctx, app.appKey, userId, { kind: 'FriendDeleted', userIds: removed, deletedAt }, now);
+      for (const friendId of removed) {
+        await publishFriendEvent(ctx, app.appKey, friendId, { kind: 'FriendDeleted', userIds: [userId], deletedAt }, now);
+      }
+      for (const friendId of removed) {
+        await ctx.bus.publish({ type: 'friendshipChanged', appKey: app.appKey, userIds: [userId, friendId], at: deletedAt });
+      }
+      return true;
+    },
+  }),
+  setFriendRemark: t.boolean({
+    description: 'remark up to 64 characters; null clears it',
+    authScopes: { user: true },
+    args: { userId: t.arg.id({ required: true }), remark: t.arg.string() },
+    resolve: async (_root, args, ctx) => {
+      const { app, userId } = userCaller(ctx);
+      const friendId = userIdArg(args.userId);
+      const remark = optionalText(args.remark, REMARK_MAX, 'remark');
+      if (!(await setFriendRemark(ctx.db, app.appKey, userId, friendId, remark))) {
+        throw notFound(`"${friendId}" is not your friend`, { fields: ['userId'] });
+      }
+      return true;
+    },
+  }),
+  adminAddFriend: t.boolean({
+    description: 'makes two users friends without an application',
+    authScopes: { app: true },
+    args: { userId: t.arg.id({ required: true }), friendId: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const app = backendApp(ctx);
+      const userId = userIdArg(args.userId);
+      const friendId = userIdArg(args.friendId, 'friendId');
+      rejectSelf(userId, friendId, 'friendId');
+      const result = await adminAddFriend(ctx.db, app.appKey, userId, friendId, ctx.clock.now());
+      if (!result.ok) throw refusalError(result, userId);
+      if (result.outcome === 'ADDED') await announceFriendship(ctx, app.appKey, userId, friendId, result);
+      return true;
+    },
+  }),
+}));
+
+// TEMPORARY: real-time delivery (graphql-ws) wires this stream later; the events are already
+// published on the bus as `friendEvent` with FriendEventPayload, which this union resolves as is.
+const notYet = () => {
+  throw new GraphQLError('status subscriptions and event streams are not available yet', { extensions: { code: 'INTERNAL' } });
+};
+
+builder.subscriptionField('friendEvents', (t) =>
+  t.field({
+    type: FriendEvent,
+    description: 'FriendAdded, FriendDeleted and FriendApplicationStatusChanged, for both users, each seen from their own side',
+    authScopes: { user: true },
+    subscribe: notYet,
+    resolve: (event: never) => event,
+  }),
+);
