@@ -129,6 +129,7 @@ builder.mutationFields((t) => ({
     args: { key: t.arg.string({ required: true }) },
     resolve: async (_r, args, ctx) => {
       const { appKey } = appOfBackend(ctx);
+      if (!EXT_KEY_PATTERN.test(args.key)) throw badInput('key must be 1-32 letters or digits', { fields: ['key'], keys: [args.key] });
       const now = ctx.clock.now();
       const changed = await removeExtProfileKey(ctx.db, appKey, args.key, now);
       if (!changed) return false;
