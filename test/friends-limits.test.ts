@@ -61,7 +61,7 @@ async function setup(): Promise<TestApp> {
 }
 
 describe('at most 3000 friends per user', () => {
-  it('addFriend: the caller may reach 3000 but not pass it (RC 25464); nothing is written', async () => {
+  it('addFriend: the caller may reach 3000 but not pass it (RC 25467); nothing is written', async () => {
     const app = await setup();
     const [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((id) => app.user(id)));
     await Promise.all([bob.ok(SET_PERMISSION, { p: 'FREE' }), carol.ok(SET_PERMISSION, { p: 'FREE' })]);
@@ -72,14 +72,14 @@ describe('at most 3000 friends per user', () => {
 
     const events = recordFriendEvents(app.appKey);
     const error = await alice.fails(ADD, { u: 'carol' });
-    expect(error.extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', rcCode: 25464, userIds: ['alice'] });
+    expect(error.extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', rcCode: 25467, userIds: ['alice'] });
     expect(await friendCount(app.appKey, 'alice')).toBe(LIMIT);
     expect(await friendCount(app.appKey, 'carol')).toBe(0);
     expect((await carol.ok(CHECK, { ids: ['alice'] })).checkFriends).toEqual([{ userId: 'alice', isFriend: false }]);
     expect(events).toEqual([]);
   });
 
-  it('addFriend: the target may reach 3000 but not pass it (RC 25465)', async () => {
+  it('addFriend: the target may reach 3000 but not pass it (RC 25468)', async () => {
     const app = await setup();
     const [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((id) => app.user(id)));
     await alice.ok(SET_PERMISSION, { p: 'FREE' });
@@ -88,7 +88,7 @@ describe('at most 3000 friends per user', () => {
     expect((await bob.ok(ADD, { u: 'alice' })).addFriend.outcome).toBe('ADDED');
     expect(await friendCount(app.appKey, 'alice')).toBe(LIMIT);
     const error = await carol.fails(ADD, { u: 'alice' });
-    expect(error.extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', rcCode: 25465, userIds: ['alice'] });
+    expect(error.extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', rcCode: 25468, userIds: ['alice'] });
     expect(await friendCount(app.appKey, 'alice')).toBe(LIMIT);
     expect(await friendCount(app.appKey, 'carol')).toBe(0);
   });
@@ -102,14 +102,14 @@ describe('at most 3000 friends per user', () => {
     // 2999 -> 3000 by accepting
     expect((await alice.ok(ACCEPT, { u: 'bob' })).acceptFriendApplication).toBe(true);
     // the acceptor is full
-    expect((await alice.fails(ACCEPT, { u: 'carol' })).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', rcCode: 25464, userIds: ['alice'] });
+    expect((await alice.fails(ACCEPT, { u: 'carol' })).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', rcCode: 25467, userIds: ['alice'] });
     expect((await alice.ok(APPLICATIONS)).friendApplications.items).toContainEqual({ userId: 'carol', direction: 'RECEIVED', status: 'UNHANDLED' });
     expect(await friendCount(app.appKey, 'alice')).toBe(LIMIT);
 
     // the applicant became full after applying
     await dave.ok(ADD, { u: 'carol' });
     await seedFriends(app.appKey, 'dave', LIMIT);
-    expect((await carol.fails(ACCEPT, { u: 'dave' })).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', rcCode: 25465, userIds: ['dave'] });
+    expect((await carol.fails(ACCEPT, { u: 'dave' })).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', rcCode: 25468, userIds: ['dave'] });
     expect(await friendCount(app.appKey, 'carol')).toBe(0);
     expect(await friendCount(app.appKey, 'dave')).toBe(LIMIT);
   });
@@ -118,18 +118,18 @@ describe('at most 3000 friends per user', () => {
     const app = await setup();
     const [alice, bob] = await Promise.all(['alice', 'bob'].map((id) => app.user(id)));
     await seedFriends(app.appKey, 'alice', LIMIT);
-    expect((await alice.fails(ADD, { u: 'bob' })).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', rcCode: 25464 });
-    expect((await bob.fails(ADD, { u: 'alice' })).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', rcCode: 25465 });
+    expect((await alice.fails(ADD, { u: 'bob' })).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', rcCode: 25467 });
+    expect((await bob.fails(ADD, { u: 'alice' })).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', rcCode: 25468 });
     expect((await bob.ok(APPLICATIONS)).friendApplications.items).toEqual([]);
   });
 
-  it('adminAddFriend: 25464 when userId is full, 25465 when friendId is', async () => {
+  it('adminAddFriend: 25467 when userId is full, 25468 when friendId is', async () => {
     const app = await setup();
     await Promise.all(['alice', 'bob', 'carol'].map((id) => app.user(id)));
     await seedFriends(app.appKey, 'alice', LIMIT - 1);
     expect((await app.backend.ok(ADMIN_ADD, { u: 'bob', f: 'alice' })).adminAddFriend).toBe(true);
-    expect((await app.backend.fails(ADMIN_ADD, { u: 'alice', f: 'carol' })).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', rcCode: 25464 });
-    expect((await app.backend.fails(ADMIN_ADD, { u: 'carol', f: 'alice' })).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', rcCode: 25465 });
+    expect((await app.backend.fails(ADMIN_ADD, { u: 'alice', f: 'carol' })).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', rcCode: 25467 });
+    expect((await app.backend.fails(ADMIN_ADD, { u: 'carol', f: 'alice' })).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', rcCode: 25468 });
     // already friends stays fine at the limit
     expect((await app.backend.ok(ADMIN_ADD, { u: 'alice', f: 'bob' })).adminAddFriend).toBe(true);
     expect(await friendCount(app.appKey, 'alice')).toBe(LIMIT);

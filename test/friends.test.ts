@@ -115,12 +115,12 @@ describe('friend add permission', () => {
     expect((await bob.ok(APPLICATIONS)).friendApplications.items[0]).toMatchObject({ userId: 'alice', direction: 'SENT', status: 'ACCEPTED' });
   });
 
-  it('NO_ONE_ALLOWED: addFriend is FORBIDDEN (RC 25468) and writes nothing', async () => {
+  it('NO_ONE_ALLOWED: addFriend is FORBIDDEN (RC 25471) and writes nothing', async () => {
     const app = await server.newApp();
     const [alice, bob] = await usersOf(app, 'alice', 'bob');
     await alice.ok(SET_PERMISSION, { p: 'NO_ONE_ALLOWED' });
     const error = await bob.fails(ADD, { u: 'alice' });
-    expect(error.extensions).toMatchObject({ code: 'FORBIDDEN', rcCode: 25468 });
+    expect(error.extensions).toMatchObject({ code: 'FORBIDDEN', rcCode: 25471 });
     expect(await applications(alice)).toEqual([]);
     expect(await friendIds(alice)).toEqual([]);
   });
@@ -133,13 +133,13 @@ describe('friend add permission', () => {
     await dave.ok(SET_PERMISSION, { p: 'NO_ONE_ALLOWED' });
     expect((await bob.ok(ADD, { u: 'alice' })).addFriend.outcome).toBe('ADDED'); // NOT_SET -> app FREE
     expect((await bob.ok(ADD, { u: 'carol' })).addFriend.outcome).toBe('APPLICATION_SENT');
-    expect((await bob.fails(ADD, { u: 'dave' })).extensions).toMatchObject({ code: 'FORBIDDEN', rcCode: 25468 });
+    expect((await bob.fails(ADD, { u: 'dave' })).extensions).toMatchObject({ code: 'FORBIDDEN', rcCode: 25471 });
 
     await app.backend.ok(APP_DEFAULT, { p: 'NO_ONE_ALLOWED' });
     await dave.ok(SET_PERMISSION, { p: 'FREE' });
     await carol.ok(SET_PERMISSION, { p: 'NOT_SET' });
     expect((await alice.ok(ADD, { u: 'dave' })).addFriend.outcome).toBe('ADDED');
-    expect((await alice.fails(ADD, { u: 'carol' })).extensions).toMatchObject({ code: 'FORBIDDEN', rcCode: 25468 });
+    expect((await alice.fails(ADD, { u: 'carol' })).extensions).toMatchObject({ code: 'FORBIDDEN', rcCode: 25471 });
   });
 
   it('adding someone who already applied to me accepts their application, whatever their permission', async () => {
@@ -159,7 +159,7 @@ describe('friend add permission', () => {
     await bob.ok(ADD, { u: 'alice' });
     await app.backend.ok(ADMIN_ADD, { u: 'alice', f: 'bob' });
     expect(await applications(bob)).toEqual([expect.objectContaining({ userId: 'alice', status: 'ACCEPTED' })]);
-    expect((await alice.fails(ACCEPT, { u: 'bob' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25463 });
+    expect((await alice.fails(ACCEPT, { u: 'bob' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25466 });
   });
 });
 
@@ -174,8 +174,8 @@ describe('applications', () => {
     ]);
     expect(await friendIds(alice)).toEqual([]);
     // a handled application can be neither accepted nor refused again
-    expect((await alice.fails(ACCEPT, { u: 'bob' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25463 });
-    expect((await alice.fails(REFUSE, { u: 'bob' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25463 });
+    expect((await alice.fails(ACCEPT, { u: 'bob' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25466 });
+    expect((await alice.fails(REFUSE, { u: 'bob' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25466 });
 
     server.clock.advance(1000);
     expect((await bob.ok(ADD, { u: 'alice', e: 'second try' })).addFriend.outcome).toBe('APPLICATION_SENT');
@@ -216,8 +216,8 @@ describe('applications', () => {
 
     server.clock.advance(1); // exactly 7 days: expired
     const error = await alice.fails(ACCEPT, { u: 'carol' });
-    expect(error.extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25463 });
-    expect((await alice.fails(REFUSE, { u: 'dave' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25463 });
+    expect(error.extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25466 });
+    expect((await alice.fails(REFUSE, { u: 'dave' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25466 });
     expect(await friendIds(alice)).toEqual(['bob']);
     const expired = await applications(alice, { s: 'EXPIRED' });
     expect(expired.map((a) => a.userId).sort()).toEqual(['carol', 'dave']);
@@ -445,11 +445,11 @@ describe('adminAddFriend', () => {
     expect(await friendIds(bob)).toEqual(['alice']);
   });
 
-  it('refuses unknown users (NOT_FOUND, RC 25469) and self (BAD_USER_INPUT, RC 25472)', async () => {
+  it('refuses unknown users (NOT_FOUND, RC 24366) and self (BAD_USER_INPUT, RC 25472)', async () => {
     const app = await server.newApp();
     await usersOf(app, 'alice');
-    expect((await app.backend.fails(ADMIN_ADD, { u: 'alice', f: 'ghost' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25469 });
-    expect((await app.backend.fails(ADMIN_ADD, { u: 'ghost', f: 'alice' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25469 });
+    expect((await app.backend.fails(ADMIN_ADD, { u: 'alice', f: 'ghost' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 24366 });
+    expect((await app.backend.fails(ADMIN_ADD, { u: 'ghost', f: 'alice' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 24366 });
     expect((await app.backend.fails(ADMIN_ADD, { u: 'alice', f: 'alice' })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', rcCode: 25472 });
     expect((await app.backend.fails(ADMIN_ADD, { u: 'alice', f: 'bad id' })).extensions?.code).toBe('BAD_USER_INPUT');
   });
@@ -462,7 +462,7 @@ describe('errors', () => {
     expect((await alice.fails(ADD, { u: 'alice' })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', rcCode: 25472 });
     await app.backend.ok(ADMIN_ADD, { u: 'alice', f: 'bob' });
     expect((await alice.fails(ADD, { u: 'bob' })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', rcCode: 25460 });
-    expect((await alice.fails(ADD, { u: 'ghost' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25469 });
+    expect((await alice.fails(ADD, { u: 'ghost' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 24366 });
     expect((await alice.fails(ADD, { u: 'no spaces' })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['userId'] });
   });
 
@@ -483,7 +483,7 @@ describe('errors', () => {
     expect((await applications(alice))[0]!.reason).toBe('y'.repeat(128));
   });
 
-  it('accept or refuse without an application is NOT_FOUND (RC 25463)', async () => {
+  it('accept or refuse without an application is NOT_FOUND (RC 25466)', async () => {
     const app = await server.newApp();
     const [alice, bob] = await usersOf(app, 'alice', 'bob');
     for (const [query, vars] of [
@@ -491,11 +491,11 @@ describe('errors', () => {
       [REFUSE, { u: 'bob' }],
       [ACCEPT, { u: 'ghost' }],
     ] as const) {
-      expect((await alice.fails(query, vars)).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25463 });
+      expect((await alice.fails(query, vars)).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25466 });
     }
     // my own application cannot be accepted by me
     await alice.ok(ADD, { u: 'bob' });
-    expect((await alice.fails(ACCEPT, { u: 'bob' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25463 });
+    expect((await alice.fails(ACCEPT, { u: 'bob' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25466 });
     expect(await friendIds(bob)).toEqual([]);
   });
 
@@ -609,11 +609,11 @@ describe('tenancy', () => {
     await alice1.ok(DELETE, { ids: ['bob'] });
     await bob1.ok(ADD, { u: 'alice' });
     expect(await applications(alice2)).toEqual([]);
-    expect((await alice2.fails(ACCEPT, { u: 'bob' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25463 });
+    expect((await alice2.fails(ACCEPT, { u: 'bob' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25466 });
     // a user of app one does not exist in app three
     const three = await server.newApp();
     const [carol3] = await usersOf(three, 'carol');
-    expect((await carol3.fails(ADD, { u: 'alice' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 25469 });
+    expect((await carol3.fails(ADD, { u: 'alice' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 24366 });
     // the app backend of app two cannot reach app one's users
     expect((await two.backend.ok(ADMIN_ADD, { u: 'alice', f: 'bob' })).adminAddFriend).toBe(true);
     expect(await friendIds(alice2)).toEqual(['bob']);

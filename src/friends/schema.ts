@@ -56,7 +56,7 @@ const Friend = builder.objectRef<FriendItem>('Friend').implement({
       // The friend's profile as this viewer may see it: the UserProfile resolvers apply visibility.
       resolve: async (friend, _args, ctx) => {
         const row = await ctx.loaders.profile.load(friend.friendId);
-        if (!row) throw notFound(`user "${friend.friendId}" no longer exists`, { rcCode: RC.FRIEND_NOT_FOUND });
+        if (!row) throw notFound(`user "${friend.friendId}" no longer exists`, { rcCode: RC.USER_NOT_FOUND });
         return row;
       },
     }),
@@ -222,14 +222,14 @@ function backendApp(ctx: Context): AppRow {
 function optionalText(value: string | null | undefined, max: number, arg: string): string | null {
   if (value === null || value === undefined) return null;
   const problem = textProblem(value, max);
-  if (problem) throw badInput(`${arg} ${problem}`, { fields: [arg] });
+  if (problem) throw badInput(`${arg} ${problem}`, { fields: [arg], rcCode: problem.startsWith('is ') ? RC.FRIEND_FIELD_TOO_LONG : undefined });
   return value;
 }
 
 function refusalError(refusal: FriendshipRefusal, callerId: string | null): GraphQLError {
   switch (refusal.reason) {
     case 'user_not_found':
-      return notFound(`user "${refusal.userId}" does not exist`, { rcCode: RC.FRIEND_NOT_FOUND, userIds: [refusal.userId] });
+      return notFound(`user "${refusal.userId}" does not exist`, { rcCode: RC.USER_NOT_FOUND, userIds: [refusal.userId] });
     case 'already_friends':
       return badInput('you are already friends', { rcCode: RC.FRIEND_ALREADY });
     case 'not_allowed':
@@ -435,7 +435,7 @@ builder.mutationFields((t) => ({
       const friendId = userIdArg(args.userId);
       const remark = optionalText(args.remark, REMARK_MAX, 'remark');
       if (!(await setFriendRemark(ctx.db, app.appKey, userId, friendId, remark))) {
-        throw notFound(`"${friendId}" is not your friend`, { fields: ['userId'] });
+        throw notFound(`"${friendId}" is not your friend`, { fields: ['userId'], rcCode: RC.FRIEND_NOT_FRIENDS });
       }
       return true;
     },
