@@ -64,6 +64,7 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('two instances through Redis (needs
       ... on SubscribedUserStatusSyncFinished { subscribeType } } }`);
     const own = aliceLive.subscribe('subscription { ownUserProfileChanged { name version } }');
     const relations = aliceLive.subscribe('subscription { subscribedRelationChange { operationType subscribeType userIds } }');
+    const friendEvents = aliceLive.subscribe('subscription { friendEvents { __typename ... on FriendAdded { userId } } }');
     await status.waitFor(4); // one item and one SyncFinished per type
 
     // presence on B
@@ -84,6 +85,11 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('two instances through Redis (needs
     await relations.waitFor(1, 10_000);
     expect(own.events[0]).toMatchObject({ ownUserProfileChanged: { name: 'Alice' } });
     expect(relations.events[0]).toEqual({ subscribedRelationChange: { operationType: 'SUBSCRIBE', subscribeType: 'USER_PROFILE', userIds: ['carol'] } });
+
+    // friendship made through B
+    await app.onB.ok('mutation { adminAddFriend(userId: "alice", friendId: "bob") }');
+    await friendEvents.waitFor(1, 10_000);
+    expect(friendEvents.events[0]).toEqual({ friendEvents: { __typename: 'FriendAdded', userId: 'bob' } });
 
     // revoking on B closes alice's socket on A
     await app.onB.ok('mutation { revokeUserTokens(userId: "alice") }');

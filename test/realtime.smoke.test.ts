@@ -47,3 +47,42 @@ it('refuses a bad token with 4403', async () => {
   await expect(live.connected).rejects.toThrow();
   expect((await live.closed).code).toBe(4403);
 });
+
+it('friendEvents reach both users, each from their own side, and nobody else', async () => {
+  const app = await server.newApp();
+  const [alice, bob, carol] = await Promise.all([app.user('alice'), app.user('bob'), app.user('carol')]);
+  const query = `subscription { friendEvents { __typename
+    ... on FriendAdded { userId }
+    ... on FriendDeleted { userIds }
+    ... on FriendApplicationStatusChanged { application { userId direction status } } } }`;
+  const streams = await Promise.all(
+    [alice, bob, carol].map(async (user) => {
+      const live = connectLive(server.url, { authToken: user.token });
+      await live.connected;
+      return { live, events: live.subscribe(query) };
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 100));
+  await alice.ok('mutation { addFriend(userId: "bob", extra: "hi") { outcome } }'); // NEED_VERIFY by default
+  await bob.ok('mutation { acceptFriendApplication(userId: "alice") }');
+  await bob.ok('mutation { deleteFriends(userIds: ["alice"]) }');
+  const [a, b, c] = streams;
+  await a!.events.waitFor(4);
+  await b!.events.waitFor(4);
+  expect(a!.events.events.map((e: any) => e.friendEvents)).toEqual([
+    { __typename: 'FriendApplicationStatusChanged', application: { userId: 'bob', direction: 'SENT', status: 'UNHANDLED' } },
+    { __typename: 'FriendApplicationStatusChanged', application: { userId: 'bob', direction: 'SENT', status: 'ACCEPTED' } },
+    { __typename: 'FriendAdded', userId: 'bob' },
+    { __typename: 'FriendDeleted', userIds: ['bob'] },
+  ]);
+  expect(b!.events.events.map((e: any) => e.friendEvents)).toEqual([
+    { __typename: 'FriendApplicationStatusChanged', application: { userId: 'alice', direction: 'RECEIVED', status: 'UNHANDLED' } },
+    { __typename: 'FriendApplicationStatusChanged', application: { userId: 'alice', direction: 'RECEIVED', status: 'ACCEPTED' } },
+    { __typename: 'FriendAdded', userId: 'alice' },
+    { __typename: 'FriendDeleted', userIds: ['alice'] },
+  ]);
+  await server.app.realtime.fanOut.drain();
+  await c!.events.quiet(200);
+  expect(c!.events.events).toEqual([]);
+  await Promise.all(streams.map((s) => s.live.dispose()));
+});

@@ -457,18 +457,16 @@ builder.mutationFields((t) => ({
   }),
 }));
 
-// TEMPORARY: real-time delivery (graphql-ws) wires this stream later; the events are already
-// published on the bus as `friendEvent` with FriendEventPayload, which this union resolves as is.
-const notYet = () => {
-  throw new GraphQLError('status subscriptions and event streams are not available yet', { extensions: { code: 'INTERNAL' } });
-};
-
 builder.subscriptionField('friendEvents', (t) =>
   t.field({
     type: FriendEvent,
     description: 'FriendAdded, FriendDeleted and FriendApplicationStatusChanged, for both users, each seen from their own side',
     authScopes: { user: true },
-    subscribe: notYet,
-    resolve: (event: never) => event,
+    subscribe: (_root, _args, ctx) => {
+      userCaller(ctx);
+      if (!ctx.connection) throw badInput('subscriptions are served over graphql-ws at /graphql');
+      return ctx.connection.stream((m) => (m.kind === 'friend' ? m.event : undefined));
+    },
+    resolve: (event: FriendEventPayload) => event,
   }),
 );
