@@ -110,7 +110,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       await presence.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(config.port, config.host, () => resolve());
+        // a deep accept queue: reconnect storms (a load balancer restart) arrive all at once
+        server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => resolve());
       });
       const { port } = server.address() as AddressInfo;
       const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
