@@ -20,8 +20,15 @@ import {
 } from './helpers/profiles.ts';
 
 let server: TestServer;
+/** One app for the tests that need no app of their own: ext keys k0..k19 (all readable and writable). */
+let shared: TestApp;
+let counter = 0;
+/** A user id no other test of this file uses. */
+const uid = (prefix = 'u') => `${prefix}${++counter}`;
 beforeAll(async () => {
   server = await startTestServer();
+  shared = await server.newApp('shared');
+  for (let i = 0; i < 20; i++) await defineKey(shared, `k${i}`);
 });
 afterAll(() => server?.stop());
 
@@ -60,8 +67,8 @@ const TEXT_LIMITS = [
 
 describe.each(WRITERS)('text field limits, written by the %s', (writer) => {
   let app: TestApp;
-  beforeAll(async () => {
-    app = await server.newApp();
+  beforeAll(() => {
+    app = shared;
   });
 
   describe.each(TEXT_LIMITS)('%s (at most %i characters)', (field, max) => {
@@ -70,7 +77,7 @@ describe.each(WRITERS)('text field limits, written by the %s', (writer) => {
       ['emoji (2 UTF-16 units, 4 bytes each)', '😀'],
       ['CJK (3 bytes each)', '汉'],
     ])('%s: exactly the limit is stored, one more is BAD_USER_INPUT naming the field (RC 24364)', async (_kind, char) => {
-      const userId = `u${Math.random().toString(36).slice(2, 10)}`;
+      const userId = uid();
       const atLimit = char.repeat(max);
       const stored = await writeOk(app, writer, userId, { [field]: atLimit });
       expect(stored[field]).toBe(atLimit);
@@ -83,7 +90,7 @@ describe.each(WRITERS)('text field limits, written by the %s', (writer) => {
   });
 
   it.each(['role', 'level'])('%s accepts 0 and 100 and refuses -1 and 101 (RC 24368)', async (field) => {
-    const userId = `n${field}`;
+    const userId = uid(field);
     expect((await writeOk(app, writer, userId, { [field]: 0 }))[field as 'role']).toBe(0);
     expect((await writeOk(app, writer, userId, { [field]: 100 }))[field as 'role']).toBe(100);
     for (const bad of [-1, 101]) {
@@ -100,32 +107,31 @@ describe.each(WRITERS)('text field limits, written by the %s', (writer) => {
     ['\u0085', 'C1 NEL'],
     ['\u0000', 'NUL'],
   ])('a control character (%j, %s) is refused in text fields and ext values', async (control) => {
-    await defineKey(app, 'ctl');
-    const userId = 'controls';
+    const userId = uid('controls');
     await writeOk(app, writer, userId, { name: 'clean' });
     const before = await adminProfile(app, userId);
     for (const field of ['name', 'portraitUri', 'email', 'birthday', 'location']) {
       expectError(await writeFails(app, writer, userId, { [field]: `a${control}b` }), 'BAD_USER_INPUT', { fields: [field] });
     }
-    expectError(await writeFails(app, writer, userId, { userExtProfile: [{ key: 'ctl', value: `x${control}` }] }), 'BAD_USER_INPUT', { keys: ['ctl'] });
+    expectError(await writeFails(app, writer, userId, { userExtProfile: [{ key: 'k0', value: `x${control}` }] }), 'BAD_USER_INPUT', { keys: ['k0'] });
     expect(await adminProfile(app, userId)).toEqual(before);
   });
 
   it('tab, newline and leading/trailing spaces are stored exactly as given (no trimming)', async () => {
-    await defineKey(app, 'ws');
     const value = '  a\tb\nc  ';
-    const stored = await writeOk(app, writer, 'spaces', {
+    const userId = uid('spaces');
+    const stored = await writeOk(app, writer, userId, {
       name: value,
       portraitUri: value,
       email: value,
       birthday: value,
       location: value,
-      userExtProfile: [{ key: 'ws', value: '\t x \n' }],
+      userExtProfile: [{ key: 'k1', value: '\t x \n' }],
     });
     for (const field of ['name', 'portraitUri', 'email', 'birthday', 'location'] as const) expect(stored[field]).toBe(value);
-    const read = (await adminProfile(app, 'spaces'))!;
+    const read = (await adminProfile(app, userId))!;
     for (const field of ['name', 'portraitUri', 'email', 'birthday', 'location'] as const) expect(read[field]).toBe(value);
-    expect(read.userExtProfile).toEqual([{ key: 'ws', value: '\t x \n' }]);
+    expect(read.userExtProfile).toEqual([{ key: 'k1', value: '\t x \n' }]);
   });
 
   it.each([
@@ -133,56 +139,54 @@ describe.each(WRITERS)('text field limits, written by the %s', (writer) => {
     ['lone low surrogate', '\udc00'],
     ['reversed pair', '\ude00\ud83d'],
   ])('an unpaired surrogate (%s) is refused', async (_kind, value) => {
-    await defineKey(app, 'sur');
-    const userId = 'surrogates';
+    const userId = uid('surrogates');
     await writeOk(app, writer, userId, { name: 'ok' });
     expectError(await writeFails(app, writer, userId, { name: value }), 'BAD_USER_INPUT', { fields: ['name'] });
     expectError(await writeFails(app, writer, userId, { location: value }), 'BAD_USER_INPUT', { fields: ['location'] });
-    expectError(await writeFails(app, writer, userId, { userExtProfile: [{ key: 'sur', value }] }), 'BAD_USER_INPUT', { keys: ['sur'] });
+    expectError(await writeFails(app, writer, userId, { userExtProfile: [{ key: 'k2', value }] }), 'BAD_USER_INPUT', { keys: ['k2'] });
     expect((await adminProfile(app, userId))!.name).toBe('ok');
   });
 
   it('gender takes UNKNOWN, MALE, FEMALE and nothing else', async () => {
-    for (const gender of ['UNKNOWN', 'MALE', 'FEMALE']) expect((await writeOk(app, writer, 'gendered', { gender })).gender).toBe(gender);
-    expectError(await writeFails(app, writer, 'gendered', { gender: 'OTHER' }), 'BAD_USER_INPUT');
-    expect((await adminProfile(app, 'gendered'))!.gender).toBe('FEMALE');
+    const userId = uid('gendered');
+    for (const gender of ['UNKNOWN', 'MALE', 'FEMALE']) expect((await writeOk(app, writer, userId, { gender })).gender).toBe(gender);
+    expectError(await writeFails(app, writer, userId, { gender: 'OTHER' }), 'BAD_USER_INPUT');
+    expect((await adminProfile(app, userId))!.gender).toBe('FEMALE');
   });
 });
 
 describe('ext profile entries', () => {
-  async function appWithKeys(count: number, options: { read?: boolean; write?: boolean } = {}) {
-    const app = await server.newApp();
-    for (let i = 0; i < count; i++) await defineKey(app, `k${i}`, options.read ?? true, options.write ?? true);
-    return app;
-  }
 
   it.each(WRITERS)('%s: 20 entries are accepted, 21 are refused with RC 24363', async (writer) => {
-    const app = await appWithKeys(20);
+    const app = shared;
+    const many = uid('many');
     const twenty = Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: `v${i}` }));
-    const stored = await writeOk(app, writer, 'many', { userExtProfile: twenty });
+    const stored = await writeOk(app, writer, many, { userExtProfile: twenty });
     expect(stored.userExtProfile).toHaveLength(20);
-    const error = await writeFails(app, writer, 'many', { userExtProfile: [...twenty.map((e) => ({ ...e, value: 'changed' })), { key: 'k0', value: 'x' }] });
+    const error = await writeFails(app, writer, many, { userExtProfile: [...twenty.map((e) => ({ ...e, value: 'changed' })), { key: 'k0', value: 'x' }] });
     expectError(error, 'BAD_USER_INPUT', { rcCode: 24363, fields: ['userExtProfile'] });
-    expect((await adminProfile(app, 'many'))!.userExtProfile).toEqual(expect.arrayContaining(twenty));
+    expect((await adminProfile(app, many))!.userExtProfile).toEqual(expect.arrayContaining(twenty));
   });
 
   it.each(WRITERS)('%s: an undefined key is BAD_USER_INPUT naming the key (RC 24362)', async (writer) => {
-    const app = await appWithKeys(1);
-    const error = await writeFails(app, writer, 'u1', { userExtProfile: [{ key: 'k0', value: 'fine' }, { key: 'undefinedKey', value: 'x' }] });
+    const app = shared;
+    const u1 = uid();
+    const error = await writeFails(app, writer, u1, { userExtProfile: [{ key: 'k0', value: 'fine' }, { key: 'undefinedKey', value: 'x' }] });
     expectError(error, 'BAD_USER_INPUT', { rcCode: 24362, keys: ['undefinedKey'] });
     expect(error.extensions!.keys).not.toContain('k0');
-    expect((await adminProfile(app, 'u1'))?.userExtProfile ?? []).toEqual([]);
+    expect((await adminProfile(app, u1))?.userExtProfile ?? []).toEqual([]);
   });
 
   it.each(WRITERS)('%s: a value of 256 characters is stored, 257 are refused (RC 24364)', async (writer) => {
-    const app = await appWithKeys(1);
+    const app = shared;
+    const long = uid('long');
     for (const char of ['v', '😀', '汉']) {
-      const stored = await writeOk(app, writer, 'long', { userExtProfile: [{ key: 'k0', value: char.repeat(256) }] });
+      const stored = await writeOk(app, writer, long, { userExtProfile: [{ key: 'k0', value: char.repeat(256) }] });
       expect(stored.userExtProfile).toEqual([{ key: 'k0', value: char.repeat(256) }]);
-      const error = await writeFails(app, writer, 'long', { userExtProfile: [{ key: 'k0', value: char.repeat(257) }] });
+      const error = await writeFails(app, writer, long, { userExtProfile: [{ key: 'k0', value: char.repeat(257) }] });
       expectError(error, 'BAD_USER_INPUT', { rcCode: 24364, keys: ['k0'] });
     }
-    expect((await adminProfile(app, 'long'))!.userExtProfile).toEqual([{ key: 'k0', value: '汉'.repeat(256) }]);
+    expect((await adminProfile(app, long))!.userExtProfile).toEqual([{ key: 'k0', value: '汉'.repeat(256) }]);
   });
 
   it('a key without allowClientWrite: the user gets FORBIDDEN (RC 24360), the backend may write it', async () => {
@@ -206,8 +210,7 @@ describe('ext profile entries', () => {
   });
 
   it('entries merge by key and a null value removes the key', async () => {
-    const app = await appWithKeys(3);
-    const alice = await app.user('alice');
+    const alice = await shared.user(uid());
     await updateMy(alice, { userExtProfile: [{ key: 'k0', value: 'a' }, { key: 'k1', value: 'b' }] });
     const merged = await updateMy(alice, { userExtProfile: [{ key: 'k1', value: 'B' }, { key: 'k2', value: 'c' }] });
     expect(sortEntries(merged.userExtProfile)).toEqual([{ key: 'k0', value: 'a' }, { key: 'k1', value: 'B' }, { key: 'k2', value: 'c' }]);
@@ -224,24 +227,26 @@ const sortEntries = (entries: { key: string; value: string }[] | null) => [...(e
 
 describe('uniqueId', () => {
   it('backend: 1 to 32 letters and digits; 33, "", "a-b" and non-ASCII are BAD_USER_INPUT naming uniqueId', async () => {
-    const app = await server.newApp();
-    expect((await setProfile(app, 'u1', { uniqueId: 'A'.repeat(32) })).uniqueId).toBe('A'.repeat(32));
-    expect((await setProfile(app, 'u2', { uniqueId: '7' })).uniqueId).toBe('7');
+    const app = shared;
+    expect((await setProfile(app, uid(), { uniqueId: 'A'.repeat(32) })).uniqueId).toBe('A'.repeat(32));
+    expect((await setProfile(app, uid(), { uniqueId: '7' })).uniqueId).toBe('7');
+    const u3 = uid();
     for (const bad of ['B'.repeat(33), '', 'a-b', 'a b', 'é', 'a_b']) {
-      const error = await app.backend.fails(SET_PROFILE, { u: 'u3', p: { uniqueId: bad } });
+      const error = await app.backend.fails(SET_PROFILE, { u: u3, p: { uniqueId: bad } });
       expectError(error, 'BAD_USER_INPUT', { fields: ['uniqueId'] });
     }
-    expect(await adminProfile(app, 'u3')).toBeUndefined();
+    expect(await adminProfile(app, u3)).toBeUndefined();
   });
 
   it('is not part of UserProfileInput: a user sending it has the GraphQL document rejected', async () => {
-    const app = await server.newApp();
-    const alice = await app.user('alice');
+    const app = shared;
+    const aliceId = uid('alice');
+    const alice = await app.user(aliceId);
     const inline = await alice.fails('mutation { updateMyUserProfile(profile: { name: "x", uniqueId: "alice1" }) { version } }');
     expectError(inline, 'BAD_USER_INPUT');
     const viaVariables = await alice.fails(UPDATE_MY, { p: { name: 'x', uniqueId: 'alice1' } });
     expectError(viaVariables, 'BAD_USER_INPUT');
-    const stored = (await adminProfile(app, 'alice'))!;
+    const stored = (await adminProfile(app, aliceId))!;
     expect(stored.uniqueId).toBeNull();
     expect(stored.name).toBeNull();
     expect(stored.version).toBe(1);
@@ -287,11 +292,8 @@ describe('uniqueId', () => {
 
 describe('all-or-nothing writes', () => {
   it('an update with several bad fields and keys names every one of them and writes nothing', async () => {
-    const app = await server.newApp();
-    await defineKey(app, 'good');
-    await defineKey(app, 'long');
-    const alice = await app.user('alice');
-    const start = await updateMy(alice, { name: 'Alice', email: 'a@example.com', role: 5, userExtProfile: [{ key: 'good', value: 'g' }] });
+    const alice = await shared.user(uid());
+    const start = await updateMy(alice, { name: 'Alice', email: 'a@example.com', role: 5, userExtProfile: [{ key: 'k3', value: 'g' }] });
     server.clock.advance(1000);
 
     const error = await alice.fails(UPDATE_MY, {
@@ -304,15 +306,15 @@ describe('all-or-nothing writes', () => {
         role: 101,
         level: -1,
         userExtProfile: [
-          { key: 'good', value: 'changed' },
+          { key: 'k3', value: 'changed' },
           { key: 'nope', value: 'x' },
-          { key: 'long', value: 'x'.repeat(257) },
+          { key: 'k4', value: 'x'.repeat(257) },
         ],
       },
     });
     expectError(error, 'BAD_USER_INPUT');
     expect([...error.extensions!.fields!].sort()).toEqual(['birthday', 'email', 'level', 'location', 'name', 'role']);
-    expect([...error.extensions!.keys!].sort()).toEqual(['long', 'nope']);
+    expect([...error.extensions!.keys!].sort()).toEqual(['k4', 'nope']);
     expect(error.extensions!.rcCode).toBeGreaterThanOrEqual(24360);
     expect(error.extensions!.rcCode).toBeLessThanOrEqual(24368);
 
@@ -323,32 +325,35 @@ describe('all-or-nothing writes', () => {
   });
 
   it('the backend write is all-or-nothing too', async () => {
-    const app = await server.newApp();
-    await setProfile(app, 'bob', { name: 'Bob' });
-    const before = await adminProfile(app, 'bob');
-    const error = await app.backend.fails(SET_PROFILE, { u: 'bob', p: { name: 'Robert', uniqueId: 'bad-id', level: 500, userExtProfile: [{ key: 'missing', value: 'x' }] } });
+    const app = shared;
+    const bob = uid('bob');
+    await setProfile(app, bob, { name: 'Bob' });
+    const before = await adminProfile(app, bob);
+    const error = await app.backend.fails(SET_PROFILE, { u: bob, p: { name: 'Robert', uniqueId: 'bad-id', level: 500, userExtProfile: [{ key: 'missing', value: 'x' }] } });
     expectError(error, 'BAD_USER_INPUT', { fields: ['uniqueId', 'level'], keys: ['missing'] });
-    expect(await adminProfile(app, 'bob')).toEqual(before);
+    expect(await adminProfile(app, bob)).toEqual(before);
   });
 
   it('omitted fields stay, null clears', async () => {
-    const app = await server.newApp();
-    const alice = await app.user('alice');
+    const app = shared;
+    const aliceId = uid('alice');
+    const alice = await app.user(aliceId);
     const full = { name: 'Alice', portraitUri: 'p', email: 'e', birthday: 'b', gender: 'FEMALE', location: 'l', role: 1, level: 2 };
     await updateMy(alice, full);
     const renamed = await updateMy(alice, { name: 'Alicia' });
     expect(renamed).toMatchObject({ ...full, name: 'Alicia' });
     const cleared = await updateMy(alice, { email: null, gender: null, role: null, portraitUri: null });
     expect(cleared).toMatchObject({ ...full, name: 'Alicia', email: null, gender: null, role: null, portraitUri: null });
-    const backendCleared = await setProfile(app, 'alice', { name: null, level: null });
+    const backendCleared = await setProfile(app, aliceId, { name: null, level: null });
     expect(backendCleared).toMatchObject({ name: null, level: null, birthday: 'b', location: 'l' });
   });
 });
 
 describe('version and updatedAt', () => {
   it('every successful write bumps version by one and moves updatedAt; failed writes do neither', async () => {
-    const app = await server.newApp();
-    const alice = await app.user('alice');
+    const app = shared;
+    const aliceId = uid('alice');
+    const alice = await app.user(aliceId);
     let last = (await alice.ok(MY_PROFILE)).myUserProfile as ProfileJson;
     expect(last.version).toBe(1);
     expect(last.updatedAt).toBe(server.clock.now().toISOString());
@@ -356,7 +361,7 @@ describe('version and updatedAt', () => {
     const steps: [string, () => Promise<unknown>][] = [
       ['updateMyUserProfile', () => updateMy(alice, { name: 'A' })],
       ['updateMyUserProfile (same value)', () => updateMy(alice, { name: 'A' })],
-      ['setUserProfile', () => setProfile(app, 'alice', { level: 3 })],
+      ['setUserProfile', () => setProfile(app, aliceId, { level: 3 })],
       ['updateMyUserProfileVisibility', () => alice.ok('mutation { updateMyUserProfileVisibility(visibility: EVERYONE) }')],
       ['updateMyUserProfileVisibility back to NOT_SET', () => alice.ok('mutation { updateMyUserProfileVisibility(visibility: NOT_SET) }')],
     ];
@@ -378,8 +383,7 @@ describe('version and updatedAt', () => {
   });
 
   it('the returned profile carries the new version and updatedAt', async () => {
-    const app = await server.newApp();
-    const alice = await app.user('alice');
+    const alice = await shared.user(uid('alice'));
     server.clock.advance(2000);
     const written = await updateMy(alice, { name: 'A' });
     expect(written.version).toBe(2);
@@ -390,8 +394,7 @@ describe('version and updatedAt', () => {
 
 describe('expectedVersion', () => {
   it('a matching expectedVersion writes; a stale one is VERSION_CONFLICT and writes nothing', async () => {
-    const app = await server.newApp();
-    const alice = await app.user('alice');
+    const alice = await shared.user(uid('alice'));
     const v2 = await updateMy(alice, { name: 'one' }, 1);
     expect(v2).toMatchObject({ name: 'one', version: 2 });
     const error = await alice.fails(UPDATE_MY, { p: { name: 'stale', email: 'x' }, v: 1 });
@@ -403,17 +406,16 @@ describe('expectedVersion', () => {
   });
 
   it('an invalid input with a stale version is refused as invalid, still writing nothing', async () => {
-    const app = await server.newApp();
-    const alice = await app.user('alice');
+    const alice = await shared.user(uid('alice'));
     const error = await alice.fails(UPDATE_MY, { p: { role: 500 }, v: 7 });
     expect(['BAD_USER_INPUT', 'VERSION_CONFLICT']).toContain(error.extensions?.code);
     expect((await alice.ok(MY_PROFILE)).myUserProfile.version).toBe(1);
   });
 
   it('two concurrent writes with the same expectedVersion: exactly one wins, the other gets VERSION_CONFLICT (20 rounds)', async () => {
-    const app = await server.newApp();
-    const phone = await app.user('alice', { deviceId: 'phone' });
-    const laptop = await app.user('alice', { deviceId: 'laptop' });
+    const aliceId = uid('alice');
+    const phone = await shared.user(aliceId, { deviceId: 'phone' });
+    const laptop = await shared.user(aliceId, { deviceId: 'laptop' });
     let version = 1;
     for (let round = 0; round < 20; round++) {
       const [a, b] = await Promise.all([
@@ -435,18 +437,15 @@ describe('expectedVersion', () => {
   });
 
   it('concurrent writes without expectedVersion all succeed, each bumping version once', async () => {
-    const app = await server.newApp();
-    await defineKey(app, 'a');
-    await defineKey(app, 'b');
-    const alice = await app.user('alice');
+    const alice = await shared.user(uid('alice'));
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => alice.request(UPDATE_MY, { p: { userExtProfile: [{ key: i % 2 ? 'a' : 'b', value: `${i}` }] } })),
+      Array.from({ length: 10 }, (_, i) => alice.request(UPDATE_MY, { p: { userExtProfile: [{ key: i % 2 ? 'k5' : 'k6', value: `${i}` }] } })),
     );
     expect(results.every((r) => !r.errors)).toBe(true);
     expect(new Set(results.map((r) => r.data.updateMyUserProfile.version)).size).toBe(10);
     const stored = (await alice.ok(MY_PROFILE)).myUserProfile;
     expect(stored.version).toBe(11);
-    expect(stored.userExtProfile.map((e: { key: string }) => e.key).sort()).toEqual(['a', 'b']);
+    expect(stored.userExtProfile.map((e: { key: string }) => e.key).sort()).toEqual(['k5', 'k6']);
   });
 });
 
@@ -546,34 +545,34 @@ describe('ext key registry', () => {
 });
 
 describe('issueUserToken expiresInSeconds', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await server.newApp();
+  });
   const ISSUE = 'mutation($u: ID!, $e: Int) { issueUserToken(userId: $u, expiresInSeconds: $e) { token expiresAt } }';
 
   it.each([1, 2592000])('%i is accepted and sets expiresAt', async (seconds) => {
-    const app = await server.newApp();
-    const { issueUserToken } = await app.backend.ok(ISSUE, { u: 'alice', e: seconds });
+    const { issueUserToken } = await app.backend.ok(ISSUE, { u: uid(), e: seconds });
     expect(Date.parse(issueUserToken.expiresAt)).toBe(Math.floor(server.clock.now().getTime() / 1000) * 1000 + seconds * 1000);
     expect(typeof issueUserToken.token).toBe('string');
   });
 
   it('defaults to 86400 seconds', async () => {
-    const app = await server.newApp();
-    const { issueUserToken } = await app.backend.ok(ISSUE, { u: 'alice' });
+    const { issueUserToken } = await app.backend.ok(ISSUE, { u: uid() });
     expect(Date.parse(issueUserToken.expiresAt)).toBe(Math.floor(server.clock.now().getTime() / 1000) * 1000 + 86_400_000);
   });
 
   it.each([0, -5, 2592001])('%i is BAD_USER_INPUT naming expiresInSeconds', async (seconds) => {
-    const app = await server.newApp();
-    expectError(await app.backend.fails(ISSUE, { u: 'alice', e: seconds }), 'BAD_USER_INPUT', { fields: ['expiresInSeconds'] });
-    expect(await adminProfile(app, 'alice')).toBeUndefined();
+    const userId = uid();
+    expectError(await app.backend.fails(ISSUE, { u: userId, e: seconds }), 'BAD_USER_INPUT', { fields: ['expiresInSeconds'] });
+    expect(await adminProfile(app, userId)).toBeUndefined();
   });
 
   it.each(['', 'a'.repeat(65), 'bad id', 'ü'])('a malformed userId (%j) is BAD_USER_INPUT', async (userId) => {
-    const app = await server.newApp();
     expectError(await app.backend.fails(ISSUE, { u: userId }), 'BAD_USER_INPUT', { fields: ['userId'] });
   });
 
   it('userId: 64 characters of the allowed set are fine', async () => {
-    const app = await server.newApp();
     const userId = `A-z_0=9@.+${'x'.repeat(54)}`;
     await app.backend.ok(ISSUE, { u: userId });
     expect((await adminProfile(app, userId))!.userId).toBe(userId);
