@@ -61,7 +61,7 @@ describe('CLI on the embedded database (DATA_DIR)', () => {
     const again = await migrate({ DATA_DIR: dataDir });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('already up to date, no migration applied');
-  }, 30_000);
+  }, 60_000);
 
   it('npm run app:create -- --name X creates an app whose printed credentials work on the server', async () => {
     const result = await appCreate(['--name', 'CLI app'], { DATA_DIR: dataDir });
@@ -76,7 +76,7 @@ describe('CLI on the embedded database (DATA_DIR)', () => {
     } finally {
       await app.stop();
     }
-  }, 30_000);
+  }, 60_000);
 
   it('app:create without --name is a usage error (exit 2), and so is an unknown option', async () => {
     const missing = await appCreate([], { DATA_DIR: dataDir });
@@ -88,14 +88,14 @@ describe('CLI on the embedded database (DATA_DIR)', () => {
     const unknown = await appCreate(['--nmae', 'typo'], { DATA_DIR: dataDir });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('usage: npm run app:create');
-  }, 30_000);
+  }, 60_000);
 
   it('migrate fails with a clear message and a non-zero exit when the database is unreachable', async () => {
     const result = await migrate({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/unreachable' });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('migrate failed: cannot migrate the PostgreSQL database postgres://postgres@127.0.0.1:1/unreachable');
     expect(result.stderr).toContain('ECONNREFUSED');
-  }, 30_000);
+  }, 60_000);
 });
 
 describe.skipIf(!DATABASE_URL)('CLI on PostgreSQL (DATABASE_URL; skipped when DATABASE_URL is unset)', () => {
@@ -106,7 +106,7 @@ describe.skipIf(!DATABASE_URL)('CLI on PostgreSQL (DATABASE_URL; skipped when DA
     const again = await migrate({ DATABASE_URL });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('already up to date, no migration applied');
-  }, 30_000);
+  }, 60_000);
 
   it('npm run app:create -- --name X on DATABASE_URL creates an app that a server on that database accepts', async () => {
     const result = await appCreate(['--name', 'CLI postgres app'], { DATABASE_URL });
@@ -118,5 +118,5 @@ describe.skipIf(!DATABASE_URL)('CLI on PostgreSQL (DATABASE_URL; skipped when DA
     } finally {
       await server.stop();
     }
-  }, 30_000);
+  }, 60_000);
 });
