@@ -16,6 +16,8 @@ import { PresenceService } from './presence/service.ts';
 import { FanOut } from './realtime/fanout.ts';
 import { createLocalTopics, createRedisTopics, type UserTopics } from './realtime/topics.ts';
 import { attachWebSocket, type RealtimeTransport } from './realtime/ws.ts';
+import { createLogger } from './observability/logger.ts';
+import { Metrics } from './observability/metrics.ts';
 
 export interface BuildOptions {
   /** overrides on top of the environment's configuration */
@@ -59,6 +61,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   if (!config.operatorToken && devSecrets) config.operatorToken = devSecrets.operatorToken;
 
   const clock = options.clock ?? systemClock;
+  const log = createLogger(config);
+  let transport: RealtimeTransport | undefined;
   const db = await connectDatabase(target, { onQuery: options.onQuery });
   await migrateToLatest(db);
   const tokens = new TokenService(config.tokenSecret, clock);
@@ -69,6 +73,18 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     tokens,
     callers: new CallerResolver({ db, tokens, operatorToken: config.operatorToken }),
     bus: createInProcessBus(),
+    log,
+    metrics: new Metrics({
+      openConnections: () => transport?.connections().length ?? 0,
+      onlineUsers: async () => {
+        const { n } = await db
+          .selectFrom('presencePlatforms')
+          .select(sql<number>`count(distinct (app_key, user_id))::int`.as('n'))
+          .where('online', '=', true)
+          .executeTakeFirstOrThrow();
+        return n;
+      },
+    }),
   };
   const devApp = persistentEmbedded ? await ensureDevApp(db, target.dataDir!, clock.now()) : undefined;
 
@@ -76,11 +92,11 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   const server = createServer((req, res) => void route(req, res));
 
   // Real-time: per-user topics (Redis across instances), fan-out of committed changes, presence.
-  const topics = config.redisUrl ? createRedisTopics(config.redisUrl) : createLocalTopics();
-  const fanOut = new FanOut(db, clock, services.bus, topics);
+  const topics = config.redisUrl ? createRedisTopics(config.redisUrl, log) : createLocalTopics(log);
+  const fanOut = new FanOut(db, clock, services.bus, topics, services);
   fanOut.start();
   const presence = new PresenceService(services, { heartbeatMs: config.presenceHeartbeatMs, instanceTimeoutMs: config.presenceTimeoutMs });
-  const transport = attachWebSocket(server, yoga, {
+  transport = attachWebSocket(server, yoga, {
     services,
     topics,
     presence,
@@ -90,6 +106,10 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   async function route(req: IncomingMessage, res: ServerResponse) {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health') return json(res, 200, { status: 'ok' });
+    if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': services.metrics.registry.contentType });
+      return res.end(await services.metrics.registry.metrics());
+    }
     if (path === '/ready') {
       const ready = await sql`select 1`.execute(db).then(
         () => true,
@@ -105,7 +125,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   return {
     services,
     server,
-    realtime: { presence, fanOut, transport, topics },
+    realtime: { presence, fanOut, transport: transport!, topics },
     async start() {
       await presence.start();
       await new Promise<void>((resolve, reject) => {

@@ -26,6 +26,9 @@ const EnvSchema = z.object({
   WS_MAX_BUFFERED_EVENTS: z.coerce.number().int().min(10).default(1000),
   PRESENCE_HEARTBEAT_MS: z.coerce.number().int().min(50).default(10_000),
   PRESENCE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  NODE_ENV: z.string().optional(),
 });
 
 export interface Config {
@@ -51,6 +54,9 @@ export interface Config {
   presenceHeartbeatMs: number;
   /** an instance silent this long is dead and its users go offline */
   presenceTimeoutMs: number;
+  logLevel: string;
+  /** json in production (NODE_ENV=production or no terminal), pretty otherwise */
+  logFormat: 'json' | 'pretty';
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -76,5 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     wsMaxBufferedEvents: e.WS_MAX_BUFFERED_EVENTS,
     presenceHeartbeatMs: e.PRESENCE_HEARTBEAT_MS,
     presenceTimeoutMs: e.PRESENCE_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT ?? (e.NODE_ENV !== 'production' && process.stdout.isTTY ? 'pretty' : 'json'),
   };
 }

@@ -6,6 +6,8 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { AppRow, Database, ExtProfileKeyRow, UserRow } from './db/database.ts';
 import type { EventBus } from './events/bus.ts';
+import type { Logger } from './observability/logger.ts';
+import type { Metrics } from './observability/metrics.ts';
 import { listExtProfileKeys } from './apps/repository.ts';
 import { findUsers } from './profiles/repository.ts';
 import { VisibilityDecisions } from './visibility/decisions.ts';
@@ -19,6 +21,8 @@ export interface Services {
   tokens: TokenService;
   callers: CallerResolver;
   bus: EventBus;
+  log: Logger;
+  metrics: Metrics;
 }
 
 /** Per-request loaders: each batches and caches its reads for one request only. */

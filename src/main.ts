@@ -2,10 +2,11 @@ import { buildApp } from './app.ts';
 
 const app = await buildApp();
 const started = await app.start();
-console.log(`Profile hosting server ready: GraphiQL at ${started.url}`);
 if (started.devApp) {
   console.log(`Development app  appKey=${started.devApp.appKey}  appSecret=${started.devApp.appSecret}`);
   console.log(`Basic auth header: Basic ${Buffer.from(`${started.devApp.appKey}:${started.devApp.appSecret}`).toString('base64')}`);
+  if (started.operatorToken) console.log(`Operator token: ${started.operatorToken}`);
 }
-if (started.operatorToken && started.devApp) console.log(`Operator token: ${started.operatorToken}`);
+// last, so that whoever waits for this line has everything above it
+console.log(`Profile hosting server ready: GraphiQL at ${started.url}`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void app.stop().then(() => process.exit(0)));

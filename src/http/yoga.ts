@@ -3,6 +3,7 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createContext, type Context, type Services } from '../context.ts';
 import { schema } from '../schema/index.ts';
+import { useObservability } from './observe.ts';
 import { findApp } from '../apps/repository.ts';
 import type { RealtimeConnection } from '../realtime/connection.ts';
 
@@ -19,40 +20,45 @@ query MyProfile {
  * document and variable errors become BAD_USER_INPUT; anything unexpected becomes INTERNAL with a
  * generic message (no stack, SQL or path), and is logged on the server.
  */
-function maskError(error: unknown): Error {
+function maskError(error: unknown, log: Services['log']): Error {
   if (error instanceof GraphQLError) {
     const original = error.originalError;
     if (!original || original instanceof GraphQLError) return error;
     // errors thrown by yoga itself for malformed requests carry an HTTP status: keep them
     if ((original as { extensions?: { http?: unknown } }).extensions?.http) return error;
   }
-  console.error('internal error:', error instanceof GraphQLError ? (error.originalError ?? error) : error);
+  log.error({ err: error instanceof GraphQLError ? (error.originalError ?? error) : error }, 'internal error');
   const source = error instanceof GraphQLError ? error : undefined;
   return new GraphQLError('Internal server error', { nodes: source?.nodes, path: source?.path, extensions: { code: 'INTERNAL' } });
 }
 
-// yoga's own codes for malformed documents; the spec's closed set calls them BAD_USER_INPUT
-const DOCUMENT_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED']);
+// yoga's own codes for malformed requests and documents; the spec's closed set calls them BAD_USER_INPUT
+const REQUEST_CODES = new Set(['BAD_REQUEST', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED']);
 
 function withCode(error: GraphQLError): GraphQLError {
   const code = error.extensions?.code;
-  if (code && !DOCUMENT_CODES.has(code as string)) return error;
+  if (code && !REQUEST_CODES.has(code as string)) return error;
   return new GraphQLError(error.message, {
     nodes: error.nodes,
     source: error.source,
     positions: error.positions,
     path: error.path,
-    originalError: error.originalError,
+    originalError: error.originalError, // carries the HTTP status yoga answers with
+    // for invalid JSON yoga also puts the parser's message in extensions.originalError (the client's own
+    // input, no stack); removing it changes the status yoga answers with, so it stays
     extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
   });
 }
 
-const useErrorCodes: Plugin = {
+/** Every error leaving over HTTP gets a code, and is counted by it. */
+const useErrorCodes = (metrics: Services['metrics']): Plugin => ({
   onResultProcess({ result, setResult }) {
     if (Array.isArray(result) || !result || typeof result !== 'object' || !('errors' in result) || !result.errors?.length) return;
-    setResult({ ...result, errors: result.errors.map((e) => withCode(e as GraphQLError)) } as never);
+    const errors = result.errors.map((e) => withCode(e as GraphQLError));
+    metrics.countErrors(errors);
+    setResult({ ...result, errors } as never);
   },
-};
+});
 
 export function createGraphQLHandler(services: Services): YogaServerInstance<Record<string, unknown>, Context> {
   return createYoga<Record<string, unknown>, Context>({
@@ -60,7 +66,8 @@ export function createGraphQLHandler(services: Services): YogaServerInstance<Rec
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: false,
-    maskedErrors: { maskError },
+    // isDev would echo internal errors' messages and stacks to clients (extensions.originalError)
+    maskedErrors: { maskError: (error) => maskError(error, services.log), isDev: false },
     context: async (initial) => {
       // over graphql-ws: the caller was authenticated at connection_init; app settings are re-read
       const connection = (initial as { connection?: RealtimeConnection }).connection;
@@ -86,6 +93,6 @@ export function createGraphQLHandler(services: Services): YogaServerInstance<Rec
       : false,
     // bundled GraphiQL: the default one loads from a CDN and is blank offline
     renderGraphiQL,
-    plugins: [useErrorCodes],
+    plugins: [useErrorCodes(services.metrics), useObservability(services)],
   });
 }

@@ -39,7 +39,7 @@ export class PresenceService {
   async start(): Promise<void> {
     await registerInstance(this.services.db, this.instanceId, this.services.clock.now());
     this.timer = setInterval(() => {
-      this.ticking = this.ticking.then(() => this.tick()).catch((error) => console.error('presence heartbeat failed:', error));
+      this.ticking = this.ticking.then(() => this.tick()).catch((error) => this.services.log.error({ err: error }, 'presence heartbeat failed'));
     }, this.timing.heartbeatMs);
     this.timer.unref();
   }

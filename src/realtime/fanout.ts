@@ -8,6 +8,8 @@ import { subscribersOf } from '../subscriptions/repository.ts';
 import { accessFor, effectiveVisibility } from '../visibility/rule.ts';
 import { type RealtimeMessage, type StatusMessage, userTopic } from './messages.ts';
 import type { UserTopics } from './topics.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
 
 type Outgoing = { topic: string; message: RealtimeMessage };
 
@@ -29,6 +31,7 @@ export class FanOut {
     private readonly clock: Clock,
     private readonly bus: EventBus,
     private readonly topics: UserTopics,
+    private readonly observe: { log: Logger; metrics: Metrics },
   ) {}
 
   start(): void {
@@ -50,13 +53,22 @@ export class FanOut {
     const key = `${event.appKey}:${subject}`;
     const previous = this.chains.get(key) ?? Promise.resolve();
     const next = previous
-      .then(() => this.handle(event))
-      .then((batch) => this.topics.publish(batch))
-      .catch((error) => console.error(`fan-out of ${event.type} failed:`, error))
+      .then(() => this.fanOut(event))
+      .catch((error) => this.observe.log.error({ err: error, change: event.type }, 'fan-out failed'))
       .finally(() => {
         if (this.chains.get(key) === next) this.chains.delete(key);
       });
     this.chains.set(key, next);
+  }
+
+  private async fanOut(event: DomainEvent): Promise<void> {
+    const start = performance.now();
+    const batch = await this.handle(event);
+    await this.topics.publish(batch);
+    this.observe.metrics.fanOutDuration.observe({ change: event.type }, (performance.now() - start) / 1000);
+    const kinds = new Map<string, number>();
+    for (const { message } of batch) kinds.set(message.kind, (kinds.get(message.kind) ?? 0) + 1);
+    for (const [kind, n] of kinds) this.observe.metrics.eventsPublished.inc({ kind }, n);
   }
 
   private async handle(event: DomainEvent): Promise<Outgoing[]> {

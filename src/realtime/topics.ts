@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { RealtimeMessage } from './messages.ts';
+import type { Logger } from '../observability/logger.ts';
 
 export type TopicListener = (message: RealtimeMessage) => void;
 
@@ -16,6 +17,8 @@ export interface UserTopics {
 
 class ListenerRegistry {
   private readonly byTopic = new Map<string, Set<TopicListener>>();
+
+  constructor(private readonly log: Logger) {}
 
   add(topic: string, listener: TopicListener): boolean {
     let listeners = this.byTopic.get(topic);
@@ -41,15 +44,15 @@ class ListenerRegistry {
       try {
         listener(message);
       } catch (error) {
-        console.error('realtime listener failed:', error);
+        this.log.error({ err: error, topic }, 'realtime listener failed');
       }
     }
   }
 }
 
 /** One instance, no Redis: messages are handed over in memory, in publication order. */
-export function createLocalTopics(): UserTopics {
-  const registry = new ListenerRegistry();
+export function createLocalTopics(log: Logger): UserTopics {
+  const registry = new ListenerRegistry(log);
   return {
     async listen(topic, listener) {
       registry.add(topic, listener);
@@ -67,12 +70,12 @@ export function createLocalTopics(): UserTopics {
  * @graphql-yoga/redis-event-target because that one does not wait for SUBSCRIBE to be
  * confirmed, so a change published right after `listen` could be lost before the sync.
  */
-export function createRedisTopics(url: string): UserTopics {
+export function createRedisTopics(url: string, log: Logger): UserTopics {
   const publisher = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2 });
   const subscriber = new Redis(url, { lazyConnect: false });
   // connection problems are retried by ioredis; logging them once per burst is enough
-  for (const client of [publisher, subscriber]) client.on('error', (error) => console.error('redis:', error.message));
-  const registry = new ListenerRegistry();
+  for (const client of [publisher, subscriber]) client.on('error', (error) => log.warn({ err: error.message }, 'redis connection problem'));
+  const registry = new ListenerRegistry(log);
   const subscribing = new Map<string, Promise<unknown>>();
 
   subscriber.on('message', (channel: string, payload: string) => {

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { GraphQLError, getOperationAST, type ExecutionArgs } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
@@ -44,7 +44,13 @@ export function attachWebSocket(
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
         const params = ctx.connectionParams ?? {};
-        const { authToken, platform = 'OTHER', deviceId } = params as { authToken?: unknown; platform?: unknown; deviceId?: unknown };
+        const { platform = 'OTHER', deviceId } = params as { platform?: unknown; deviceId?: unknown };
+        // the token: `authToken`, else an Authorization value "Bearer <token>" at the top level or
+        // under `headers` (how GraphQL IDEs and Apollo-style clients send their headers)
+        const bearer = (value: unknown) => (typeof value === 'string' ? /^Bearer +(\S+)$/i.exec(value.trim())?.[1] : undefined);
+        const headers = typeof params.headers === 'object' && params.headers !== null ? (params.headers as Record<string, unknown>) : {};
+        const authToken =
+          params.authToken ?? bearer(params.Authorization ?? params.authorization) ?? bearer(headers.Authorization ?? headers.authorization);
         if (typeof platform !== 'string' || !(PLATFORMS as readonly string[]).includes(platform)) {
           socket.close(CloseCode.BadRequest, `platform must be one of ${PLATFORMS.join(', ')}`);
           return false;
@@ -81,7 +87,16 @@ export function attachWebSocket(
         const connection = bySocket.get(ctx.extra.socket);
         if (!connection) return;
         bySocket.delete(ctx.extra.socket);
-        await connection.dispose().catch((error) => console.error('closing a connection failed:', error));
+        await connection.dispose().catch((error) => deps.services.log.error({ err: error }, 'closing a connection failed'));
+      },
+      onNext: (_ctx, _id, _payload, args, result) => {
+        deps.services.metrics.countErrors(result.errors);
+        if (getOperationAST(args.document, args.operationName)?.operation === 'subscription') {
+          deps.services.metrics.eventsDelivered.inc({ field: rootField(args) });
+        }
+      },
+      onError: (_ctx, _id, _payload, errors) => {
+        deps.services.metrics.countErrors(errors);
       },
       onSubscribe: async (ctx, _id, payload) => {
         const connection = ctx.extra.connection;
@@ -120,6 +135,17 @@ export function attachWebSocket(
       await disposer.dispose();
     },
   };
+}
+
+const rootFields = new WeakMap<ExecutionArgs, string>();
+function rootField(args: ExecutionArgs): string {
+  let field = rootFields.get(args);
+  if (!field) {
+    const selection = getOperationAST(args.document, args.operationName)?.selectionSet.selections[0];
+    field = selection?.kind === 'Field' ? selection.name.value : 'unknown';
+    rootFields.set(args, field);
+  }
+  return field;
 }
 
 /** How long a closing peer gets to answer the close frame before its socket is destroyed. */

@@ -1,0 +1,74 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The server's Prometheus metrics; one registry per server instance (tests run several). */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly operations = new Counter({
+    name: 'phs_graphql_operations_total',
+    help: 'GraphQL operations executed, by operation name, type and transport',
+    labelNames: ['operation', 'type', 'transport'] as const,
+    registers: [this.registry],
+  });
+
+  readonly operationDuration = new Histogram({
+    name: 'phs_graphql_operation_duration_seconds',
+    help: 'Time to execute a query or mutation, by operation name and type',
+    labelNames: ['operation', 'type'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly errors = new Counter({
+    name: 'phs_graphql_errors_total',
+    help: 'Errors returned to clients, by extensions.code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eventsPublished = new Counter({
+    name: 'phs_events_published_total',
+    help: 'Per-receiver messages published on user topics by the fan-out, by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eventsDelivered = new Counter({
+    name: 'phs_events_delivered_total',
+    help: 'Subscription events sent to graphql-ws clients, by subscription field',
+    labelNames: ['field'] as const,
+    registers: [this.registry],
+  });
+
+  readonly fanOutDuration = new Histogram({
+    name: 'phs_fanout_duration_seconds',
+    help: 'Time from a committed change to its messages being published, by change type',
+    labelNames: ['change'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  constructor(sources: { openConnections: () => number; onlineUsers: () => Promise<number> }) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'phs_' });
+    new Gauge({
+      name: 'phs_ws_connections',
+      help: 'Open authenticated graphql-ws connections on this instance',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.openConnections());
+      },
+    });
+    new Gauge({
+      name: 'phs_online_users',
+      help: 'Users online on at least one platform, across all instances',
+      registers: [this.registry],
+      async collect() {
+        this.set(await sources.onlineUsers().catch(() => Number.NaN));
+      },
+    });
+  }
+
+  countErrors(errors: readonly { extensions?: Readonly<Record<string, unknown>> }[] | undefined): void {
+    for (const error of errors ?? []) this.errors.inc({ code: String(error.extensions?.code ?? 'UNKNOWN') });
+  }
+}
