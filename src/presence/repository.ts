@@ -1,14 +1,8 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
-import type { Database } from '../db/database.ts';
+import type { Selectable } from 'kysely';
+import type { Database, PresenceConnectionsTable } from '../db/database.ts';
 
-export interface ConnectionRecord {
-  connectionId: string;
-  instanceId: string;
-  appKey: string;
-  userId: string;
-  platform: string;
-  deviceId: string | null;
-}
+export type ConnectionRecord = Omit<Selectable<PresenceConnectionsTable>, 'connectedAt'>;
 
 export interface PlatformState {
   platform: string;

@@ -131,7 +131,22 @@ async function writeProfile(
   writer: Writer,
   options: { expectedVersion?: number; createIfMissing?: boolean } = {},
 ): Promise<UserRow> {
-  const patch: ProfilePatch = profilePatchFrom(input, writer, await ctx.loaders.extKeys());
+  const patch = profilePatchFrom(input, writer, await ctx.loaders.extKeys());
+  return applyProfilePatch(ctx, appKey, userId, patch, writer, options);
+}
+
+/**
+ * Writes a validated patch atomically, then makes the change visible: this request's loaders and
+ * visibility decisions forget the old row, and the change is announced to real-time delivery.
+ */
+export async function applyProfilePatch(
+  ctx: Context,
+  appKey: string,
+  userId: string,
+  patch: ProfilePatch,
+  writer: Writer,
+  options: { expectedVersion?: number; createIfMissing?: boolean } = {},
+): Promise<UserRow> {
   const now = ctx.clock.now();
   const outcome = options.createIfMissing
     ? await ctx.db
@@ -155,7 +170,7 @@ async function writeProfile(
           fields: ['expectedVersion'],
         });
       case 'unique_id_taken':
-        throw badInput(`uniqueId "${input.uniqueId}" is already taken in this app`, { fields: ['uniqueId'] });
+        throw badInput(`uniqueId "${patch.set.uniqueId}" is already taken in this app`, { fields: ['uniqueId'] });
       case 'not_found':
         throw notFound(`user "${userId}" does not exist`, { rcCode: RC.USER_NOT_FOUND });
     }

@@ -1,17 +1,11 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
-import type { Database, StatusSubscribeType } from '../db/database.ts';
+import type { Selectable } from 'kysely';
+import type { Database, StatusSubscribeType, StatusSubscriptionsTable } from '../db/database.ts';
 
 export const SUBSCRIPTIONS_PER_SUBSCRIBER = 1000;
 export const SUBSCRIBERS_PER_TARGET = 5000;
 
-export interface SubscriptionRow {
-  subscriberId: string;
-  targetId: string;
-  type: StatusSubscribeType;
-  subscribedAt: Date;
-  expiry: number;
-  expiresAt: Date;
-}
+export type SubscriptionRow = Omit<Selectable<StatusSubscriptionsTable>, 'appKey'>;
 
 /** Serializes work on one key for the rest of the transaction (hash collisions only serialize more). */
 async function advisoryLock(trx: Transaction<Database>, key: string): Promise<void> {

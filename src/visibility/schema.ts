@@ -1,5 +1,6 @@
 import { appError, notFound } from '../errors.ts';
-import { updateProfile, emptyPatch } from '../profiles/repository.ts';
+import { emptyPatch } from '../profiles/repository.ts';
+import { applyProfilePatch } from '../profiles/schema.ts';
 import { RC } from '../profiles/rules.ts';
 import { builder } from '../schema/builder.ts';
 
@@ -33,23 +34,9 @@ builder.mutationField('updateMyUserProfileVisibility', (t) =>
     args: { visibility: t.arg({ type: UserProfileVisibility, required: true }) },
     resolve: async (_root, { visibility }, ctx) => {
       if (ctx.caller.kind !== 'user') throw appError('FORBIDDEN', 'user token required');
-      const { appKey } = ctx.caller.app;
-      const userId = ctx.caller.userId;
-      const now = ctx.clock.now();
       // A visibility change is a profile write: it bumps version and reaches subscribers (SPEC §2, §6).
-      const outcome = await updateProfile(ctx.db, appKey, userId, { ...emptyPatch(), set: { visibility } }, now);
-      if (!outcome.ok) throw notFound('your profile no longer exists', { rcCode: RC.USER_NOT_FOUND });
-      ctx.loaders.profile.clear(userId).prime(userId, outcome.row);
-      ctx.visibility?.reset();
-      await ctx.bus.publish({
-        type: 'profileChanged',
-        appKey,
-        userId,
-        profile: outcome.row,
-        at: now.toISOString(),
-        origin: { by: 'user', userId, deviceId: ctx.deviceId, connectionId: ctx.connectionId },
-      });
-      return outcome.row.visibility;
+      const row = await applyProfilePatch(ctx, ctx.caller.app.appKey, ctx.caller.userId, { ...emptyPatch(), set: { visibility } }, 'user');
+      return row.visibility;
     },
   }),
 );
