@@ -1,0 +1,580 @@
+/**
+ * Client SDK of the profile hosting server, with RongIMLib's method and event names:
+ *
+ *   import { createProfileClient, Events, SubscribeType } from 'profile-hosting-server/client';
+ *   const im = createProfileClient({ url: 'https://host/graphql', token, platform: Platform.WEB });
+ *   im.addEventListener(Events.SUBSCRIBED_USER_STATUS_CHANGE, (events) => console.log(events));
+ *   await im.connect();
+ *   const res = await im.getMyUserProfile(); // { code: 0, data: { userId, name, … } }
+ *
+ * Queries and mutations go over HTTP (fetch) with `Authorization: Bearer <token>` and
+ * `X-Device-Id`, so that the server leaves this device out of its own "other devices" events.
+ * Events come over one graphql-ws connection (`connection_init` = `{ authToken, platform,
+ * deviceId }`) that reconnects by itself with backoff and subscribes again, so the server's
+ * status sync runs again and SYNC_SUBSCRIBED_USER_STATUS_FINISHED fires again.
+ *
+ * Every method resolves to `{ code: 0, data }`; a failure rejects with a ProfileClientError
+ * whose `code` is RongCloud's number where there is one (see ErrorCode), or, with
+ * `errors: 'resolve'`, resolves to `{ code, msg, errorKeys }` as RongIMLib does.
+ */
+import { createClient, type Client as WsClient } from 'graphql-ws';
+import {
+  applicationStatuses,
+  applicationTypes,
+  DirectionType,
+  FriendRelationType,
+  friendAddPermissions,
+  platforms,
+  SubscribeType,
+  subscribeTypes,
+  visibilities,
+  type FriendAddPermission,
+  type FriendApplicationStatus,
+  type FriendApplicationType,
+  type Platform,
+  type UserProfileVisibility,
+} from './enums.ts';
+import { ErrorCode, ProfileClientError, type GraphQLErrorLike } from './errors.ts';
+import * as ops from './generated/graphql.ts';
+import type { TypedDocumentString } from './generated/graphql.ts';
+import {
+  ms,
+  toApplicationInfo,
+  toFriendEvent,
+  toProfile,
+  toProfileInput,
+  toSubscribeEvents,
+  toSubscribeInfoEvent,
+  type IFriendAdded,
+  type IFriendApplicationInfo,
+  type IFriendApplicationStatusChange,
+  type IFriendDeleted,
+  type IFriendInfo,
+  type IUserProfileInfo,
+  type IUserProfileInput,
+  type SubscribeEvent,
+  type SubscribeInfoEvent,
+} from './shapes.ts';
+
+export * from './enums.ts';
+export * from './errors.ts';
+export type * from './shapes.ts';
+/** the typed documents and GraphQL types generated from src/client/operations/*.graphql */
+export * as operations from './generated/graphql.ts';
+
+/** RongIMLib's event names (and the connection events this SDK adds). */
+export const Events = {
+  /** SubscribeInfoEvent[]: statuses or profiles of users I subscribe to (or befriended, for the FRIEND_* types) */
+  SUBSCRIBED_USER_STATUS_CHANGE: 'SUBSCRIBED_USER_STATUS_CHANGE',
+  /** SubscribeType: the sync of that type after (re)connecting is complete */
+  SYNC_SUBSCRIBED_USER_STATUS_FINISHED: 'SYNC_SUBSCRIBED_USER_STATUS_FINISHED',
+  /** SubscribeEvent[]: (un)subscriptions made on my other devices */
+  SUBSCRIBED_RELATION_CHANGE: 'SUBSCRIBED_RELATION_CHANGE',
+  /** IUserProfileInfo: my profile, changed on another device or by the app backend */
+  OWN_USER_PROFILE_CHANGED: 'OWN_USER_PROFILE_CHANGED',
+  FRIEND_ADDED: 'FRIEND_ADDED',
+  FRIEND_DELETE: 'FRIEND_DELETE',
+  FRIEND_APPLICATION_STATUS_CHANGED: 'FRIEND_APPLICATION_STATUS_CHANGED',
+  /** the socket is being opened (first time or again) */
+  CONNECTING: 'CONNECTING',
+  /** the server acknowledged the connection (first time or after a reconnect) */
+  CONNECTED: 'CONNECTED',
+  /** { code, reason, willReconnect }: the socket closed */
+  DISCONNECT: 'DISCONNECT',
+} as const;
+export type EventName = (typeof Events)[keyof typeof Events];
+
+export interface DisconnectInfo {
+  /** WebSocket close code (4403: token refused or revoked; 4400: bad connection parameters) */
+  code: number;
+  reason: string;
+  /** false when the client gave up (refused credentials, or disconnect() was called) */
+  willReconnect: boolean;
+}
+
+export interface EventPayloads {
+  SUBSCRIBED_USER_STATUS_CHANGE: SubscribeInfoEvent[];
+  SYNC_SUBSCRIBED_USER_STATUS_FINISHED: SubscribeType;
+  SUBSCRIBED_RELATION_CHANGE: SubscribeEvent[];
+  OWN_USER_PROFILE_CHANGED: IUserProfileInfo;
+  FRIEND_ADDED: IFriendAdded;
+  FRIEND_DELETE: IFriendDeleted;
+  FRIEND_APPLICATION_STATUS_CHANGED: IFriendApplicationStatusChange;
+  CONNECTING: undefined;
+  CONNECTED: undefined;
+  DISCONNECT: DisconnectInfo;
+}
+export type Listener<E extends EventName> = (payload: EventPayloads[E]) => void;
+
+/** RongIMLib's IAsyncRes */
+export interface IAsyncRes<T = void> {
+  code: number;
+  data?: T;
+  msg?: string;
+  /** with `errors: 'resolve'`, the offending fields/keys of a failed call */
+  errorKeys?: string[];
+}
+
+export interface IPagingQueryOption {
+  /** 1–100, default 50 */
+  count?: number;
+  /** '' or omitted for the first page */
+  pageToken?: string;
+}
+
+export interface IPagingQueryResult<T> {
+  data: T[];
+  /** '' when there is no further page */
+  pageToken: string;
+}
+
+export interface ProfileClientOptions {
+  /** the server's GraphQL endpoint, e.g. https://profiles.example.com/graphql */
+  url: string;
+  /** the user token (from the app backend's issueUserToken), or a function giving a fresh one at every (re)connect */
+  token: string | (() => string | Promise<string>);
+  /** RongCloud's platform number (or the GraphQL name); default Platform.OTHER */
+  platform?: Platform | 'OTHER' | 'IOS' | 'ANDROID' | 'WEB' | 'PC' | 'MINI_PROGRAM' | 'HARMONY_OS';
+  /** identifies this device; default a random id */
+  deviceId?: string;
+  /** WebSocket URL; default `url` with http → ws */
+  wsUrl?: string;
+  /** default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** WebSocket class; default globalThis.WebSocket (Node.js before 22: pass `ws`'s) */
+  webSocketImpl?: unknown;
+  /** 'reject' (default): failures reject with ProfileClientError; 'resolve': they resolve to { code, msg } like RongIMLib */
+  errors?: 'reject' | 'resolve';
+  /** waits before reconnect attempt `retries` (0-based); default 0.5 s doubling up to 30 s, plus up to 0.5 s jitter */
+  retryWait?: (retries: number) => Promise<void>;
+}
+
+export type ProfileClient = ReturnType<typeof createProfileClient>;
+
+/** WebSocket close codes after which reconnecting cannot help. */
+const FATAL_CLOSE_CODES = new Set([4400, 4403]);
+
+const STATUS_TYPES = ['ONLINE_STATUS', 'USER_PROFILE', 'FRIEND_ONLINE_STATUS', 'FRIEND_USER_PROFILE'] as const;
+
+function randomId(): string {
+  const bytes = new Uint8Array(12);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function defaultRetryWait(retries: number): Promise<void> {
+  const delay = Math.min(30_000, 500 * 2 ** retries) + Math.floor(Math.random() * 500);
+  await new Promise((resolve) => setTimeout(resolve, delay));
+}
+
+function isCloseEvent(value: unknown): value is { code: number; reason: string } {
+  return typeof value === 'object' && value !== null && 'code' in value && typeof (value as { code: unknown }).code === 'number';
+}
+
+/** `createProfileClient` is RongIMLib's `init`; `connect()` its `connect(token)`. */
+export function createProfileClient(options: ProfileClientOptions) {
+  if (!options?.url) throw new TypeError('createProfileClient: url is required');
+  if (!options.token) throw new TypeError('createProfileClient: token is required');
+  const deviceId = options.deviceId ?? randomId();
+  const platform = platforms.toName(options.platform ?? 0);
+  const wsUrl = options.wsUrl ?? options.url.replace(/^http/i, 'ws');
+  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const resolveErrors = options.errors === 'resolve';
+  const token = async () => (typeof options.token === 'function' ? await options.token() : options.token);
+
+  // --- events --------------------------------------------------------------------------------
+  const listeners = new Map<EventName, Set<(payload: never) => void>>();
+  function emit<E extends EventName>(event: E, payload: EventPayloads[E]): void {
+    for (const listener of [...(listeners.get(event) ?? [])]) {
+      try {
+        (listener as Listener<E>)(payload);
+      } catch (error) {
+        console.error(`profile client: a ${event} listener threw`, error);
+      }
+    }
+  }
+
+  // --- HTTP ----------------------------------------------------------------------------------
+  async function request<R, V>(document: TypedDocumentString<R, V>, variables?: V): Promise<R> {
+    let response: Response;
+    try {
+      response = await doFetch(options.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+          authorization: `Bearer ${await token()}`,
+          'x-device-id': deviceId,
+        },
+        body: JSON.stringify({ query: document.toString(), variables }),
+      });
+    } catch (cause) {
+      throw new ProfileClientError(`cannot reach ${options.url}: ${(cause as Error)?.message ?? cause}`, { code: ErrorCode.NETWORK_ERROR, cause });
+    }
+    let body: { data?: R | null; errors?: GraphQLErrorLike[] };
+    try {
+      body = (await response.json()) as typeof body;
+    } catch (cause) {
+      throw new ProfileClientError(`HTTP ${response.status} without a GraphQL response`, { code: ErrorCode.NETWORK_ERROR, cause });
+    }
+    if (body.errors?.length) throw ProfileClientError.fromGraphQL(body.errors[0]!);
+    if (!body.data) throw new ProfileClientError(`HTTP ${response.status} without data`, { code: ErrorCode.UNKNOWN });
+    return body.data;
+  }
+
+  /** Runs one SDK call: { code: 0, data } on success; a failure rejects, or resolves in RongIMLib's style. */
+  async function call<T>(work: () => Promise<IAsyncRes<T>>): Promise<IAsyncRes<T>> {
+    try {
+      return await work();
+    } catch (error) {
+      const failure =
+        error instanceof ProfileClientError
+          ? error
+          : new ProfileClientError((error as Error)?.message ?? String(error), { code: ErrorCode.UNKNOWN, cause: error });
+      if (!resolveErrors) throw failure;
+      return { code: failure.code, msg: failure.message, errorKeys: failure.errorKeys };
+    }
+  }
+  const ok = <T>(data: T): IAsyncRes<T> => ({ code: ErrorCode.SUCCESS, data });
+  /** converts a value given by the caller, refusing a bad one with 33003 before anything is sent */
+  function param<T>(convert: () => T, key: string): T {
+    try {
+      return convert();
+    } catch (error) {
+      throw ProfileClientError.invalidParameter((error as Error).message, [key]);
+    }
+  }
+  function onlyBoth(directionType: DirectionType | undefined): void {
+    if (directionType !== undefined && directionType !== DirectionType.BOTH) {
+      throw ProfileClientError.invalidParameter('friendships are mutual here: only DirectionType.BOTH is supported', ['directionType']);
+    }
+  }
+
+  // --- real time -----------------------------------------------------------------------------
+  let ws: WsClient | undefined;
+  let stops: (() => void)[] = [];
+  let connecting: Promise<IAsyncRes<{ userId: string }>> | undefined;
+  /** per status type still syncing since the last (re)connect: the events held until its SyncFinished */
+  let syncing = new Map<string, SubscribeInfoEvent[]>();
+
+  function onStatus(value: ops.OnSubscribedUserStatusChangeSubscription['subscribedUserStatusChange']): void {
+    if (value.__typename === 'SubscribedUserStatusSyncFinished') {
+      const held = syncing.get(value.subscribeType);
+      syncing.delete(value.subscribeType);
+      // the sync arrives as one batch, as RongCloud's onEventChange(SubscribeInfoEvent[]) does
+      if (held?.length) emit(Events.SUBSCRIBED_USER_STATUS_CHANGE, held);
+      emit(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED, subscribeTypes.toNumber(value.subscribeType));
+      return;
+    }
+    const event = toSubscribeInfoEvent(value);
+    const held = syncing.get(value.subscribeType);
+    if (held) held.push(event);
+    else emit(Events.SUBSCRIBED_USER_STATUS_CHANGE, [event]);
+  }
+
+  function stream<R, V>(document: TypedDocumentString<R, V>, next: (data: R) => void, failed: (error: unknown) => void): () => void {
+    return ws!.subscribe<R>(
+      { query: document.toString() },
+      {
+        next: (result) => {
+          if (result.data) next(result.data);
+        },
+        error: failed,
+        complete: () => {},
+      },
+    );
+  }
+
+  function connect(): Promise<IAsyncRes<{ userId: string }>> {
+    connecting ??= call(async () => {
+      const WebSocketImpl = options.webSocketImpl ?? (globalThis as { WebSocket?: unknown }).WebSocket;
+      if (!WebSocketImpl) throw ProfileClientError.invalidParameter('no WebSocket implementation: pass options.webSocketImpl (e.g. the `ws` package)', ['webSocketImpl']);
+      let firstAck!: () => void;
+      let firstFailure!: (error: unknown) => void;
+      const acknowledged = new Promise<void>((resolve, reject) => ((firstAck = resolve), (firstFailure = reject)));
+      let everConnected = false;
+      let gaveUp = false;
+      const client = createClient({
+        url: wsUrl,
+        webSocketImpl: WebSocketImpl,
+        lazy: true,
+        connectionParams: async () => ({ authToken: await token(), platform, deviceId }),
+        retryAttempts: Number.MAX_SAFE_INTEGER,
+        retryWait: options.retryWait ?? defaultRetryWait,
+        // every failure is retried except refused credentials or parameters (a revoked token included)
+        shouldRetry: (errOrClose) => !(isCloseEvent(errOrClose) && FATAL_CLOSE_CODES.has(errOrClose.code)),
+        on: {
+          connecting: () => emit(Events.CONNECTING, undefined),
+          connected: () => {
+            everConnected = true;
+            syncing = new Map(STATUS_TYPES.map((type) => [type, [] as SubscribeInfoEvent[]]));
+            firstAck();
+            emit(Events.CONNECTED, undefined);
+          },
+          closed: (event) => {
+            const code = isCloseEvent(event) ? event.code : 1006;
+            const reason = isCloseEvent(event) ? String(event.reason) : '';
+            const fatal = FATAL_CLOSE_CODES.has(code) || ws !== client;
+            if (fatal) gaveUp = true;
+            emit(Events.DISCONNECT, { code, reason, willReconnect: !fatal });
+            if (!everConnected && FATAL_CLOSE_CODES.has(code)) {
+              firstFailure(
+                new ProfileClientError(`connection refused (${code} ${reason})`, {
+                  code: code === 4403 ? ErrorCode.UNAUTHENTICATED : ErrorCode.INVALID_PARAMETER,
+                }),
+              );
+            }
+          },
+        },
+      });
+      ws = client;
+      const failed = (error: unknown) => {
+        if (gaveUp || ws !== client) return;
+        // a GraphQL error on a stream (not a close): report it as a disconnect-free failure
+        console.error('profile client: event stream failed', error);
+      };
+      stops = [
+        stream(ops.OnSubscribedUserStatusChangeDocument, (d) => onStatus(d.subscribedUserStatusChange), failed),
+        stream(ops.OnSubscribedRelationChangeDocument, (d) => emit(Events.SUBSCRIBED_RELATION_CHANGE, toSubscribeEvents(d.subscribedRelationChange)), failed),
+        stream(ops.OnOwnUserProfileChangedDocument, (d) => emit(Events.OWN_USER_PROFILE_CHANGED, toProfile(d.ownUserProfileChanged)), failed),
+        stream(
+          ops.OnFriendEventsDocument,
+          (d) => {
+            const mapped = toFriendEvent(d.friendEvents);
+            if (mapped?.kind === 'added') emit(Events.FRIEND_ADDED, mapped.event);
+            else if (mapped?.kind === 'deleted') emit(Events.FRIEND_DELETE, mapped.event);
+            else if (mapped?.kind === 'application') emit(Events.FRIEND_APPLICATION_STATUS_CHANGED, mapped.event);
+          },
+          failed,
+        ),
+      ];
+      try {
+        await acknowledged;
+      } catch (error) {
+        await disconnect();
+        throw error;
+      }
+      const me = await request(ops.MyUserProfileDocument);
+      return ok({ userId: me.myUserProfile.userId });
+    }).then((result) => {
+      if (result.code !== ErrorCode.SUCCESS) connecting = undefined;
+      return result;
+    }, (error: unknown) => {
+      connecting = undefined;
+      throw error;
+    });
+    return connecting;
+  }
+
+  async function disconnect(): Promise<void> {
+    const client = ws;
+    ws = undefined;
+    connecting = undefined;
+    for (const stop of stops) stop();
+    stops = [];
+    await client?.dispose();
+  }
+
+  return {
+    /** this device's id, sent as X-Device-Id and in connection_init */
+    deviceId,
+
+    // --- connection (RongIMLib.connect / disconnect) ---
+    /** Opens the event connection (this device goes online); resolves once the server accepted it. */
+    connect,
+    /** Closes the event connection for good (this device goes offline). */
+    disconnect,
+
+    // --- events ---
+    addEventListener<E extends EventName>(event: E, listener: Listener<E>): void {
+      let set = listeners.get(event);
+      if (!set) listeners.set(event, (set = new Set()));
+      set.add(listener as (payload: never) => void);
+    },
+    removeEventListener<E extends EventName>(event: E, listener: Listener<E>): void {
+      listeners.get(event)?.delete(listener as (payload: never) => void);
+    },
+    removeEventListeners(event: EventName): void {
+      listeners.delete(event);
+    },
+
+    // --- profiles ---
+    /** All or nothing; omitted fields stay, null clears, ext entries merge. `expectedVersion` makes it a compare-and-set. */
+    updateMyUserProfile(profile: IUserProfileInput, updateOptions: { expectedVersion?: number } = {}): Promise<IAsyncRes<IUserProfileInfo>> {
+      return call(async () => {
+        const data = await request(ops.UpdateMyUserProfileDocument, { profile: toProfileInput(profile), expectedVersion: updateOptions.expectedVersion });
+        return ok(toProfile(data.updateMyUserProfile));
+      });
+    },
+    getMyUserProfile(): Promise<IAsyncRes<IUserProfileInfo>> {
+      return call(async () => ok(toProfile((await request(ops.MyUserProfileDocument)).myUserProfile)));
+    },
+    /** 1–20 ids; unknown ids are left out; each profile as I may see it */
+    getUserProfiles(userIds: string[]): Promise<IAsyncRes<IUserProfileInfo[]>> {
+      return call(async () => ok((await request(ops.UserProfilesDocument, { userIds })).userProfiles.map(toProfile)));
+    },
+    updateMyUserProfileVisibility(visibility: UserProfileVisibility): Promise<IAsyncRes<UserProfileVisibility>> {
+      return call(async () => {
+        const name = param(() => visibilities.toName(visibility), 'visibility');
+        const data = await request(ops.UpdateMyUserProfileVisibilityDocument, { visibility: name });
+        return ok(visibilities.toNumber(data.updateMyUserProfileVisibility));
+      });
+    },
+    getMyUserProfileVisibility(): Promise<IAsyncRes<UserProfileVisibility>> {
+      return call(async () => ok(visibilities.toNumber((await request(ops.MyUserProfileVisibilityDocument)).myUserProfileVisibility)));
+    },
+    /** exact match; no such user is 24366, as in RongCloud */
+    searchUserProfileByUniqueId(uniqueId: string): Promise<IAsyncRes<IUserProfileInfo>> {
+      return call(async () => {
+        const found = (await request(ops.SearchUserProfileByUniqueIdDocument, { uniqueId })).searchUserProfileByUniqueId;
+        if (!found) throw new ProfileClientError(`no user has uniqueId "${uniqueId}"`, { code: ErrorCode.USER_PROFILE_USER_NOT_EXIST, errorKeys: ['uniqueId'] });
+        return ok(toProfile(found));
+      });
+    },
+
+    // --- status subscriptions ---
+    /**
+     * 1–200 ids, ONLINE_STATUS or USER_PROFILE, expiry 60–2592000 s. When some targets already
+     * have 5000 subscribers the rest still succeed and the call answers 26021 with the failed ids
+     * in `data` (it does not reject).
+     */
+    subscribeUserStatus(userIds: string[], subscribeType: SubscribeType, expiry: number): Promise<IAsyncRes<string[]>> {
+      return call(async () => {
+        const type = param(() => subscribeTypes.toName(subscribeType), 'subscribeType');
+        const failed = (await request(ops.SubscribeUserStatusDocument, { userIds, type, expiry })).subscribeUserStatus.failedUserIds;
+        return failed.length ? { code: ErrorCode.SUBSCRIBE_TARGET_OVER_LIMIT, data: failed } : ok(failed);
+      });
+    },
+    unSubscribeUserStatus(userIds: string[], subscribeType: SubscribeType): Promise<IAsyncRes> {
+      return call(async () => {
+        const type = param(() => subscribeTypes.toName(subscribeType), 'subscribeType');
+        await request(ops.UnsubscribeUserStatusDocument, { userIds, type });
+        return { code: ErrorCode.SUCCESS };
+      });
+    },
+    /** the current status of up to 200 users I subscribe to (RongCloud's querySubscribeEvent) */
+    getSubscribeUserStatus(userIds: string[], subscribeType: SubscribeType = SubscribeType.ONLINE_STATUS): Promise<IAsyncRes<SubscribeInfoEvent[]>> {
+      return call(async () => {
+        const type = param(() => subscribeTypes.toName(subscribeType), 'subscribeType');
+        return ok((await request(ops.SubscribedUserStatusDocument, { type, userIds })).subscribedUserStatus.map(toSubscribeInfoEvent));
+      });
+    },
+    /** my unexpired subscriptions of a type, by offset (RongCloud's paged querySubscribeEvent) */
+    getSubscribeUserList(subscribeType: SubscribeType, count = 20, startIndex = 0): Promise<IAsyncRes<{ data: SubscribeEvent[]; totalCount: number }>> {
+      return call(async () => {
+        const type = param(() => subscribeTypes.toName(subscribeType), 'subscribeType');
+        const page = (await request(ops.SubscribedUsersDocument, { type, pageSize: count, startIndex })).subscribedUsers;
+        return ok({
+          data: page.items.map((s) => ({
+            userId: s.userId,
+            subscribeType: subscribeTypes.toNumber(s.subscribeType),
+            operationType: 0 as const,
+            subscribeTime: ms(s.subscribeTime),
+            expiry: s.expiry,
+          })),
+          totalCount: page.totalCount,
+        });
+      });
+    },
+
+    // --- friends ---
+    /** code 0: friends at once; code 25461 (FRIEND_NEED_ACCEPT): an application was sent. Neither rejects. */
+    addFriend(userId: string, directionType: DirectionType = DirectionType.BOTH, extra?: string): Promise<IAsyncRes> {
+      return call(async () => {
+        onlyBoth(directionType);
+        const { outcome } = (await request(ops.AddFriendDocument, { userId, extra })).addFriend;
+        return { code: outcome === 'ADDED' ? ErrorCode.SUCCESS : ErrorCode.FRIEND_NEED_ACCEPT };
+      });
+    },
+    acceptFriendApplication(userId: string): Promise<IAsyncRes> {
+      return call(async () => {
+        await request(ops.AcceptFriendApplicationDocument, { userId });
+        return { code: ErrorCode.SUCCESS };
+      });
+    },
+    refuseFriendApplication(userId: string, reason?: string): Promise<IAsyncRes> {
+      return call(async () => {
+        await request(ops.RefuseFriendApplicationDocument, { userId, reason });
+        return { code: ErrorCode.SUCCESS };
+      });
+    },
+    deleteFriends(userIds: string[], directionType: DirectionType = DirectionType.BOTH): Promise<IAsyncRes> {
+      return call(async () => {
+        onlyBoth(directionType);
+        await request(ops.DeleteFriendsDocument, { userIds });
+        return { code: ErrorCode.SUCCESS };
+      });
+    },
+    /** a page of my friends, newest first */
+    getFriends(directionType: DirectionType = DirectionType.BOTH, option: IPagingQueryOption = {}): Promise<IAsyncRes<IPagingQueryResult<IFriendInfo>>> {
+      return call(async () => {
+        onlyBoth(directionType);
+        const page = (await request(ops.FriendsDocument, { count: option.count, pageToken: option.pageToken || undefined })).friends;
+        return ok({
+          data: page.items.map((f) => {
+            const userProfile = toProfile(f.profile);
+            const info: IFriendInfo = { userId: f.userId, addTime: ms(f.addedAt), userProfile };
+            if (userProfile.name !== undefined) info.name = userProfile.name;
+            if (userProfile.portraitUri !== undefined) info.portraitUri = userProfile.portraitUri;
+            if (f.remark !== null) info.remark = f.remark;
+            return info;
+          }),
+          pageToken: page.nextPageToken ?? '',
+        });
+      });
+    },
+    /**
+     * Applications I sent and received, newest first. `types` and `status` filter; with more than
+     * one status the filtering happens here, on the page the server returned.
+     */
+    getFriendApplications(
+      option: IPagingQueryOption = {},
+      types?: FriendApplicationType[],
+      status?: FriendApplicationStatus[],
+    ): Promise<IAsyncRes<IPagingQueryResult<IFriendApplicationInfo>>> {
+      return call(async () => {
+        const direction = types?.length === 1 ? param(() => applicationTypes.toName(types[0]!), 'types') : undefined;
+        const statusNames = status?.map((s) => param(() => applicationStatuses.toName(s), 'status'));
+        const page = (
+          await request(ops.FriendApplicationsDocument, {
+            count: option.count,
+            pageToken: option.pageToken || undefined,
+            direction,
+            status: statusNames?.length === 1 ? statusNames[0] : undefined,
+          })
+        ).friendApplications;
+        const items = page.items.filter((a) => !statusNames || statusNames.length <= 1 || statusNames.includes(a.status));
+        return ok({ data: items.map(toApplicationInfo), pageToken: page.nextPageToken ?? '' });
+      });
+    },
+    /** 1–20 ids; result BOTH_WAY (3) for a friend, NONE (0) otherwise */
+    checkFriends(userIds: string[], directionType: DirectionType = DirectionType.BOTH): Promise<IAsyncRes<{ userId: string; result: FriendRelationType }[]>> {
+      return call(async () => {
+        onlyBoth(directionType);
+        const results = (await request(ops.CheckFriendsDocument, { userIds })).checkFriends;
+        return ok(results.map((r) => ({ userId: r.userId, result: r.isFriend ? FriendRelationType.BOTH_WAY : FriendRelationType.NONE })));
+      });
+    },
+    setFriendAddPermission(permission: FriendAddPermission): Promise<IAsyncRes<FriendAddPermission>> {
+      return call(async () => {
+        const name = param(() => friendAddPermissions.toName(permission), 'permission');
+        return ok(friendAddPermissions.toNumber((await request(ops.UpdateMyFriendAddPermissionDocument, { permission: name })).updateMyFriendAddPermission));
+      });
+    },
+    /** NOT_SET (0) means the app's default applies */
+    getFriendAddPermission(): Promise<IAsyncRes<FriendAddPermission>> {
+      return call(async () => ok(friendAddPermissions.toNumber((await request(ops.MyFriendAddPermissionDocument)).myFriendAddPermission)));
+    },
+    /** the remark (≤ 64 characters; null clears it). Friend ext profiles are not hosted: a non-empty extProfile is refused. */
+    setFriendInfo(userId: string, remark?: string | null, extProfile?: Record<string, string>): Promise<IAsyncRes> {
+      return call(async () => {
+        if (extProfile && Object.keys(extProfile).length) throw ProfileClientError.invalidParameter('friend extProfile is not supported by this server', ['extProfile']);
+        await request(ops.SetFriendRemarkDocument, { userId, remark: remark ?? null });
+        return { code: ErrorCode.SUCCESS };
+      });
+    },
+
+    /** Any typed operation of the generated documents, with this client's credentials (escape hatch). */
+    request,
+  };
+}

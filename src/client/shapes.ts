@@ -1,0 +1,249 @@
+/**
+ * RongCloud-shaped values (RongIMLib's IUserProfileInfo, SubscribeInfoEvent, SubscribeEvent,
+ * friend events) and their conversion from the GraphQL results. Times are Unix milliseconds,
+ * enums RongCloud's numbers.
+ */
+import {
+  applicationStatuses,
+  applicationTypes,
+  DirectionType,
+  genders,
+  platforms,
+  SubscribeOperationType,
+  subscribeTypes,
+  type FriendApplicationStatus,
+  type FriendApplicationType,
+  type Gender,
+  type Platform,
+  type SubscribeType,
+} from './enums.ts';
+import { ProfileClientError } from './errors.ts';
+import type {
+  ApplicationFieldsFragment,
+  OnFriendEventsSubscription,
+  OnSubscribedRelationChangeSubscription,
+  ProfileFieldsFragment,
+  StatusFieldsFragment,
+  UserProfileInput,
+} from './generated/graphql.ts';
+
+/** A profile as RongIMLib's IUserProfileInfo. Fields the viewer may not see (or that are unset) are left out. */
+export interface IUserProfileInfo {
+  userId: string;
+  name?: string;
+  portraitUri?: string;
+  uniqueId?: string;
+  email?: string;
+  birthday?: string;
+  gender?: Gender;
+  location?: string;
+  role?: number;
+  level?: number;
+  /** ext key → value */
+  userExtProfile?: Record<string, string>;
+  /** the same object as userExtProfile: RongCloud's Web samples call it extraProfile */
+  extraProfile?: Record<string, string>;
+  /** the server's profile version (bumped by every write); a cache validator */
+  version: number;
+  /** last write, Unix ms */
+  updatedAt: number;
+  /** true when some fields were hidden from this viewer (visibility) */
+  restricted: boolean;
+}
+
+/** What updateMyUserProfile takes: omitted fields stay, null clears; ext entries merge, a null value removes the key. */
+export interface IUserProfileInput {
+  name?: string | null;
+  portraitUri?: string | null;
+  email?: string | null;
+  birthday?: string | null;
+  gender?: Gender | null;
+  location?: string | null;
+  role?: number | null;
+  level?: number | null;
+  userExtProfile?: Record<string, string | null>;
+  /** alias of userExtProfile (RongCloud's Web samples use it); both may be given */
+  extraProfile?: Record<string, string | null>;
+  /** cannot be set by a user (only by the app's backend): refused with 24360, as RongCloud does */
+  uniqueId?: never;
+}
+
+/** One item of SUBSCRIBED_USER_STATUS_CHANGE (RongCloud's SubscribeInfoEvent). */
+export interface SubscribeInfoEvent {
+  userId: string;
+  subscribeType: SubscribeType;
+  /** when the subscription was made, Unix ms; 0 for the FRIEND_* types (no subscription) */
+  subscribeTime: number;
+  /** subscription lifetime in seconds; 0 for the FRIEND_* types */
+  expiry: number;
+  /** when this status changed, Unix ms */
+  updateTime: number;
+  /** online status per platform (ONLINE_STATUS, FRIEND_ONLINE_STATUS); empty for the profile types */
+  details: SubscribeUserDetail[];
+  /** the profile as this user may see it (USER_PROFILE, FRIEND_USER_PROFILE) */
+  userProfile?: IUserProfileInfo;
+}
+
+export interface SubscribeUserDetail {
+  /** 1 online, 0 offline */
+  eventValue: 0 | 1;
+  /** Unix ms */
+  changeTime: number;
+  platform: Platform;
+}
+
+/** One item of SUBSCRIBED_RELATION_CHANGE (RongCloud's SubscribeEvent): one per user id. */
+export interface SubscribeEvent {
+  userId: string;
+  subscribeType: SubscribeType;
+  /** 0 subscribe, 1 unsubscribe */
+  operationType: SubscribeOperationType;
+  /** when the (un)subscription was made, Unix ms */
+  subscribeTime: number;
+  /** seconds; 0 for an unsubscription */
+  expiry: number;
+}
+
+export interface IFriendAdded {
+  userId: string;
+  directionType: DirectionType;
+  /** Unix ms */
+  optTime: number;
+}
+
+export interface IFriendDeleted {
+  userIds: string[];
+  directionType: DirectionType;
+  optTime: number;
+}
+
+export interface IFriendApplicationInfo {
+  /** the other party */
+  userId: string;
+  /** 1 sent by me, 2 received */
+  applicationType: FriendApplicationType;
+  applicationStatus: FriendApplicationStatus;
+  extra?: string;
+  reason?: string;
+  /** when the application was made, Unix ms */
+  operationTime: number;
+  /** Unix ms; applications expire after 7 days */
+  expiresAt: number;
+}
+
+export interface IFriendApplicationStatusChange extends IFriendApplicationInfo {
+  directionType: DirectionType;
+  optTime: number;
+}
+
+export interface IFriendInfo {
+  userId: string;
+  name?: string;
+  portraitUri?: string;
+  remark?: string;
+  /** Unix ms */
+  addTime: number;
+  /** the friend's profile as I may see it */
+  userProfile: IUserProfileInfo;
+}
+
+// --- conversions ------------------------------------------------------------------------------
+
+export const ms = (iso: string | null | undefined): number => (iso ? Date.parse(iso) : 0);
+
+export function toProfile(p: ProfileFieldsFragment): IUserProfileInfo {
+  const out: IUserProfileInfo = { userId: p.userId, version: p.version, updatedAt: ms(p.updatedAt), restricted: p.restricted };
+  for (const field of ['name', 'portraitUri', 'uniqueId', 'email', 'birthday', 'location', 'role', 'level'] as const) {
+    const value = p[field];
+    if (value !== null && value !== undefined) (out as unknown as Record<string, unknown>)[field] = value;
+  }
+  if (p.gender) out.gender = genders.toNumber(p.gender);
+  if (p.userExtProfile) {
+    const ext = Object.fromEntries(p.userExtProfile.map((e) => [e.key, e.value]));
+    out.userExtProfile = ext;
+    out.extraProfile = ext;
+  }
+  return out;
+}
+
+/** The GraphQL input of an IUserProfileInput; refuses what a user cannot set, before sending. */
+export function toProfileInput(profile: IUserProfileInput): UserProfileInput {
+  if (profile === null || typeof profile !== 'object') throw ProfileClientError.invalidParameter('profile must be an object');
+  const source = profile as Record<string, unknown>;
+  if ('uniqueId' in source && source.uniqueId !== undefined) {
+    // RongCloud: "This field cannot be set via SDK"
+    throw new ProfileClientError('uniqueId can only be set by the app backend', { code: 24360, errorKeys: ['uniqueId'] });
+  }
+  const input: UserProfileInput = {};
+  for (const field of ['name', 'portraitUri', 'email', 'birthday', 'location', 'role', 'level'] as const) {
+    if (source[field] !== undefined) (input as Record<string, unknown>)[field] = source[field];
+  }
+  if (source.gender !== undefined) {
+    try {
+      input.gender = source.gender === null ? null : genders.toName(source.gender as Gender);
+    } catch (error) {
+      throw ProfileClientError.invalidParameter((error as Error).message, ['gender']);
+    }
+  }
+  const ext = { ...(source.extraProfile as object | undefined), ...(source.userExtProfile as object | undefined) } as Record<string, unknown>;
+  if (source.extraProfile !== undefined || source.userExtProfile !== undefined) {
+    input.userExtProfile = Object.entries(ext).map(([key, value]) => ({ key, value: value as string | null }));
+  }
+  return input;
+}
+
+export function toSubscribeInfoEvent(s: StatusFieldsFragment): SubscribeInfoEvent {
+  const event: SubscribeInfoEvent = {
+    userId: s.userId,
+    subscribeType: subscribeTypes.toNumber(s.subscribeType),
+    subscribeTime: ms(s.subscribeTime),
+    expiry: s.expiry ?? 0,
+    updateTime: ms(s.changeTime),
+    details: s.details.map((d) => ({ eventValue: d.online ? 1 : 0, changeTime: ms(d.changeTime), platform: platforms.toNumber(d.platform) })),
+  };
+  if (s.userProfile) event.userProfile = toProfile(s.userProfile);
+  return event;
+}
+
+export function toSubscribeEvents(r: OnSubscribedRelationChangeSubscription['subscribedRelationChange']): SubscribeEvent[] {
+  const unsubscribe = r.operationType === 'UNSUBSCRIBE';
+  return r.userIds.map((userId) => ({
+    userId,
+    subscribeType: subscribeTypes.toNumber(r.subscribeType),
+    operationType: unsubscribe ? SubscribeOperationType.UNSUBSCRIBE : SubscribeOperationType.SUBSCRIBE,
+    subscribeTime: ms(r.operationTime),
+    expiry: unsubscribe ? 0 : (r.expiry ?? 0),
+  }));
+}
+
+export function toApplicationInfo(a: ApplicationFieldsFragment): IFriendApplicationInfo {
+  const info: IFriendApplicationInfo = {
+    userId: a.userId,
+    applicationType: applicationTypes.toNumber(a.direction),
+    applicationStatus: applicationStatuses.toNumber(a.status),
+    operationTime: ms(a.createdAt),
+    expiresAt: ms(a.expiresAt),
+  };
+  if (a.extra !== null) info.extra = a.extra;
+  if (a.reason !== null) info.reason = a.reason;
+  return info;
+}
+
+export type FriendEvent =
+  | { kind: 'added'; event: IFriendAdded }
+  | { kind: 'deleted'; event: IFriendDeleted }
+  | { kind: 'application'; event: IFriendApplicationStatusChange };
+
+export function toFriendEvent(e: OnFriendEventsSubscription['friendEvents']): FriendEvent | undefined {
+  switch (e.__typename) {
+    case 'FriendAdded':
+      return { kind: 'added', event: { userId: e.userId, directionType: DirectionType.BOTH, optTime: ms(e.addedAt) } };
+    case 'FriendDeleted':
+      return { kind: 'deleted', event: { userIds: e.userIds, directionType: DirectionType.BOTH, optTime: ms(e.deletedAt) } };
+    case 'FriendApplicationStatusChanged': {
+      const info = toApplicationInfo(e.application);
+      return { kind: 'application', event: { ...info, directionType: DirectionType.BOTH, optTime: info.operationTime } };
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,496 @@
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createProfileClient,
+  DirectionType,
+  ErrorCode,
+  Events,
+  FriendAddPermission,
+  FriendApplicationStatus,
+  FriendApplicationType,
+  FriendRelationType,
+  Gender,
+  Platform,
+  ProfileClientError,
+  SubscribeType,
+  UserProfileVisibility,
+  type ProfileClient,
+} from '../src/client/index.ts';
+import { defineKey, makeFriends, setProfile } from './helpers/profiles.ts';
+import { sdkClient, type RecordedClient } from './helpers/sdk.ts';
+import { startTestServer, type TestApp, type TestServer } from './helpers/server.ts';
+
+let server: TestServer;
+const open: ProfileClient[] = [];
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await Promise.all(open.map((c) => c.disconnect()));
+  await server?.stop();
+});
+
+async function user(app: TestApp, userId: string, options: Parameters<typeof sdkClient>[3] = {}): Promise<RecordedClient> {
+  const recorded = await sdkClient(server, app, userId, options);
+  open.push(recorded.client);
+  return recorded;
+}
+
+/** The rejection of a call that must fail. */
+async function failure(promise: Promise<unknown>): Promise<ProfileClientError> {
+  const error = await promise.then(
+    (value) => {
+      throw new Error(`expected a failure, got ${JSON.stringify(value)}`);
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ProfileClientError);
+  return error as ProfileClientError;
+}
+
+describe('profiles', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await server.newApp();
+    await defineKey(app, 'hobby');
+    await defineKey(app, 'city');
+    await defineKey(app, 'secret', true, false);
+  });
+
+  it('updateMyUserProfile takes RongCloud’s shape: gender as a number, extraProfile as an alias of userExtProfile', async () => {
+    const { client } = await user(app, 'alice');
+    const res = await client.updateMyUserProfile({
+      name: 'Alice',
+      portraitUri: 'https://img.example/a.png',
+      email: 'alice@example.com',
+      birthday: '1990-01-01',
+      gender: Gender.FEMALE,
+      location: 'Berlin',
+      role: 1,
+      level: 7,
+      extraProfile: { hobby: 'chess' },
+      userExtProfile: { city: 'Berlin' },
+    });
+    expect(res.code).toBe(ErrorCode.SUCCESS);
+    expect(res.data).toMatchObject({
+      userId: 'alice',
+      name: 'Alice',
+      gender: 2,
+      role: 1,
+      level: 7,
+      userExtProfile: { hobby: 'chess', city: 'Berlin' },
+      extraProfile: { hobby: 'chess', city: 'Berlin' },
+      restricted: false,
+    });
+    expect(res.data!.version).toBeGreaterThan(1);
+    expect(typeof res.data!.updatedAt).toBe('number');
+
+    const mine = await client.getMyUserProfile();
+    expect(mine).toEqual({ code: 0, data: res.data });
+
+    // null clears, omitted stays, a null ext value removes the key
+    const cleared = await client.updateMyUserProfile({ email: null, extraProfile: { hobby: null } });
+    expect(cleared.data).toMatchObject({ name: 'Alice', userExtProfile: { city: 'Berlin' } });
+    expect(cleared.data).not.toHaveProperty('email');
+  });
+
+  it('getUserProfiles applies visibility (basic view for others by default) and leaves unknown ids out', async () => {
+    const { client: bob } = await user(app, 'bob');
+    await setProfile(app, 'carol', { name: 'Carol', email: 'carol@example.com', gender: 'MALE', uniqueId: 'carol7' });
+    const res = await bob.getUserProfiles(['carol', 'nobody']);
+    expect(res.code).toBe(0);
+    expect(res.data).toEqual([{ userId: 'carol', name: 'Carol', version: expect.any(Number), updatedAt: expect.any(Number), restricted: true }]);
+  });
+
+  it('updateMyUserProfileVisibility / getMyUserProfileVisibility speak RongCloud’s numbers', async () => {
+    const { client: dave } = await user(app, 'dave');
+    const { client: erin } = await user(app, 'erin');
+    await dave.updateMyUserProfile({ email: 'dave@example.com' });
+    expect(await dave.getMyUserProfileVisibility()).toEqual({ code: 0, data: UserProfileVisibility.NOT_SET });
+    expect(await dave.updateMyUserProfileVisibility(UserProfileVisibility.EVERYONE)).toEqual({ code: 0, data: 2 });
+    expect(await dave.getMyUserProfileVisibility()).toEqual({ code: 0, data: 2 });
+    expect((await erin.getUserProfiles(['dave'])).data![0]).toMatchObject({ email: 'dave@example.com', restricted: false });
+    expect(await dave.updateMyUserProfileVisibility(UserProfileVisibility.FRIEND_VISIBLE)).toEqual({ code: 0, data: 3 });
+    expect((await erin.getUserProfiles(['dave'])).data![0]).not.toHaveProperty('email');
+    const bad = await failure(dave.updateMyUserProfileVisibility(9 as never));
+    expect(bad.code).toBe(ErrorCode.INVALID_PARAMETER);
+  });
+
+  it('searchUserProfileByUniqueId finds exact matches; a miss is 24366 as in RongCloud', async () => {
+    const { client } = await user(app, 'frank');
+    const hit = await client.searchUserProfileByUniqueId('carol7');
+    expect(hit.data).toMatchObject({ userId: 'carol', name: 'Carol' });
+    const miss = await failure(client.searchUserProfileByUniqueId('CAROL7'));
+    expect(miss.code).toBe(ErrorCode.USER_PROFILE_USER_NOT_EXIST);
+    expect(miss.code).toBe(24366);
+  });
+
+  it('failures carry RongCloud’s numeric codes and the offending keys', async () => {
+    const { client } = await user(app, 'gina');
+    const tooLong = await failure(client.updateMyUserProfile({ extraProfile: { hobby: 'x'.repeat(257) } }));
+    expect(tooLong.code).toBe(24364);
+    expect(tooLong.errorKeys).toEqual(['hobby']);
+    expect(tooLong.extensionCode).toBe('BAD_USER_INPUT');
+    expect(tooLong.graphQLError?.extensions?.rcCode).toBe(24364);
+
+    const undefinedKey = await failure(client.updateMyUserProfile({ userExtProfile: { nope: 'x' } }));
+    expect(undefinedKey.code).toBe(24362);
+    expect(undefinedKey.errorKeys).toEqual(['nope']);
+
+    const notWritable = await failure(client.updateMyUserProfile({ userExtProfile: { secret: 'x' } }));
+    expect(notWritable.code).toBe(24360);
+
+    const tooMany = await failure(client.getUserProfiles(Array.from({ length: 21 }, (_, i) => `u${i}`)));
+    expect(tooMany.code).toBe(24365);
+
+    // several bad fields: every one is named
+    const several = await failure(client.updateMyUserProfile({ name: 'n'.repeat(33), role: 101 }));
+    expect(several.errorKeys).toEqual(expect.arrayContaining(['name', 'role']));
+
+    // the SDK cannot set uniqueId (RongCloud: "cannot be set via SDK"): refused before sending
+    const unique = await failure(client.updateMyUserProfile({ uniqueId: 'x' } as never));
+    expect(unique.code).toBe(24360);
+    expect(unique.errorKeys).toEqual(['uniqueId']);
+    expect(unique.graphQLError).toBeUndefined();
+
+    // codes without a RongCloud equivalent: stable numbers per extensions.code
+    const current = (await client.getMyUserProfile()).data!.version;
+    const conflict = await failure(client.updateMyUserProfile({ name: 'G' }, { expectedVersion: current + 5 }));
+    expect(conflict.code).toBe(ErrorCode.VERSION_CONFLICT);
+    expect(conflict.extensionCode).toBe('VERSION_CONFLICT');
+    expect(await client.updateMyUserProfile({ name: 'G' }, { expectedVersion: current })).toMatchObject({ code: 0, data: { version: current + 1 } });
+
+    const badToken = createProfileClient({ url: server.url, token: 'not-a-token' });
+    const unauthenticated = await failure(badToken.getMyUserProfile());
+    expect(unauthenticated.code).toBe(ErrorCode.UNAUTHENTICATED);
+
+    const unreachable = createProfileClient({ url: 'http://127.0.0.1:1/graphql', token: 't' });
+    expect((await failure(unreachable.getMyUserProfile())).code).toBe(ErrorCode.NETWORK_ERROR);
+  });
+
+  it("with errors: 'resolve', failures resolve to { code, msg, errorKeys } like RongIMLib", async () => {
+    const { client } = await user(app, 'hank', { errors: 'resolve' });
+    const res = await client.updateMyUserProfile({ extraProfile: { hobby: 'x'.repeat(300) } });
+    expect(res).toEqual({ code: 24364, msg: expect.stringContaining('hobby'), errorKeys: ['hobby'] });
+    expect(await client.searchUserProfileByUniqueId('none')).toMatchObject({ code: 24366 });
+    expect((await client.getMyUserProfile()).code).toBe(0);
+  });
+});
+
+describe('status subscriptions', () => {
+  it('subscribeUserStatus(userIds, type, expiry), the queries, and unSubscribeUserStatus', async () => {
+    const app = await server.newApp();
+    const { client: alice } = await user(app, 'alice');
+    await user(app, 'bob');
+    expect(await alice.subscribeUserStatus(['bob', 'carol'], SubscribeType.ONLINE_STATUS, 3600)).toEqual({ code: 0, data: [] });
+    expect(await alice.subscribeUserStatus(['bob'], SubscribeType.USER_PROFILE, 600)).toEqual({ code: 0, data: [] });
+
+    const list = await alice.getSubscribeUserList(SubscribeType.ONLINE_STATUS, 10, 0);
+    expect(list.data!.totalCount).toBe(2);
+    expect(list.data!.data.map((s) => s.userId).sort()).toEqual(['bob', 'carol']);
+    expect(list.data!.data[0]).toMatchObject({ subscribeType: 1, operationType: 0, expiry: 3600, subscribeTime: server.clock.now().getTime() });
+
+    const status = await alice.getSubscribeUserStatus(['bob'], SubscribeType.ONLINE_STATUS);
+    expect(status.data).toEqual([{ userId: 'bob', subscribeType: 1, subscribeTime: expect.any(Number), expiry: 3600, updateTime: expect.any(Number), details: [] }]);
+
+    expect(await alice.unSubscribeUserStatus(['carol'], SubscribeType.ONLINE_STATUS)).toEqual({ code: 0 });
+    expect((await alice.getSubscribeUserList(SubscribeType.ONLINE_STATUS)).data!.totalCount).toBe(1);
+
+    const self = await failure(alice.subscribeUserStatus(['alice'], SubscribeType.ONLINE_STATUS, 3600));
+    expect(self.code).toBe(ErrorCode.BAD_USER_INPUT);
+    const friendType = await failure(alice.subscribeUserStatus(['bob'], SubscribeType.FRIEND_ONLINE_STATUS, 3600));
+    expect(friendType.code).toBe(ErrorCode.BAD_USER_INPUT);
+    const badType = await failure(alice.unSubscribeUserStatus(['bob'], 7 as never));
+    expect(badType.code).toBe(ErrorCode.INVALID_PARAMETER);
+  });
+});
+
+describe('friends', () => {
+  it('the friend calls, with RongCloud’s codes (25461 = application sent) and numbers', async () => {
+    const app = await server.newApp();
+    const { client: alice } = await user(app, 'alice');
+    const { client: bob } = await user(app, 'bob');
+    const { client: carol } = await user(app, 'carol');
+    await setProfile(app, 'bob', { name: 'Bob' });
+
+    expect(await alice.getFriendAddPermission()).toEqual({ code: 0, data: FriendAddPermission.NOT_SET });
+    // the app default is NEED_VERIFY: an application is sent
+    expect(await alice.addFriend('bob', DirectionType.BOTH, 'hi')).toEqual({ code: ErrorCode.FRIEND_NEED_ACCEPT });
+    expect(ErrorCode.FRIEND_NEED_ACCEPT).toBe(25461);
+
+    const received = await bob.getFriendApplications({ count: 10 }, [FriendApplicationType.RECEIVED], [FriendApplicationStatus.UNHANDLED]);
+    expect(received).toEqual({
+      code: 0,
+      data: {
+        data: [{ userId: 'alice', applicationType: 2, applicationStatus: 0, extra: 'hi', operationTime: expect.any(Number), expiresAt: expect.any(Number) }],
+        pageToken: '',
+      },
+    });
+    const sent = await alice.getFriendApplications({}, [FriendApplicationType.SENT]);
+    expect(sent.data!.data).toMatchObject([{ userId: 'bob', applicationType: 1, applicationStatus: 0 }]);
+
+    expect(await bob.acceptFriendApplication('alice')).toEqual({ code: 0 });
+    // more than one status: filtered on the page
+    const handled = await alice.getFriendApplications({}, undefined, [FriendApplicationStatus.ACCEPTED, FriendApplicationStatus.REFUSED]);
+    expect(handled.data!.data).toMatchObject([{ userId: 'bob', applicationStatus: FriendApplicationStatus.ACCEPTED }]);
+
+    expect(await alice.setFriendInfo('bob', 'Bobby')).toEqual({ code: 0 });
+    const friends = await alice.getFriends(DirectionType.BOTH, { count: 10 });
+    expect(friends.data).toEqual({
+      data: [{ userId: 'bob', name: 'Bob', remark: 'Bobby', addTime: expect.any(Number), userProfile: expect.objectContaining({ userId: 'bob', name: 'Bob' }) }],
+      pageToken: '',
+    });
+    expect(await alice.checkFriends(['bob', 'carol'])).toEqual({
+      code: 0,
+      data: [
+        { userId: 'bob', result: FriendRelationType.BOTH_WAY },
+        { userId: 'carol', result: FriendRelationType.NONE },
+      ],
+    });
+
+    // already friends, adding yourself: RongCloud's codes
+    expect((await failure(alice.addFriend('bob'))).code).toBe(25460);
+    expect((await failure(alice.addFriend('alice'))).code).toBe(25472);
+    // friendships are mutual here
+    expect((await failure(alice.addFriend('carol', DirectionType.ONE_WAY))).code).toBe(ErrorCode.INVALID_PARAMETER);
+
+    // FREE adds at once; NO_ONE_ALLOWED refuses
+    expect(await carol.setFriendAddPermission(FriendAddPermission.FREE)).toEqual({ code: 0, data: 1 });
+    expect(await alice.addFriend('carol')).toEqual({ code: 0 });
+    expect(await carol.setFriendAddPermission(FriendAddPermission.NO_ONE_ALLOWED)).toEqual({ code: 0, data: 3 });
+    expect((await failure(bob.addFriend('carol'))).code).toBe(25471);
+
+    // refuse, then delete
+    const { client: dan } = await user(app, 'dan');
+    expect((await dan.addFriend('alice', DirectionType.BOTH)).code).toBe(25461);
+    expect(await alice.refuseFriendApplication('dan', 'no thanks')).toEqual({ code: 0 });
+    expect((await dan.getFriendApplications()).data!.data).toMatchObject([{ userId: 'alice', applicationStatus: 2, reason: 'no thanks' }]);
+    expect((await failure(alice.acceptFriendApplication('dan'))).code).toBe(25466);
+
+    expect(await alice.deleteFriends(['bob', 'carol'])).toEqual({ code: 0 });
+    expect((await alice.getFriends()).data!.data).toEqual([]);
+  });
+});
+
+describe('events', () => {
+  it('connect() opens one graphql-ws connection: the user goes online and the four syncs finish', async () => {
+    const app = await server.newApp();
+    const alice = await user(app, 'alice');
+    expect(await alice.client.connect()).toEqual({ code: 0, data: { userId: 'alice' } });
+    const finished = await alice.waitFor(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED, 4);
+    expect([...finished].sort()).toEqual([1, 2, 3, 4]);
+    expect(alice.of(Events.CONNECTED)).toHaveLength(1);
+    const mine = server.app.realtime.transport.connections().filter((c) => c.info.appKey === app.appKey);
+    expect(mine.map((c) => [c.info.userId, c.info.platform, c.info.deviceId])).toEqual([['alice', 'WEB', alice.client.deviceId]]);
+    // connect() twice is one connection
+    await alice.client.connect();
+    expect(server.app.realtime.transport.connections().filter((c) => c.info.appKey === app.appKey)).toHaveLength(1);
+    await alice.client.disconnect();
+  });
+
+  it('SUBSCRIBED_USER_STATUS_CHANGE: a sync batch, then live RongCloud SubscribeInfoEvents (online per platform, profiles)', async () => {
+    const app = await server.newApp();
+    await app.backend.ok('mutation { updateAppSettings(defaultProfileVisibility: EVERYONE) { appKey } }');
+    const alice = await user(app, 'alice');
+    const bob = await user(app, 'bob', { platform: Platform.IOS });
+    await bob.client.updateMyUserProfile({ name: 'Bob' });
+    await alice.client.subscribeUserStatus(['bob'], SubscribeType.ONLINE_STATUS, 3600);
+    await alice.client.subscribeUserStatus(['bob'], SubscribeType.USER_PROFILE, 3600);
+    await alice.client.connect();
+    await alice.waitFor(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED, 4);
+
+    // the sync: one array per type, delivered before that type's SYNC_SUBSCRIBED_USER_STATUS_FINISHED
+    const order = alice.log.filter((e) => e.event === Events.SUBSCRIBED_USER_STATUS_CHANGE || e.event === Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED);
+    expect(order.map((e) => (e.event === Events.SUBSCRIBED_USER_STATUS_CHANGE ? (e.payload as { subscribeType: number }[]).map((s) => s.subscribeType) : e.payload))).toEqual([
+      [1],
+      1,
+      [2],
+      2,
+      3,
+      4,
+    ]);
+    const [online] = alice.of(Events.SUBSCRIBED_USER_STATUS_CHANGE)[0]!;
+    expect(online).toEqual({ userId: 'bob', subscribeType: 1, subscribeTime: server.clock.now().getTime(), expiry: 3600, updateTime: expect.any(Number), details: [] });
+    const [profile] = alice.of(Events.SUBSCRIBED_USER_STATUS_CHANGE)[1]!;
+    expect(profile).toMatchObject({ userId: 'bob', subscribeType: 2, expiry: 3600, details: [], userProfile: { userId: 'bob', name: 'Bob' } });
+
+    // live: bob comes online on iOS (platform 1), changes his profile, goes offline
+    await bob.client.connect();
+    const [, , live] = await alice.waitFor(Events.SUBSCRIBED_USER_STATUS_CHANGE, 3);
+    expect(live).toEqual([
+      { userId: 'bob', subscribeType: 1, subscribeTime: expect.any(Number), expiry: 3600, updateTime: expect.any(Number), details: [{ eventValue: 1, changeTime: expect.any(Number), platform: 1 }] },
+    ]);
+    await bob.client.updateMyUserProfile({ gender: Gender.MALE });
+    const changed = (await alice.waitFor(Events.SUBSCRIBED_USER_STATUS_CHANGE, 4))[3]!;
+    expect(changed).toMatchObject([{ userId: 'bob', subscribeType: 2, userProfile: { name: 'Bob', gender: 1 } }]);
+    await bob.client.disconnect();
+    const offline = (await alice.waitFor(Events.SUBSCRIBED_USER_STATUS_CHANGE, 5))[4]!;
+    expect(offline).toMatchObject([{ userId: 'bob', subscribeType: 1, details: [{ eventValue: 0, platform: 1 }] }]);
+    await alice.client.disconnect();
+  });
+
+  it('FRIEND_* types arrive without subscribing (subscribeTime and expiry 0)', async () => {
+    const app = await server.newApp();
+    const alice = await user(app, 'alice');
+    const bob = await user(app, 'bob', { platform: 'ANDROID' });
+    await makeFriends(app, 'alice', 'bob');
+    await alice.client.connect();
+    await alice.waitFor(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED, 4);
+    const before = alice.of(Events.SUBSCRIBED_USER_STATUS_CHANGE).length;
+    await bob.client.connect();
+    const events = await alice.waitFor(Events.SUBSCRIBED_USER_STATUS_CHANGE, before + 1);
+    expect(events[before]).toEqual([
+      { userId: 'bob', subscribeType: 3, subscribeTime: 0, expiry: 0, updateTime: expect.any(Number), details: [{ eventValue: 1, changeTime: expect.any(Number), platform: 2 }] },
+    ]);
+    await Promise.all([alice.client.disconnect(), bob.client.disconnect()]);
+  });
+
+  it('SUBSCRIBED_RELATION_CHANGE and OWN_USER_PROFILE_CHANGED reach my other devices only', async () => {
+    const app = await server.newApp();
+    const phone = await user(app, 'alice', { platform: Platform.IOS, deviceId: 'phone' });
+    const web = await user(app, 'alice', { platform: Platform.WEB, deviceId: 'web' });
+    await Promise.all([phone.client.connect(), web.client.connect()]);
+    await Promise.all([phone.waitFor(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED, 4), web.waitFor(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED, 4)]);
+
+    await web.client.subscribeUserStatus(['bob', 'carol'], SubscribeType.USER_PROFILE, 600);
+    const [relation] = await phone.waitFor(Events.SUBSCRIBED_RELATION_CHANGE);
+    expect(relation).toEqual([
+      { userId: 'bob', subscribeType: 2, operationType: 0, subscribeTime: server.clock.now().getTime(), expiry: 600 },
+      { userId: 'carol', subscribeType: 2, operationType: 0, subscribeTime: server.clock.now().getTime(), expiry: 600 },
+    ]);
+    await phone.client.unSubscribeUserStatus(['bob'], SubscribeType.USER_PROFILE);
+    const [unsubscribed] = await web.waitFor(Events.SUBSCRIBED_RELATION_CHANGE);
+    expect(unsubscribed).toEqual([{ userId: 'bob', subscribeType: 2, operationType: 1, subscribeTime: expect.any(Number), expiry: 0 }]);
+
+    await web.client.updateMyUserProfile({ name: 'Alice W', extraProfile: {} });
+    const [own] = await phone.waitFor(Events.OWN_USER_PROFILE_CHANGED);
+    expect(own).toMatchObject({ userId: 'alice', name: 'Alice W', restricted: false });
+    // the backend's change reaches every device
+    await setProfile(app, 'alice', { name: 'From backend', gender: 'FEMALE' });
+    await phone.waitFor(Events.OWN_USER_PROFILE_CHANGED, 2);
+    const [fromBackend] = await web.waitFor(Events.OWN_USER_PROFILE_CHANGED, 1);
+    expect(fromBackend).toMatchObject({ name: 'From backend', gender: 2 });
+    await server.app.realtime.fanOut.drain();
+    await web.quiet(Events.OWN_USER_PROFILE_CHANGED, 200);
+    await web.quiet(Events.SUBSCRIBED_RELATION_CHANGE, 0);
+    expect(web.of(Events.OWN_USER_PROFILE_CHANGED)).toHaveLength(1);
+    expect(phone.of(Events.SUBSCRIBED_RELATION_CHANGE)).toHaveLength(1);
+    await Promise.all([phone.client.disconnect(), web.client.disconnect()]);
+  });
+
+  it('FRIEND_APPLICATION_STATUS_CHANGED, FRIEND_ADDED and FRIEND_DELETE reach both users', async () => {
+    const app = await server.newApp();
+    const alice = await user(app, 'alice');
+    const bob = await user(app, 'bob');
+    await Promise.all([alice.client.connect(), bob.client.connect()]);
+    await alice.client.addFriend('bob', DirectionType.BOTH, 'hello');
+    const [applied] = await bob.waitFor(Events.FRIEND_APPLICATION_STATUS_CHANGED);
+    expect(applied).toEqual({
+      userId: 'alice',
+      applicationType: FriendApplicationType.RECEIVED,
+      applicationStatus: FriendApplicationStatus.UNHANDLED,
+      extra: 'hello',
+      operationTime: expect.any(Number),
+      optTime: expect.any(Number),
+      expiresAt: expect.any(Number),
+      directionType: DirectionType.BOTH,
+    });
+    expect((await alice.waitFor(Events.FRIEND_APPLICATION_STATUS_CHANGED))[0]).toMatchObject({ userId: 'bob', applicationType: 1, applicationStatus: 0 });
+    await bob.client.acceptFriendApplication('alice');
+    expect((await alice.waitFor(Events.FRIEND_ADDED))[0]).toEqual({ userId: 'bob', directionType: 2, optTime: expect.any(Number) });
+    expect((await bob.waitFor(Events.FRIEND_ADDED))[0]).toEqual({ userId: 'alice', directionType: 2, optTime: expect.any(Number) });
+    expect((await alice.waitFor(Events.FRIEND_APPLICATION_STATUS_CHANGED, 2))[1]).toMatchObject({ userId: 'bob', applicationStatus: FriendApplicationStatus.ACCEPTED });
+    await alice.client.deleteFriends(['bob']);
+    expect((await bob.waitFor(Events.FRIEND_DELETE))[0]).toEqual({ userIds: ['alice'], directionType: 2, optTime: expect.any(Number) });
+    expect((await alice.waitFor(Events.FRIEND_DELETE))[0]).toEqual({ userIds: ['bob'], directionType: 2, optTime: expect.any(Number) });
+    await Promise.all([alice.client.disconnect(), bob.client.disconnect()]);
+  });
+
+  it('removeEventListener stops delivery to that listener', async () => {
+    const app = await server.newApp();
+    const phone = await user(app, 'alice', { deviceId: 'phone' });
+    const { client: web } = await user(app, 'alice', { deviceId: 'web' });
+    const seen: string[] = [];
+    const listener = (p: { name?: string }) => seen.push(p.name ?? '');
+    phone.client.addEventListener(Events.OWN_USER_PROFILE_CHANGED, listener);
+    await phone.client.connect();
+    await phone.waitFor(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED, 4);
+    await web.updateMyUserProfile({ name: 'one' });
+    await phone.waitFor(Events.OWN_USER_PROFILE_CHANGED, 1);
+    phone.client.removeEventListener(Events.OWN_USER_PROFILE_CHANGED, listener);
+    await web.updateMyUserProfile({ name: 'two' });
+    await phone.waitFor(Events.OWN_USER_PROFILE_CHANGED, 2);
+    expect(seen).toEqual(['one']);
+    await phone.client.disconnect();
+  });
+});
+
+describe('reconnect and resync', () => {
+  it('when the server closes the socket, the client reconnects by itself, syncs again and keeps receiving', async () => {
+    const app = await server.newApp();
+    const alice = await user(app, 'alice');
+    const bob = await user(app, 'bob', { platform: Platform.PC });
+    await alice.client.subscribeUserStatus(['bob'], SubscribeType.ONLINE_STATUS, 3600);
+    await alice.client.connect();
+    await bob.client.connect();
+    await alice.waitFor(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED, 4);
+    await alice.waitFor(Events.SUBSCRIBED_USER_STATUS_CHANGE, 2); // sync (bob offline), then bob online
+
+    // the server drops alice's connection as a restarting instance does (1012 Service Restart)
+    const connection = server.app.realtime.transport.connections().find((c) => c.info.appKey === app.appKey && c.info.userId === 'alice')!;
+    connection.drop(1012, 'service restart');
+
+    const [disconnect] = await alice.waitFor(Events.DISCONNECT);
+    expect(disconnect).toEqual({ code: 1012, reason: 'service restart', willReconnect: true });
+    await alice.waitFor(Events.CONNECTED, 2);
+    const finished = await alice.waitFor(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED, 8);
+    expect([...finished.slice(4)].sort()).toEqual([1, 2, 3, 4]);
+    // the resync carries bob's current status (online on PC, platform 4)
+    const batches = await alice.waitFor(Events.SUBSCRIBED_USER_STATUS_CHANGE, 3);
+    expect(batches[2]).toMatchObject([{ userId: 'bob', subscribeType: 1, details: [{ eventValue: 1, platform: 4 }] }]);
+    // one new connection, on the server, for alice
+    const again = server.app.realtime.transport.connections().filter((c) => c.info.appKey === app.appKey && c.info.userId === 'alice');
+    expect(again).toHaveLength(1);
+    expect(again[0]!.id).not.toBe(connection.id);
+
+    // live events flow on the new connection
+    await bob.client.disconnect();
+    const [, , , offline] = await alice.waitFor(Events.SUBSCRIBED_USER_STATUS_CHANGE, 4);
+    expect(offline).toMatchObject([{ userId: 'bob', details: [{ eventValue: 0, platform: 4 }] }]);
+    await alice.client.disconnect();
+  });
+
+  it('a revoked token (4403) ends the connection for good: DISCONNECT without reconnecting', async () => {
+    const app = await server.newApp();
+    const alice = await user(app, 'alice');
+    await alice.client.connect();
+    await app.backend.ok('mutation { revokeUserTokens(userId: "alice") }');
+    const [disconnect] = await alice.waitFor(Events.DISCONNECT);
+    expect(disconnect).toMatchObject({ code: 4403, willReconnect: false });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(alice.of(Events.CONNECTED)).toHaveLength(1);
+    expect(server.app.realtime.transport.connections().filter((c) => c.info.appKey === app.appKey)).toHaveLength(0);
+  });
+
+  it('connect() with a refused token rejects with UNAUTHENTICATED and does not retry', async () => {
+    const app = await server.newApp();
+    const alice = await user(app, 'alice', { token: 'not-a-token' });
+    const error = await failure(alice.client.connect());
+    expect(error.code).toBe(ErrorCode.UNAUTHENTICATED);
+    expect(alice.of(Events.DISCONNECT)).toEqual([{ code: 4403, reason: 'Forbidden', willReconnect: false }]);
+    expect(alice.of(Events.CONNECTING)).toHaveLength(1);
+  });
+});
+
+describe('package', () => {
+  it('"profile-hosting-server/client" resolves to the SDK (package.json exports)', () => {
+    const result = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', "const m = await import('profile-hosting-server/client'); console.log(typeof m.createProfileClient, m.Events.OWN_USER_PROFILE_CHANGED, m.Gender.FEMALE)"],
+      { cwd: resolve(import.meta.dirname, '..'), encoding: 'utf8' },
+    );
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toBe('function OWN_USER_PROFILE_CHANGED 2');
+  });
+});

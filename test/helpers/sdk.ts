@@ -1,0 +1,78 @@
+import WebSocket from 'ws';
+import { createProfileClient, Events, type EventName, type EventPayloads, type ProfileClient, type ProfileClientOptions } from '../../src/client/index.ts';
+import type { TestApp, TestServer } from './server.ts';
+
+export interface RecordedClient {
+  client: ProfileClient;
+  token: string;
+  /** every event received, in order */
+  log: { event: EventName; payload: unknown }[];
+  of<E extends EventName>(event: E): EventPayloads[E][];
+  /** waits until `count` events of that name arrived */
+  waitFor<E extends EventName>(event: E, count?: number, timeoutMs?: number): Promise<EventPayloads[E][]>;
+  /** asserts no new event of that name within ms */
+  quiet(event: EventName, ms?: number): Promise<void>;
+}
+
+/** Reconnect quickly in tests (production default: 0.5 s doubling up to 30 s). */
+const fastRetry = async (retries: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** retries)));
+
+/** An SDK client for `userId` of `app` (token issued by the app's backend), recording every event. */
+export async function sdkClient(
+  server: TestServer,
+  app: TestApp,
+  userId: string,
+  options: Partial<ProfileClientOptions> = {},
+): Promise<RecordedClient> {
+  const { token } = await app.user(userId);
+  const client = createProfileClient({
+    url: server.url,
+    token,
+    platform: 'WEB',
+    webSocketImpl: WebSocket,
+    retryWait: fastRetry,
+    ...options,
+  });
+  return record(client, token);
+}
+
+export function record(client: ProfileClient, token = ''): RecordedClient {
+  const log: { event: EventName; payload: unknown }[] = [];
+  let wake: (() => void)[] = [];
+  for (const event of Object.values(Events)) {
+    client.addEventListener(event, (payload: unknown) => {
+      log.push({ event, payload });
+      const waiting = wake;
+      wake = [];
+      for (const w of waiting) w();
+    });
+  }
+  const of = <E extends EventName>(event: E) => log.filter((e) => e.event === event).map((e) => e.payload as EventPayloads[E]);
+  return {
+    client,
+    token,
+    log,
+    of,
+    async waitFor(event, count = 1, timeoutMs = 8000) {
+      const deadline = Date.now() + timeoutMs;
+      while (of(event).length < count) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`timed out waiting for ${count} ${event}; got ${of(event).length}: ${JSON.stringify(log)}`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(left, 100));
+          wake.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      return of(event);
+    },
+    async quiet(event, ms = 300) {
+      const before = of(event).length;
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      const after = of(event);
+      if (after.length !== before) throw new Error(`expected no more ${event}, got ${JSON.stringify(after.slice(before))}`);
+    },
+  };
+}
