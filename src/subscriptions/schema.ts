@@ -175,7 +175,14 @@ builder.subscriptionFields((t) => ({
     authScopes: { user: true },
     subscribe: (_root, _args, ctx) => {
       const connection = liveConnection(ctx);
-      return connection.stream<ProfileView>((m) => (m.kind === 'ownProfile' && !connection.madeBy(m.origin) ? m.profile : undefined));
+      // Concurrent writes may be published out of commit order: a profile older than one already
+      // seen (own changes included) is stale and skipped, so delivery follows the version order.
+      let newest = 0;
+      return connection.stream<ProfileView>((m) => {
+        if (m.kind !== 'ownProfile' || m.profile.version <= newest) return undefined;
+        newest = m.profile.version;
+        return connection.madeBy(m.origin) ? undefined : m.profile;
+      });
     },
     resolve: (profile: ProfileView) => profile,
   }),
