@@ -289,9 +289,10 @@ export function createProfileClient(options: ProfileClientOptions) {
     connecting ??= call(async () => {
       const WebSocketImpl = options.webSocketImpl ?? (globalThis as { WebSocket?: unknown }).WebSocket;
       if (!WebSocketImpl) throw ProfileClientError.invalidParameter('no WebSocket implementation: pass options.webSocketImpl (e.g. the `ws` package)', ['webSocketImpl']);
-      let firstAck!: () => void;
+      // connect() resolves once the first sync finished for every type: the streams are live then
+      let firstSync!: () => void;
       let firstFailure!: (error: unknown) => void;
-      const acknowledged = new Promise<void>((resolve, reject) => ((firstAck = resolve), (firstFailure = reject)));
+      const synced = new Promise<void>((resolve, reject) => ((firstSync = resolve), (firstFailure = reject)));
       let everConnected = false;
       let gaveUp = false;
       const client = createClient({
@@ -308,7 +309,6 @@ export function createProfileClient(options: ProfileClientOptions) {
           connected: () => {
             everConnected = true;
             syncing = new Map(STATUS_TYPES.map((type) => [type, [] as SubscribeInfoEvent[]]));
-            firstAck();
             emit(Events.CONNECTED, undefined);
           },
           closed: (event) => {
@@ -333,8 +333,8 @@ export function createProfileClient(options: ProfileClientOptions) {
         // a GraphQL error on a stream (not a close): report it as a disconnect-free failure
         console.error('profile client: event stream failed', error);
       };
+      // the status stream last: its sync finishing tells that the server took the others too
       stops = [
-        stream(ops.OnSubscribedUserStatusChangeDocument, (d) => onStatus(d.subscribedUserStatusChange), failed),
         stream(ops.OnSubscribedRelationChangeDocument, (d) => emit(Events.SUBSCRIBED_RELATION_CHANGE, toSubscribeEvents(d.subscribedRelationChange)), failed),
         stream(ops.OnOwnUserProfileChangedDocument, (d) => emit(Events.OWN_USER_PROFILE_CHANGED, toProfile(d.ownUserProfileChanged)), failed),
         stream(
@@ -347,9 +347,17 @@ export function createProfileClient(options: ProfileClientOptions) {
           },
           failed,
         ),
+        stream(
+          ops.OnSubscribedUserStatusChangeDocument,
+          (d) => {
+            onStatus(d.subscribedUserStatusChange);
+            if (syncing.size === 0) firstSync();
+          },
+          failed,
+        ),
       ];
       try {
-        await acknowledged;
+        await synced;
       } catch (error) {
         await disconnect();
         throw error;
@@ -380,7 +388,10 @@ export function createProfileClient(options: ProfileClientOptions) {
     deviceId,
 
     // --- connection (RongIMLib.connect / disconnect) ---
-    /** Opens the event connection (this device goes online); resolves once the server accepted it. */
+    /**
+     * Opens the event connection (this device goes online); resolves once the server accepted it
+     * and the first status sync finished (SYNC_SUBSCRIBED_USER_STATUS_FINISHED for every type).
+     */
     connect,
     /** Closes the event connection for good (this device goes offline). */
     disconnect,
