@@ -179,7 +179,7 @@ builder.subscriptionFields((t) => ({
       // seen (own changes included) is stale and skipped, so delivery follows the version order.
       let newest = 0;
       return connection.stream<ProfileView>((m) => {
-        if (m.kind !== 'ownProfile' || m.profile.version <= newest) return undefined;
+        if (m.kind !== 'ownProfile' || m.profile.version < newest) return undefined;
         newest = m.profile.version;
         return connection.madeBy(m.origin) ? undefined : m.profile;
       });
