@@ -1,0 +1,299 @@
+/**
+ * The floor: the same work as our server for the benchmarked operations, without the framework.
+ * node:http + pg run the same SQL statements (same text, same order of dependence), apply the
+ * same visibility rule (src/visibility/rule.ts) and write the same JSON for the same selection;
+ * plain `ws` speaks just enough graphql-transport-ws (connection_init with the same JWT check and
+ * revocation lookup, subscribe, next, complete) to push the same bytes to the same sockets.
+ *
+ * It answers only the operations in bench/lib/operations.ts, by operationName, and is as fast as
+ * we could make it: named (prepared) statements, one JSON.stringify per response, one profile
+ * serialisation per audience per change and string templates per receiver.
+ *
+ * Env: DATABASE_URL, TOKEN_SECRET, PORT, HOST, POOL_SIZE, FLOOR_PREPARED (default 1).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { TokenService } from '../../src/auth/tokens.ts';
+import { systemClock } from '../../src/clock.ts';
+import { profilePatchFrom, type ProfileInput } from '../../src/profiles/validation.ts';
+import { accessFor, effectiveVisibility, needsFriendship, type Access } from '../../src/visibility/rule.ts';
+import type { ExtProfileKeyRow, ProfileVisibility } from '../../src/db/database.ts';
+
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.POOL_SIZE ?? 10) });
+pool.on('error', () => {});
+const prepared = process.env.FLOOR_PREPARED !== '0';
+const tokens = new TokenService(process.env.TOKEN_SECRET!, systemClock);
+
+// ---- SQL: the exact text Kysely generates for the server's statements -------------------------------
+const SQL = {
+  caller:
+    'select "users"."token_generation", "apps"."app_key", "apps"."name", "apps"."secret_hash", "apps"."default_profile_visibility", "apps"."default_friend_add_permission", "apps"."created_at" from "users" inner join "apps" on "apps"."app_key" = "users"."app_key" where "users"."app_key" = $1 and "users"."user_id" = $2',
+  usersIn: (n: number) => `select * from "users" where "app_key" = $1 and "user_id" in (${params(2, n)})`,
+  friendsIn: (n: number) => `select "friend_id" from "friendships" where "app_key" = $1 and "user_id" = $2 and "friend_id" in (${params(3, n)})`,
+  extKeys: 'select * from "ext_profile_keys" where "app_key" = $1 order by "key"',
+  app: 'select * from "apps" where "app_key" = $1',
+  subscribers:
+    'select "subscriber_id", "target_id", "type", "subscribed_at", "expiry", "expires_at" from "status_subscriptions" where "app_key" = $1 and "target_id" = $2 and "type" = $3 and "expires_at" > $4',
+  friendIds: 'select "friend_id" from "friendships" where "app_key" = $1 and "user_id" = $2',
+};
+function params(from: number, n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += (i ? ', $' : '$') + (from + i);
+  return s;
+}
+const names = new Map<string, string>();
+function query<R = any>(text: string, values: unknown[]): Promise<R[]> {
+  let name: string | undefined;
+  if (prepared) {
+    name = names.get(text);
+    if (!name) names.set(text, (name = `f${names.size}`));
+  }
+  return pool.query({ name, text, values }).then((r) => r.rows as R[]);
+}
+
+type AppRow = { app_key: string; default_profile_visibility: Exclude<ProfileVisibility, 'NOT_SET'> };
+type ExtKey = { key: string; allow_client_read: boolean; allow_client_write: boolean; created_at: Date; app_key: string };
+type Caller = { appKey: string; userId: string; app: AppRow; tokenGeneration: number };
+
+/** Same as CallerResolver.fromUserToken: jose HS256 verify, then one lookup for revocation and the app. */
+async function callerOf(token: string | undefined): Promise<Caller | null> {
+  if (!token) return null;
+  const claims = await tokens.verify(token);
+  if (!claims) return null;
+  const [row] = await query<AppRow & { token_generation: number }>(SQL.caller, [claims.appKey, claims.userId]);
+  if (!row || row.token_generation !== claims.generation) return null;
+  return { appKey: claims.appKey, userId: claims.userId, app: row, tokenGeneration: row.token_generation };
+}
+
+// ---- profile JSON: same keys, same order as the GraphQL selection -----------------------------------
+function profileOut(row: any, access: Access, extKeys: ExtKey[] | null) {
+  const full = access === 'full';
+  let ext: { key: string; value: string }[] | null = null;
+  if (full) {
+    ext = [];
+    for (const k of extKeys!) if (k.allow_client_read && row.ext[k.key] !== undefined) ext.push({ key: k.key, value: row.ext[k.key] });
+  }
+  return {
+    userId: row.user_id,
+    name: row.name,
+    portraitUri: row.portrait_uri,
+    uniqueId: full ? row.unique_id : null,
+    email: full ? row.email : null,
+    birthday: full ? row.birthday : null,
+    gender: full ? row.gender : null,
+    location: full ? row.location : null,
+    role: full ? row.role : null,
+    level: full ? row.level : null,
+    userExtProfile: ext,
+    version: row.version,
+    updatedAt: (row.updated_at as Date).toISOString(),
+    restricted: !full,
+  };
+}
+
+// ---- HTTP -----------------------------------------------------------------------------------------------
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+
+function send(res: ServerResponse, status: number, body: string) {
+  res.writeHead(status, { ...JSON_HEADERS, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+const errorBody = (message: string, code: string) => JSON.stringify({ errors: [{ message, extensions: { code } }] });
+
+async function handle(req: IncomingMessage, res: ServerResponse) {
+  if (req.method !== 'POST' || !req.url?.startsWith('/graphql')) return send(res, 404, errorBody('not found', 'NOT_FOUND'));
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let body: { operationName?: string; variables?: any };
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return send(res, 400, errorBody('bad JSON', 'BAD_USER_INPUT'));
+  }
+  const auth = req.headers.authorization;
+  const caller = await callerOf(auth?.startsWith('Bearer ') ? auth.slice(7) : undefined);
+  if (!caller) return send(res, 200, JSON.stringify({ errors: [{ message: 'user token required', extensions: { code: 'UNAUTHENTICATED' } }], data: null }));
+  if (body.operationName === 'Read') return send(res, 200, await read(caller, body.variables.ids));
+  if (body.operationName === 'Write') return send(res, 200, await write(caller, body.variables.p, req.headers['x-device-id'] as string | undefined));
+  return send(res, 400, errorBody('the floor knows only Read and Write', 'BAD_USER_INPUT'));
+}
+
+/** userProfiles(userIds) { …every field… } */
+async function read(caller: Caller, requested: string[]): Promise<string> {
+  if (!Array.isArray(requested) || requested.length < 1 || requested.length > 20) return errorBody('userIds must hold 1 to 20 ids', 'BAD_USER_INPUT');
+  const ids = [...new Set(requested)];
+  const rows = await query(SQL.usersIn(ids.length), [caller.appKey, ...ids]);
+  const byId = new Map<string, any>();
+  for (const r of rows) byId.set(r.user_id, r);
+  const ordered: any[] = [];
+  for (const id of ids) {
+    const r = byId.get(id);
+    if (r) ordered.push(r);
+  }
+  // one decision per owner; friendship looked up once, for the FRIENDS_ONLY owners only
+  const effective = ordered.map((r) => effectiveVisibility(r.visibility, caller.app.default_profile_visibility));
+  const askFriend: string[] = [];
+  ordered.forEach((r, i) => {
+    if (r.user_id !== caller.userId && needsFriendship(effective[i]!)) askFriend.push(r.user_id);
+  });
+  const friends = new Set<string>();
+  if (askFriend.length) for (const f of await query(SQL.friendsIn(askFriend.length), [caller.appKey, caller.userId, ...askFriend])) friends.add(f.friend_id);
+  const access = ordered.map((r, i) =>
+    accessFor(effective[i]!, r.user_id === caller.userId ? 'self' : friends.has(r.user_id) ? 'friend' : 'stranger'),
+  );
+  const extKeys = access.includes('full') ? await query<ExtKey>(SQL.extKeys, [caller.appKey]) : null;
+  return JSON.stringify({ data: { userProfiles: ordered.map((r, i) => profileOut(r, access[i]!, extKeys)) } });
+}
+
+const camelExt = (k: ExtKey): ExtProfileKeyRow => ({ appKey: k.app_key, key: k.key, allowClientRead: k.allow_client_read, allowClientWrite: k.allow_client_write, createdAt: k.created_at });
+const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** updateMyUserProfile(profile) { userId name version updatedAt }, then the change is published. */
+async function write(caller: Caller, input: ProfileInput, deviceId: string | undefined): Promise<string> {
+  const extKeys = await query<ExtKey>(SQL.extKeys, [caller.appKey]);
+  let patch;
+  try {
+    patch = profilePatchFrom(input, 'user', extKeys.map(camelExt));
+  } catch (error) {
+    return errorBody((error as Error).message, 'BAD_USER_INPUT');
+  }
+  const sets: string[] = [];
+  const values: unknown[] = [];
+  for (const [k, v] of Object.entries(patch.set)) {
+    values.push(v);
+    sets.push(`"${snake(k)}" = $${values.length}`);
+  }
+  values.push(JSON.stringify(patch.extSet), patch.extRemove, new Date(), caller.appKey, caller.userId);
+  const n = values.length;
+  const text = `update "users" set ${sets.join(', ')}${sets.length ? ', ' : ''}"ext" = (ext || $${n - 4}::jsonb) - $${n - 3}::text[], "version" = version + 1, "updated_at" = $${n - 2} where "app_key" = $${n - 1} and "user_id" = $${n} returning *`;
+  const [row] = await query(text, values);
+  if (!row) return errorBody('your profile no longer exists', 'NOT_FOUND');
+  publish(caller.appKey, row, deviceId);
+  return JSON.stringify({ data: { updateMyUserProfile: { userId: row.user_id, name: row.name, version: row.version, updatedAt: row.updated_at.toISOString() } } });
+}
+
+// ---- fan-out over plain ws ----------------------------------------------------------------------------
+interface Registration {
+  socket: WebSocket;
+  id: string;
+  types: Set<string>;
+}
+/** userId -> the subscribe operations of that user's sockets here */
+const registrations = new Map<string, Set<Registration>>();
+const chains = new Map<string, Promise<void>>();
+
+/** One change: the same four lookups as FanOut.profileChanged, then one frame per receiving socket. */
+function publish(appKey: string, row: any, _deviceId: string | undefined) {
+  const key = `${appKey}:${row.user_id}`;
+  const next = (chains.get(key) ?? Promise.resolve())
+    .then(() => fanOut(appKey, row))
+    .catch((error) => console.error('floor fan-out failed', error))
+    .finally(() => {
+      if (chains.get(key) === next) chains.delete(key);
+    });
+  chains.set(key, next);
+}
+
+async function fanOut(appKey: string, row: any) {
+  const [[app], extKeys, subscribers, friendRows] = await Promise.all([
+    query<AppRow>(SQL.app, [appKey]),
+    query<ExtKey>(SQL.extKeys, [appKey]),
+    query(SQL.subscribers, [appKey, row.user_id, 'USER_PROFILE', new Date()]),
+    query(SQL.friendIds, [appKey, row.user_id]),
+  ]);
+  if (!app) return;
+  const effective = effectiveVisibility(row.visibility, app.default_profile_visibility);
+  const friendJson = JSON.stringify(profileOut(row, accessFor(effective, 'friend'), extKeys));
+  const otherJson = JSON.stringify(profileOut(row, accessFor(effective, 'stranger'), extKeys));
+  const friends = new Set<string>();
+  for (const f of friendRows) friends.add(f.friend_id);
+  const head = `,"type":"next","payload":{"data":{"subscribedUserStatusChange":{"__typename":"UserStatusChange","userId":${JSON.stringify(row.user_id)},"subscribeType":`;
+  const changeTime = (row.updated_at as Date).toISOString();
+  for (const s of subscribers) {
+    const regs = registrations.get(s.subscriber_id);
+    if (!regs) continue;
+    const tail = `"USER_PROFILE","subscribeTime":"${(s.subscribed_at as Date).toISOString()}","expiry":${s.expiry},"changeTime":"${changeTime}","userProfile":${friends.has(s.subscriber_id) ? friendJson : otherJson}}}}}`;
+    for (const r of regs) if (r.types.has('USER_PROFILE')) r.socket.send(`{"id":${JSON.stringify(r.id)}${head}${tail}`);
+  }
+  const friendTail = `"FRIEND_USER_PROFILE","subscribeTime":null,"expiry":null,"changeTime":"${changeTime}","userProfile":${friendJson}}}}}`;
+  for (const friendId of friends) {
+    const regs = registrations.get(friendId);
+    if (regs) for (const r of regs) if (r.types.has('FRIEND_USER_PROFILE')) r.socket.send(`{"id":${JSON.stringify(r.id)}${head}${friendTail}`);
+  }
+}
+
+const ALL_TYPES = ['ONLINE_STATUS', 'USER_PROFILE', 'FRIEND_ONLINE_STATUS', 'FRIEND_USER_PROFILE'];
+
+const server = createServer((req, res) => {
+  handle(req, res).catch((error) => {
+    console.error('floor request failed', error);
+    if (!res.headersSent) send(res, 500, errorBody('internal', 'INTERNAL'));
+  });
+});
+const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: 65_536 });
+wss.on('connection', (socket) => {
+  let userId: string | undefined;
+  const mine = new Map<string, Registration>();
+  socket.on('message', (data) => {
+    let msg: any;
+    try {
+      msg = JSON.parse(data.toString());
+    } catch {
+      return socket.close(4400, 'bad message');
+    }
+    switch (msg.type) {
+      case 'connection_init':
+        void callerOf(msg.payload?.authToken).then((caller) => {
+          if (!caller) return socket.close(4403, 'Forbidden');
+          userId = caller.userId;
+          socket.send('{"type":"connection_ack"}');
+        });
+        return;
+      case 'ping':
+        return socket.send('{"type":"pong"}');
+      case 'subscribe': {
+        if (!userId) return socket.close(4401, 'Unauthorized');
+        const match = /subscribedUserStatusChange\(types: \[([A-Z_, ]+)\]\)/.exec(msg.payload?.query ?? '');
+        const types = match ? match[1]!.split(/,\s*/) : ALL_TYPES;
+        const reg: Registration = { socket, id: String(msg.id), types: new Set(types) };
+        mine.set(reg.id, reg);
+        let regs = registrations.get(userId);
+        if (!regs) registrations.set(userId, (regs = new Set()));
+        regs.add(reg);
+        // the floor holds no snapshot: it says the sync is finished at once (not measured)
+        for (const type of types) {
+          socket.send(`{"id":${JSON.stringify(reg.id)},"type":"next","payload":{"data":{"subscribedUserStatusChange":{"__typename":"SubscribedUserStatusSyncFinished","subscribeType":"${type}"}}}}`);
+        }
+        return;
+      }
+      case 'complete': {
+        const reg = mine.get(String(msg.id));
+        if (reg && userId) registrations.get(userId)?.delete(reg);
+        mine.delete(String(msg.id));
+        return;
+      }
+    }
+  });
+  socket.on('close', () => {
+    if (!userId) return;
+    const regs = registrations.get(userId);
+    if (!regs) return;
+    for (const reg of mine.values()) regs.delete(reg);
+    if (regs.size === 0) registrations.delete(userId);
+  });
+});
+
+server.listen({ port: Number(process.env.PORT ?? 0), host: process.env.HOST ?? '127.0.0.1', backlog: 4096 }, () => {
+  const { port } = server.address() as AddressInfo;
+  console.log(`floor listening at http://${process.env.HOST ?? '127.0.0.1'}:${port}/graphql`);
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const client of wss.clients) client.terminate();
+    server.close();
+    void pool.end().finally(() => process.exit(0));
+  });
+}

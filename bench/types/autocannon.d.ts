@@ -1,0 +1,4 @@
+declare module 'autocannon' {
+  function autocannon(options: Record<string, unknown>, callback: (error: unknown, result: any) => void): unknown;
+  export default autocannon;
+}
