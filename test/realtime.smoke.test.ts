@@ -86,3 +86,30 @@ it('friendEvents reach both users, each from their own side, and nobody else', a
   expect(c!.events.events).toEqual([]);
   await Promise.all(streams.map((s) => s.live.dispose()));
 });
+
+it('keeps streaming a user that was removed and created again (its versions restart)', async () => {
+  const app = await server.newApp();
+  await app.backend.ok('mutation { updateAppSettings(defaultProfileVisibility: EVERYONE) { appKey } }');
+  const alice = await app.user('alice');
+  await app.backend.ok('mutation { setUserProfile(userId: "bob", profile: { name: "old bob" }) { version } }');
+  const subscribe = 'mutation { subscribeUserStatus(type: USER_PROFILE, userIds: ["bob"], expiry: 3600) { failedUserIds } }';
+  await alice.ok(subscribe);
+  const live = connectLive(server.url, { authToken: alice.token });
+  await live.connected;
+  const sub = live.subscribe(
+    'subscription { subscribedUserStatusChange(types: [USER_PROFILE]) { ... on UserStatusChange { userProfile { name version } } } }',
+  );
+  await sub.waitFor(2); // bob, SyncFinished
+  for (const name of ['b3', 'b4', 'b5']) await app.backend.ok(`mutation { setUserProfile(userId: "bob", profile: { name: "${name}" }) { version } }`);
+  await sub.waitFor(5);
+  expect((sub.events[4] as any).subscribedUserStatusChange.userProfile).toEqual({ name: 'b5', version: 5 });
+
+  await app.backend.ok('mutation { cleanUserProfiles(userIds: ["bob"]) }'); // also ends alice's subscription to bob
+  server.clock.advance(1000);
+  await app.backend.ok('mutation { setUserProfile(userId: "bob", profile: { name: "new bob" }) { version } }');
+  await alice.ok(subscribe);
+  await app.backend.ok('mutation { setUserProfile(userId: "bob", profile: { name: "new bob 2" }) { version } }');
+  await sub.waitFor(6);
+  expect((sub.events[5] as any).subscribedUserStatusChange.userProfile).toEqual({ name: 'new bob 2', version: 3 });
+  await live.dispose();
+});

@@ -33,6 +33,8 @@ export type DomainEvent =
       userId: string;
       /** the user's presence version after this change */
       version: number;
+      /** the user's creation time (ms); versions restart when a user is created again */
+      incarnation: number;
       details: { platform: string; online: boolean; changeTime: string }[];
       at: string;
     }

@@ -17,6 +17,7 @@ export interface PresenceChange {
   platform: string;
   online: boolean;
   version: number;
+  incarnation: number;
   details: PlatformState[];
   changeTime: Date;
 }
@@ -47,7 +48,8 @@ async function switchPlatform(trx: Transaction<Database>, c: Pick<ConnectionReco
     .where('userId', '=', c.userId)
     .orderBy('platform')
     .execute();
-  return { appKey: c.appKey, userId: c.userId, platform: c.platform, online, version, details, changeTime: now };
+  const user = await trx.selectFrom('users').select('createdAt').where('appKey', '=', c.appKey).where('userId', '=', c.userId).executeTakeFirstOrThrow();
+  return { appKey: c.appKey, userId: c.userId, platform: c.platform, online, version, incarnation: user.createdAt.getTime(), details, changeTime: now };
 }
 
 async function connectionsOnPlatform(trx: Transaction<Database>, c: Pick<ConnectionRecord, 'appKey' | 'userId' | 'platform'>): Promise<number> {
@@ -89,20 +91,21 @@ export async function presenceOf(
   db: Kysely<Database>,
   appKey: string,
   userIds: readonly string[],
-): Promise<Map<string, { version: number; details: PlatformState[] }>> {
-  const result = new Map<string, { version: number; details: PlatformState[] }>();
+): Promise<Map<string, { version: number; incarnation: number; details: PlatformState[] }>> {
+  const result = new Map<string, { version: number; incarnation: number; details: PlatformState[] }>();
   if (userIds.length === 0) return result;
   const rows = await db
-    .selectFrom('presenceUsers as u')
-    .leftJoin('presencePlatforms as p', (j) => j.onRef('p.appKey', '=', 'u.appKey').onRef('p.userId', '=', 'u.userId'))
-    .select(['u.userId', 'u.version', 'p.platform', 'p.online', 'p.changeTime'])
-    .where('u.appKey', '=', appKey)
-    .where('u.userId', 'in', userIds)
+    .selectFrom('users as usr')
+    .leftJoin('presenceUsers as u', (j) => j.onRef('u.appKey', '=', 'usr.appKey').onRef('u.userId', '=', 'usr.userId'))
+    .leftJoin('presencePlatforms as p', (j) => j.onRef('p.appKey', '=', 'usr.appKey').onRef('p.userId', '=', 'usr.userId'))
+    .select(['usr.userId', 'usr.createdAt', 'u.version', 'p.platform', 'p.online', 'p.changeTime'])
+    .where('usr.appKey', '=', appKey)
+    .where('usr.userId', 'in', userIds)
     .orderBy('p.platform')
     .execute();
   for (const row of rows) {
     let entry = result.get(row.userId);
-    if (!entry) result.set(row.userId, (entry = { version: row.version, details: [] }));
+    if (!entry) result.set(row.userId, (entry = { version: row.version ?? 0, incarnation: new Date(row.createdAt).getTime(), details: [] }));
     if (row.platform !== null) entry.details.push({ platform: row.platform, online: row.online!, changeTime: row.changeTime! });
   }
   return result;

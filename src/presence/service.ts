@@ -89,6 +89,7 @@ export class PresenceService {
       appKey: change.appKey,
       userId: change.userId,
       version: change.version,
+      incarnation: change.incarnation,
       details: change.details.map((d) => ({ platform: d.platform, online: d.online, changeTime: d.changeTime.toISOString() })),
       at: change.changeTime.toISOString(),
     });

@@ -128,7 +128,7 @@ export class FanOut {
     const views = viewsByAudience(profile, app, extKeys);
     const friendSet = new Set(friends);
     const changeTime = new Date(profile.updatedAt).toISOString();
-    const base = { kind: 'status' as const, subjectId: profile.userId, details: [], changeTime, order: profile.version };
+    const base = { kind: 'status' as const, subjectId: profile.userId, details: [], changeTime, incarnation: new Date(profile.createdAt).getTime(), order: profile.version };
     const out: Outgoing[] = [{ topic: userTopic(appKey, profile.userId), message: { kind: 'ownProfile', origin, profile: views.self } }];
     for (const s of subscribers) {
       out.push({
@@ -154,7 +154,7 @@ export class FanOut {
       subscribersOf(this.db, event.appKey, event.userId, 'ONLINE_STATUS', now),
       this.friendIds(event.appKey, event.userId),
     ]);
-    const base = { kind: 'status', subjectId: event.userId, details: event.details, profile: null, changeTime: event.at, order: event.version } as const;
+    const base = { kind: 'status', subjectId: event.userId, details: event.details, profile: null, changeTime: event.at, incarnation: event.incarnation, order: event.version } as const;
     const out: Outgoing[] = subscribers.map((s) => ({
       topic: userTopic(event.appKey, s.subscriberId),
       message: {

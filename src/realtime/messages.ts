@@ -10,7 +10,11 @@ export interface PlatformStatusJson {
 
 export type StatusSubscribeType = 'ONLINE_STATUS' | 'USER_PROFILE' | 'FRIEND_ONLINE_STATUS' | 'FRIEND_USER_PROFILE';
 
-/** One user's status for one receiver; `order` is the subject's profile or presence version. */
+/**
+ * One user's status for one receiver. `order` is the subject's profile or presence version and
+ * `incarnation` the subject's creation time (ms): a user removed and created again restarts its
+ * versions, so streams compare (incarnation, order).
+ */
 export interface StatusMessage {
   kind: 'status';
   subjectId: string;
@@ -22,7 +26,13 @@ export interface StatusMessage {
   details: PlatformStatusJson[];
   profile: ProfileView | null;
   changeTime: string;
+  incarnation: number;
   order: number;
+}
+
+/** Whether `a` is a later state of its subject than `b`. */
+export function isLater(a: { incarnation: number; order: number }, b: { incarnation: number; order: number }): boolean {
+  return a.incarnation !== b.incarnation ? a.incarnation > b.incarnation : a.order > b.order;
 }
 
 export interface RelationMessage {

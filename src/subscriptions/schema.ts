@@ -3,7 +3,7 @@ import { appError, badInput, limitExceeded } from '../errors.ts';
 import { UserProfile } from '../profiles/schema.ts';
 import { RC } from '../profiles/rules.ts';
 import type { ProfileView } from '../profiles/view.ts';
-import type { StatusMessage, StatusSubscribeType } from '../realtime/messages.ts';
+import { isLater, type StatusMessage, type StatusSubscribeType } from '../realtime/messages.ts';
 import { builder } from '../schema/builder.ts';
 import { intInRange, userIdList } from '../schema/validate-args.ts';
 import { countSubscriptions, subscribe, subscriptionsOf, unsubscribe } from './repository.ts';
@@ -198,20 +198,20 @@ async function* statusChanges(ctx: Context, types: StatusSubscribeType[]): Async
   const caller = userCaller(ctx);
   const wanted = new Set(types);
   const live = connection.stream((m) => (m.kind === 'status' && wanted.has(m.subscribeType) ? m : undefined));
-  const latest = new Map<string, number>();
+  const latest = new Map<string, StatusMessage>();
   const key = (m: StatusMessage) => `${m.subscribeType}\u0000${m.subjectId}`;
   try {
     for (const type of types) {
       for (const item of await statusSnapshot(ctx.db, caller.app, caller.userId, type, ctx.clock.now())) {
-        latest.set(key(item), item.order);
+        latest.set(key(item), item);
         yield item;
       }
       yield { kind: 'syncFinished', subscribeType: type };
     }
     for await (const message of live) {
       const seen = latest.get(key(message));
-      if (seen !== undefined && message.order <= seen) continue;
-      latest.set(key(message), message.order);
+      if (seen !== undefined && !isLater(message, seen)) continue;
+      latest.set(key(message), message);
       yield message;
     }
   } finally {

@@ -50,7 +50,7 @@ export async function statusSnapshot(
       const p = presence.get(w.userId);
       const details = (p?.details ?? []).map((d) => ({ platform: d.platform, online: d.online, changeTime: d.changeTime.toISOString() }));
       const latest = details.reduce<string | null>((max, d) => (max === null || d.changeTime > max ? d.changeTime : max), null);
-      return { ...base(w), details, profile: null, changeTime: latest ?? (w.subscribeTime ?? now).toISOString(), order: p?.version ?? 0 };
+      return { ...base(w), details, profile: null, changeTime: latest ?? (w.subscribeTime ?? now).toISOString(), incarnation: p?.incarnation ?? 0, order: p?.version ?? 0 };
     });
   }
 
@@ -65,9 +65,16 @@ export async function statusSnapshot(
   const byId = new Map(rows.map((r) => [r.userId, r]));
   return watched.map((w) => {
     const row = byId.get(w.userId);
-    if (!row) return { ...base(w), details: [], profile: null, changeTime: (w.subscribeTime ?? now).toISOString(), order: 0 };
+    if (!row) return { ...base(w), details: [], profile: null, changeTime: (w.subscribeTime ?? now).toISOString(), incarnation: 0, order: 0 };
     const views = viewsByAudience(row, app, extKeys);
     const isFriend = friends === null || friends.has(w.userId);
-    return { ...base(w), details: [], profile: isFriend ? views.friend : views.other, changeTime: new Date(row.updatedAt).toISOString(), order: row.version };
+    return {
+      ...base(w),
+      details: [],
+      profile: isFriend ? views.friend : views.other,
+      changeTime: new Date(row.updatedAt).toISOString(),
+      incarnation: new Date(row.createdAt).getTime(),
+      order: row.version,
+    };
   });
 }
