@@ -299,6 +299,8 @@ export function createProfileClient(options: ProfileClientOptions) {
         url: wsUrl,
         webSocketImpl: WebSocketImpl,
         lazy: true,
+        // a ping every 20 s keeps idle connections open through proxies (nginx: proxy_read_timeout)
+        keepAlive: 20_000,
         connectionParams: async () => ({ authToken: await token(), platform, deviceId }),
         retryAttempts: Number.MAX_SAFE_INTEGER,
         retryWait: options.retryWait ?? defaultRetryWait,
