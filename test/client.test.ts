@@ -483,6 +483,86 @@ describe('reconnect and resync', () => {
   });
 });
 
+describe('the README', () => {
+  it('RongCloud’s documented snippets run as the README shows them, call for call', async () => {
+    const app = await server.newApp();
+    await defineKey(app, 'key1');
+    await defineKey(app, 'key2');
+    await setProfile(app, 'user1', { name: 'User 1', uniqueId: 'uniqueId' });
+    await setProfile(app, 'user2', { name: 'User 2' });
+    const { token: USER_TOKEN } = await app.user('me');
+    const logged: unknown[][] = [];
+    const console = { log: (...args: unknown[]) => logged.push(args) };
+
+    // --- from README.md, "Client SDK (RongIMLib-style)" ---
+    const RongIMLib = createProfileClient({
+      url: server.url,
+      token: USER_TOKEN,
+      platform: Platform.WEB,
+      deviceId: 'web-1',
+      webSocketImpl: (await import('ws')).default,
+    });
+    open.push(RongIMLib);
+    RongIMLib.addEventListener(Events.SUBSCRIBED_USER_STATUS_CHANGE, (event) => {
+      console.log('Subscribed user status changed', event);
+    });
+    RongIMLib.addEventListener(Events.SUBSCRIBED_RELATION_CHANGE, (event) => {
+      console.log('Subscription relationship changed', event);
+    });
+    RongIMLib.addEventListener(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED, (event) => {
+      console.log('Subscription data synced', event);
+    });
+    RongIMLib.addEventListener(Events.OWN_USER_PROFILE_CHANGED, (event) => {
+      console.log('User profile changed', event);
+    });
+    await RongIMLib.connect();
+    const profile = {
+      name: 'name',
+      portraitUri: 'portraitUri',
+      email: 'email',
+      birthday: 'birthday',
+      gender: 1,
+      location: 'location',
+      role: 1,
+      level: 1,
+      extraProfile: {
+        key1: 'value1',
+        key2: 'value2',
+      },
+    };
+    const res = await RongIMLib.updateMyUserProfile(profile);
+    console.log('Profile update result:', res);
+    const mine = await RongIMLib.getMyUserProfile();
+    console.log('Current user profile:', mine);
+    const userIds = ['user1', 'user2'];
+    const profiles = await RongIMLib.getUserProfiles(userIds);
+    console.log('Batch profile retrieval result:', profiles);
+    const visibility = RongIMLib.UserProfileVisibility.EVERYONE;
+    const set = await RongIMLib.updateMyUserProfileVisibility(visibility);
+    console.log('Permission setting result:', set);
+    const got = await RongIMLib.getMyUserProfileVisibility();
+    console.log('Permission retrieval result:', got);
+    const uniqueId = 'uniqueId';
+    const found = await RongIMLib.searchUserProfileByUniqueId(uniqueId);
+    console.log('Exact user profile search result by Application ID:', found);
+    const sub = await RongIMLib.subscribeUserStatus(userIds, RongIMLib.SubscribeType.USER_PROFILE, 86400);
+    if (sub.code === 26021) console.log('these users already have 5000 subscribers:', sub.data);
+    await RongIMLib.unSubscribeUserStatus(['user2'], RongIMLib.SubscribeType.USER_PROFILE);
+    // --- end of the README's code ---
+
+    const line = (label: string) => logged.find((args) => args[0] === label)?.[1];
+    expect(line('Profile update result:')).toMatchObject({ code: 0, data: { name: 'name', gender: 1, extraProfile: { key1: 'value1', key2: 'value2' } } });
+    expect(line('Current user profile:')).toMatchObject({ code: 0, data: { userId: 'me', userExtProfile: { key1: 'value1', key2: 'value2' } } });
+    expect((line('Batch profile retrieval result:') as { data: { userId: string }[] }).data.map((p) => p.userId)).toEqual(['user1', 'user2']);
+    expect(line('Permission setting result:')).toEqual({ code: 0, data: 2 });
+    expect(line('Permission retrieval result:')).toEqual({ code: 0, data: 2 });
+    expect(line('Exact user profile search result by Application ID:')).toMatchObject({ code: 0, data: { userId: 'user1', name: 'User 1' } });
+    expect(sub).toEqual({ code: 0, data: [] });
+    expect(logged.filter((args) => args[0] === 'Subscription data synced').map((args) => args[1])).toEqual([1, 2, 3, 4]);
+    await RongIMLib.disconnect();
+  });
+});
+
 describe('package', () => {
   it('"profile-hosting-server/client" resolves to the SDK (package.json exports)', () => {
     const result = spawnSync(

@@ -22,17 +22,18 @@ import {
   applicationStatuses,
   applicationTypes,
   DirectionType,
+  FriendAddPermission,
+  FriendApplicationStatus,
+  FriendApplicationType,
   FriendRelationType,
   friendAddPermissions,
+  Gender,
+  Platform,
   platforms,
   SubscribeType,
   subscribeTypes,
+  UserProfileVisibility,
   visibilities,
-  type FriendAddPermission,
-  type FriendApplicationStatus,
-  type FriendApplicationType,
-  type Platform,
-  type UserProfileVisibility,
 } from './enums.ts';
 import { ErrorCode, ProfileClientError, type GraphQLErrorLike } from './errors.ts';
 import * as ops from './generated/graphql.ts';
@@ -388,6 +389,19 @@ export function createProfileClient(options: ProfileClientOptions) {
   return {
     /** this device's id, sent as X-Device-Id and in connection_init */
     deviceId,
+
+    // RongIMLib's enums on the instance too, so that `RongIMLib.UserProfileVisibility.EVERYONE`
+    // works unchanged when the client is named RongIMLib
+    Events,
+    ErrorCode,
+    Gender,
+    Platform,
+    SubscribeType,
+    UserProfileVisibility,
+    FriendAddPermission,
+    DirectionType,
+    FriendApplicationType,
+    FriendApplicationStatus,
 
     // --- connection (RongIMLib.connect / disconnect) ---
     /**

@@ -57,7 +57,8 @@ export interface IUserProfileInput {
   portraitUri?: string | null;
   email?: string | null;
   birthday?: string | null;
-  gender?: Gender | null;
+  /** Gender's 0, 1 or 2 (a plain number is accepted, as in RongCloud's samples, and checked) */
+  gender?: Gender | number | null;
   location?: string | null;
   role?: number | null;
   level?: number | null;
