@@ -92,7 +92,11 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   const server = createServer((req, res) => void route(req, res));
 
   // Real-time: per-user topics (Redis across instances), fan-out of committed changes, presence.
-  const topics = config.redisUrl ? createRedisTopics(config.redisUrl, log) : createLocalTopics(log);
+  // after a Redis outage the events published meanwhile are lost: every client reconnects
+  // (1012 "service restart" is retried by graphql-ws clients) and its subscriptions sync again
+  const topics = config.redisUrl
+    ? createRedisTopics(config.redisUrl, log, { onResync: () => transport?.closeAll(CLOSE_RESYNC, 'resync') })
+    : createLocalTopics(log);
   const fanOut = new FanOut(db, clock, services.bus, topics, services);
   fanOut.start();
   const presence = new PresenceService(services, { heartbeatMs: config.presenceHeartbeatMs, instanceTimeoutMs: config.presenceTimeoutMs });
@@ -150,6 +154,9 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     },
   };
 }
+
+/** WebSocket close code 1012 "service restart": clients reconnect and resync. */
+const CLOSE_RESYNC = 1012;
 
 function json(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });

@@ -16,17 +16,32 @@ export interface DbOptions {
   onQuery?: (sql: string) => void;
 }
 
+/** How long a request waits for a database connection (new, or free in the pool). */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 // int8 (counts, identities) as JS numbers on both drivers; our int8 values stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 export async function connectDatabase(target: DatabaseTarget, options: DbOptions = {}): Promise<Kysely<Database>> {
   const pool =
     target.kind === 'postgres'
-      ? new pg.Pool({ connectionString: target.url, max: target.poolSize ?? 10 })
+      ? new pg.Pool({
+          connectionString: target.url,
+          max: target.poolSize ?? 10,
+          // bounded waits: an unreachable database (or a saturated pool) fails a request with
+          // INTERNAL after this long instead of holding it forever (pg's default is no limit)
+          connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+          // notice dead peers on idle connections (a database host that vanished without a FIN)
+          keepAlive: true,
+        })
       : pglitePool(await openPglite(target.dataDir));
   if (target.kind === 'postgres') {
-    // An idle client losing its connection (database restart) must not crash the process.
+    // A client losing its connection (database restart or crash) must not crash the process:
+    // pg emits 'error' on the client, idle in the pool (the pool's 'error') or checked out by a
+    // request (the client's own 'error', unhandled by default). The request in flight fails with
+    // its query's error, and the pool drops the broken client when it is released.
     (pool as pg.Pool).on('error', () => {});
+    (pool as pg.Pool).on('connect', (client) => client.on('error', () => {}));
   }
   return new Kysely<Database>({
     dialect: new PostgresDialect({ pool }),

@@ -15,6 +15,15 @@ export interface UserTopics {
   close(): Promise<void>;
 }
 
+export interface RedisTopicsOptions {
+  /**
+   * Called when the subscriber connection is back after a loss (not on the first connect), once
+   * its channels are subscribed again: whatever was published in between is lost, so every local
+   * connection must resync.
+   */
+  onResync?: () => void;
+}
+
 class ListenerRegistry {
   private readonly byTopic = new Map<string, Set<TopicListener>>();
 
@@ -70,13 +79,42 @@ export function createLocalTopics(log: Logger): UserTopics {
  * @graphql-yoga/redis-event-target because that one does not wait for SUBSCRIBE to be
  * confirmed, so a change published right after `listen` could be lost before the sync.
  */
-export function createRedisTopics(url: string, log: Logger): UserTopics {
+export function createRedisTopics(url: string, log: Logger, options: RedisTopicsOptions = {}): UserTopics {
   const publisher = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2 });
   const subscriber = new Redis(url, { lazyConnect: false });
   // connection problems are retried by ioredis; logging them once per burst is enough
   for (const client of [publisher, subscriber]) client.on('error', (error) => log.warn({ err: error.message }, 'redis connection problem'));
   const registry = new ListenerRegistry(log);
   const subscribing = new Map<string, Promise<unknown>>();
+
+  // Messages published while the subscriber was away are lost (pub/sub keeps nothing). ioredis
+  // reconnects and re-subscribes every channel (autoResubscribe) right after 'ready'; a PING
+  // answered after those SUBSCRIBEs proves they are in effect, and then local clients resync.
+  let wasReady = false;
+  let lost = false;
+  let closing = false;
+  subscriber.on('close', () => {
+    if (wasReady && !closing && !lost) {
+      lost = true;
+      log.warn('redis subscriber connection lost: events published until it is back are lost');
+    }
+  });
+  subscriber.on('ready', () => {
+    if (!wasReady) {
+      wasReady = true;
+      return;
+    }
+    if (!lost) return;
+    lost = false;
+    subscriber.ping().then(
+      () => {
+        log.warn('redis subscriber connection back: asking local clients to resync');
+        options.onResync?.();
+      },
+      // lost again before the PING was answered: the next 'ready' resyncs
+      () => {},
+    );
+  });
 
   subscriber.on('message', (channel: string, payload: string) => {
     let message: RealtimeMessage;
@@ -100,9 +138,12 @@ export function createRedisTopics(url: string, log: Logger): UserTopics {
       if (batch.length === 0) return;
       const pipeline = publisher.pipeline();
       for (const { topic, message } of batch) pipeline.publish(topic, JSON.stringify(message));
-      await pipeline.exec();
+      // a command failed inside the pipeline (e.g. Redis unreachable) is reported, not swallowed
+      const failed = (await pipeline.exec())?.find(([error]) => error)?.[0];
+      if (failed) throw failed;
     },
     async close() {
+      closing = true;
       publisher.disconnect();
       subscriber.disconnect();
     },

@@ -21,6 +21,11 @@ const DEVICE_ID_MAX = 128;
 
 export interface RealtimeTransport {
   connections(): RealtimeConnection[];
+  /**
+   * Closes every open connection with `code` and `reason` (e.g. 1012 "resync" after the event bus
+   * lost messages: graphql-ws clients retry 1012, reconnect and run their subscriptions' sync again).
+   */
+  closeAll(code: number, reason: string): void;
   close(): Promise<void>;
 }
 
@@ -41,6 +46,9 @@ export function attachWebSocket(
     {
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => never }).execute(args),
       subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => never }).subscribe(args),
+      // an unexpected failure (e.g. the database during connection_init) closes with 4500 and this
+      // generic reason; otherwise graphql-ws puts the error's own message (SQL, driver text) in it
+      isProd: true,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
         const params = ctx.connectionParams ?? {};
@@ -127,6 +135,10 @@ export function attachWebSocket(
 
   return {
     connections: () => [...bySocket.values()],
+    closeAll(code, reason) {
+      // onClose takes each connection offline and disposes it, as for any other close
+      for (const socket of bySocket.keys()) closeSocket(socket, code, reason);
+    },
     async close() {
       const open = [...bySocket.entries()];
       bySocket.clear();

@@ -193,11 +193,33 @@ builder.subscriptionFields((t) => ({
  * the sync is held back and then delivered after SyncFinished only if the snapshot did not already
  * contain it (its order is newer than the snapshot's): nothing lost, nothing older after newer.
  */
-async function* statusChanges(ctx: Context, types: StatusSubscribeType[]): AsyncGenerator<StatusMessage | SyncFinished> {
+function statusChanges(ctx: Context, types: StatusSubscribeType[]): AsyncIterableIterator<StatusMessage | SyncFinished> {
   const connection = liveConnection(ctx);
-  const caller = userCaller(ctx);
   const wanted = new Set(types);
   const live = connection.stream((m) => (m.kind === 'status' && wanted.has(m.subscribeType) ? m : undefined));
+  const inner = syncThenLive(ctx, types, live);
+  // graphql-ws calls return() when the client completes the operation or goes away (before the
+  // transport hears of the close). A generator waiting for its next live event would only see it
+  // at its next yield, maybe never: the connection then stayed registered and its user online.
+  // Ending the live stream first lets the generator finish at once.
+  return {
+    next: () => inner.next(),
+    return: (value?: unknown) => {
+      live.end();
+      return inner.return(value as never);
+    },
+    throw: (error?: unknown) => {
+      live.end();
+      return inner.throw(error);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+async function* syncThenLive(ctx: Context, types: StatusSubscribeType[], live: AsyncIterable<StatusMessage> & { end(): void }): AsyncGenerator<StatusMessage | SyncFinished> {
+  const caller = userCaller(ctx);
   const latest = new Map<string, StatusMessage>();
   const key = (m: StatusMessage) => `${m.subscribeType}\u0000${m.subjectId}`;
   try {
