@@ -17,6 +17,7 @@ interface ProfileNode {
   id: number;
   callFrame: CallFrame;
   hitCount?: number;
+  children?: number[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -29,24 +30,24 @@ interface CpuProfile {
 const AREAS: [string, (f: CallFrame) => boolean][] = [
   ['idle', (f) => f.functionName === '(idle)'],
   ['GC', (f) => f.functionName === '(garbage collector)'],
-  ['graphql-js (parse/validate/execute)', (f) => /node_modules\/graphql\//.test(f.url)],
-  ['yoga/envelop/whatwg-node (HTTP GraphQL pipeline)', (f) => /node_modules\/(graphql-yoga|@graphql-yoga|@envelop|@whatwg-node|@graphql-tools|@repeaterjs|urlpattern-polyfill|fetchache)/.test(f.url)],
+  ['GraphQL execution (graphql-js, @graphql-tools/executor)', (f) => /node_modules\/(graphql|@graphql-tools\/executor)\//.test(f.url)],
+  ['yoga/envelop/whatwg-node (HTTP pipeline, Request/Response)', (f) => /node_modules\/(graphql-yoga|@graphql-yoga|@envelop|@whatwg-node|@graphql-tools|@repeaterjs|urlpattern-polyfill|fetchache)/.test(f.url)],
   ['pothos (schema wrappers)', (f) => /node_modules\/@pothos\//.test(f.url)],
   ['graphql-ws (socket protocol)', (f) => /node_modules\/graphql-ws\//.test(f.url)],
   ['ws (WebSocket frames)', (f) => /node_modules\/ws\//.test(f.url)],
   ['kysely (query building)', (f) => /node_modules\/kysely\//.test(f.url)],
   ['pg driver (protocol, parsing rows)', (f) => /node_modules\/(pg|pg-protocol|pg-pool|pg-types|postgres-[a-z]+|pgpass|buffer-writer|packet-reader)\//.test(f.url)],
   ['dataloader', (f) => /node_modules\/dataloader\//.test(f.url)],
-  ['jose (JWT verify)', (f) => /node_modules\/jose\//.test(f.url)],
+  ['jose + webcrypto (JWT verify)', (f) => /node_modules\/jose\//.test(f.url) || /^node:internal\/(crypto|worker\/js_transferable|per_context\/domexception)/.test(f.url)],
   ['ioredis', (f) => /node_modules\/(ioredis|@ioredis|redis-[a-z]+|denque|cluster-key-slot)\//.test(f.url)],
   ['zod', (f) => /node_modules\/zod\//.test(f.url)],
   ['other node_modules', (f) => /node_modules\//.test(f.url)],
   ['our code (src/)', (f) => /\/src\//.test(f.url)],
   ['bench code (floor, probe)', (f) => /\/bench\//.test(f.url)],
   ['JSON.stringify/parse (native)', (f) => f.url === '' && /^(stringify|parse|JSONSerialize|JsonStringify)$/.test(f.functionName)],
-  ['node http/net/streams', (f) => /^node:(internal\/)?(http|_http|net|stream|internal\/streams|internal\/http|internal\/net|internal\/stream_base|internal\/js_stream|dns|tls)/.test(f.url) || /node:(_http_|internal\/streams)/.test(f.url)],
+  ['node http/net/streams (incl. socket writes)', (f) => /^node:(internal\/)?(http|_http|net|stream|internal\/streams|internal\/http|internal\/net|internal\/stream_base|internal\/js_stream|dns|tls)/.test(f.url) || /node:(_http_|internal\/streams|internal\/stream_base)/.test(f.url)],
   ['node internals (timers, events, crypto…)', (f) => f.url.startsWith('node:')],
-  ['V8 / native (program, builtins)', () => true],
+  ['V8 / native (program, microtasks, builtins)', () => true],
 ];
 
 function areaOf(frame: CallFrame): string {
@@ -77,12 +78,28 @@ export function summarise(file: string, topN = 15): ProfileSummary {
     const wall = (profile.endTime - profile.startTime) / 1000;
     for (const n of profile.nodes) self.set(n.id, ((n.hitCount ?? 0) / total) * wall);
   }
+  // a native frame (writev, run, …) is charged to the area of the JavaScript that called it
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const NATIVE = 'V8 / native (program, microtasks, builtins)';
+  const areaOfNode = (id: number): string => {
+    const frame = byId.get(id)!.callFrame;
+    const own = areaOf(frame);
+    if (own !== NATIVE || frame.url !== '' || frame.functionName.startsWith('(')) return own;
+    for (let p = parent.get(id); p !== undefined; p = parent.get(p)) {
+      const up = byId.get(p)!.callFrame;
+      if (up.url === '' && !up.functionName.startsWith('(')) continue;
+      const area = areaOf(up);
+      return area === NATIVE || area === 'idle' ? own : area;
+    }
+    return own;
+  };
   const areas = new Map<string, number>();
   const fns = new Map<string, { fn: string; where: string; area: string; ms: number }>();
   let busy = 0;
   for (const [id, ms] of self) {
     const frame = byId.get(id)!.callFrame;
-    const area = areaOf(frame);
+    const area = areaOfNode(id);
     areas.set(area, (areas.get(area) ?? 0) + ms);
     if (area === 'idle') continue;
     busy += ms;
@@ -111,7 +128,7 @@ export function summarise(file: string, topN = 15): ProfileSummary {
 export function toMarkdown(s: ProfileSummary): string {
   const lines = [`#### ${basename(s.file, '.cpuprofile')}: ${s.busyMs} ms busy of ${s.wallMs} ms profiled`, '', '| area | self ms | share of busy |', '|---|---:|---:|'];
   for (const a of s.areas) if (a.share >= 0.5) lines.push(`| ${a.area} | ${a.ms} | ${a.share}% |`);
-  lines.push('', '| top functions (self) | where | area | share |', '|---|---|---|---:|');
+  lines.push('', '| top functions (self) | where | charged to | share |', '|---|---|---|---:|');
   for (const f of s.top) lines.push(`| \`${f.fn}\` | ${f.where} | ${f.area} | ${f.share}% |`);
   return lines.join('\n');
 }

@@ -37,8 +37,8 @@ export async function readScenario(): Promise<ScenarioResult> {
 
     const job = (url: string, seconds: number) => load.call({ url, connections: SCALE.readConnections, seconds, requests }, 120_000);
     log('  read: warm-up');
-    await job(ours.url, QUICK ? 1 : 2);
-    await job(floor.url, QUICK ? 1 : 2);
+    await job(ours.url, QUICK ? 1 : 3);
+    await job(floor.url, QUICK ? 1 : 3);
     const rounds: { ours: any; floor: any }[] = [];
     const [server, floorProc] = [ours, floor];
     await profiled('read', [ours, floor], async () => {
