@@ -29,9 +29,25 @@ const ProfileEntryInput = builder.inputType('ProfileEntryInput', {
   }),
 });
 
-/** True when the current viewer may see every field of this profile (SPEC §3). */
-async function seesAll(row: UserRow, ctx: Context): Promise<boolean> {
-  return ctx.visibility !== null && (await ctx.visibility.access(row)) === 'full';
+/**
+ * Whether the current viewer may see every field of this profile (SPEC §3): synchronous when the
+ * decision is already known (parents prepare it), a promise otherwise.
+ */
+function seesAll(row: UserRow, ctx: Context): boolean | Promise<boolean> {
+  if (ctx.visibility === null) return false;
+  const known = ctx.visibility.peek(row);
+  return known ? known === 'full' : ctx.visibility.access(row).then((access) => access === 'full');
+}
+
+/** Applies a maybe-synchronous condition without creating a promise when it is synchronous. */
+function when<T>(condition: boolean | Promise<boolean>, then: () => T): T | null | Promise<T | null> {
+  return typeof condition === 'boolean' ? (condition ? then() : null) : condition.then((ok) => (ok ? then() : null));
+}
+
+/** Decides visibility for all rows a field returns at once, so their fields resolve synchronously. */
+export async function prepared<T extends UserRow | null>(ctx: Context, rows: T[]): Promise<T[]> {
+  await ctx.visibility?.prepare(rows.filter((r): r is NonNullable<T> => r !== null));
+  return rows;
 }
 
 /** A profile is resolved from a stored row (visibility decided now) or from a pre-cut view (events). */
@@ -39,9 +55,9 @@ export type ProfileSource = UserRow | ProfileView;
 
 type RestrictedField = 'uniqueId' | 'email' | 'birthday' | 'gender' | 'location' | 'role' | 'level';
 
-async function restricted<F extends RestrictedField>(source: ProfileSource, field: F, ctx: Context): Promise<UserRow[F] | null> {
+function restricted<F extends RestrictedField>(source: ProfileSource, field: F, ctx: Context): UserRow[F] | null | Promise<UserRow[F] | null> {
   if (isProfileView(source)) return source[field] as UserRow[F] | null;
-  return (await seesAll(source, ctx)) ? source[field] : null;
+  return when(seesAll(source, ctx), () => source[field]);
 }
 
 export const UserProfile = builder.objectRef<ProfileSource>('UserProfile').implement({
@@ -75,7 +91,11 @@ export const UserProfile = builder.objectRef<ProfileSource>('UserProfile').imple
       version: t.exposeInt('version'),
       updatedAt: t.field({ type: 'DateTime', resolve: (source) => new Date(source.updatedAt) }),
       restricted: t.boolean({
-        resolve: async (source, _args, ctx) => (isProfileView(source) ? source.restricted : !(await seesAll(source, ctx))),
+        resolve: (source, _args, ctx) => {
+          if (isProfileView(source)) return source.restricted;
+          const all = seesAll(source, ctx);
+          return typeof all === 'boolean' ? !all : all.then((ok) => !ok);
+        },
       }),
     };
   },
@@ -212,7 +232,7 @@ builder.queryFields((t) => ({
     resolve: async (_root, { userIds }, ctx) => {
       const ids = userIdList(userIds, { max: 20, rcCode: RC.QUERY_COUNT_EXCEEDED });
       const rows = await ctx.loaders.profile.loadMany(ids);
-      return rows.filter((r): r is UserRow => r !== null && !(r instanceof Error));
+      return prepared(ctx, rows.filter((r): r is UserRow => r !== null && !(r instanceof Error)));
     },
   }),
   searchUserProfileByUniqueId: t.field({
@@ -254,7 +274,7 @@ builder.queryFields((t) => ({
       const page = intInRange(args.page ?? 1, 1, 1_000_000, 'page');
       const size = intInRange(args.size ?? 20, 1, 100, 'size');
       const { rows, totalCount } = await listUsers(ctx.db, caller.app.appKey, page, size, args.order === 'DESC' ? 'desc' : 'asc');
-      return { items: rows, totalCount };
+      return { items: await prepared(ctx, rows), totalCount };
     },
   }),
 }));

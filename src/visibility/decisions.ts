@@ -11,6 +11,7 @@ export type Viewer = { kind: 'user'; userId: string } | { kind: 'backend' };
  */
 export class VisibilityDecisions {
   private readonly decided = new Map<string, Promise<Access>>();
+  private readonly known = new Map<string, Access>();
   private readonly friendOfViewer: DataLoader<string, boolean> | undefined;
 
   constructor(
@@ -38,13 +39,34 @@ export class VisibilityDecisions {
     if (!decision) {
       decision = this.decide(owner);
       this.decided.set(owner.userId, decision);
+      void decision.then((access) => this.known.set(owner.userId, access), () => {});
     }
     return decision;
+  }
+
+  /**
+   * The decision when it is known without waiting: already made, or needing no friendship lookup.
+   * Field resolvers use it to stay synchronous (no promise per field on the hot read path).
+   */
+  peek(owner: UserRow): Access | undefined {
+    const known = this.known.get(owner.userId);
+    if (known) return known;
+    const effective = effectiveVisibility(owner.visibility, this.app.defaultProfileVisibility);
+    if (this.viewer.kind === 'user' && this.viewer.userId !== owner.userId && needsFriendship(effective)) return undefined;
+    const access = accessFor(effective, this.viewer.kind === 'backend' ? 'backend' : this.viewer.userId === owner.userId ? 'self' : 'stranger');
+    this.known.set(owner.userId, access);
+    return access;
+  }
+
+  /** Decides for several owners at once (one batched friendship lookup), so fields resolve synchronously. */
+  async prepare(owners: readonly UserRow[]): Promise<void> {
+    await Promise.all(owners.filter((o) => this.peek(o) === undefined).map((o) => this.access(o)));
   }
 
   /** Forget cached decisions, e.g. after this request changed a friendship or a visibility. */
   reset(): void {
     this.decided.clear();
+    this.known.clear();
     this.friendOfViewer?.clearAll();
   }
 
