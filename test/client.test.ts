@@ -461,9 +461,10 @@ describe('reconnect and resync', () => {
     await alice.client.disconnect();
   });
 
-  it('a revoked token (4403) ends the connection for good: DISCONNECT without reconnecting', async () => {
+  it('a revoked token (4403) ends the connection: DISCONNECT without reconnecting; connect() again takes a fresh token', async () => {
     const app = await server.newApp();
-    const alice = await user(app, 'alice');
+    let token = (await app.user('alice')).token;
+    const alice = await user(app, 'alice', { token: () => token });
     await alice.client.connect();
     await app.backend.ok('mutation { revokeUserTokens(userId: "alice") }');
     const [disconnect] = await alice.waitFor(Events.DISCONNECT);
@@ -471,6 +472,20 @@ describe('reconnect and resync', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(alice.of(Events.CONNECTED)).toHaveLength(1);
     expect(server.app.realtime.transport.connections().filter((c) => c.info.appKey === app.appKey)).toHaveLength(0);
+
+    token = (await app.user('alice')).token;
+    expect(await alice.client.connect()).toEqual({ code: 0, data: { userId: 'alice' } });
+    expect(alice.of(Events.CONNECTED)).toHaveLength(2);
+    expect(server.app.realtime.transport.connections().filter((c) => c.info.appKey === app.appKey)).toHaveLength(1);
+    await alice.client.disconnect();
+  });
+
+  it('disconnect() during connect() fails that connect()', async () => {
+    const app = await server.newApp();
+    const alice = await user(app, 'alice');
+    const connecting = alice.client.connect();
+    await alice.client.disconnect();
+    expect((await failure(connecting)).code).toBe(ErrorCode.NETWORK_ERROR);
   });
 
   it('connect() with a refused token rejects with UNAUTHENTICATED and does not retry', async () => {

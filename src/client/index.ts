@@ -255,6 +255,8 @@ export function createProfileClient(options: ProfileClientOptions) {
   let ws: WsClient | undefined;
   let stops: (() => void)[] = [];
   let connecting: Promise<IAsyncRes<{ userId: string }>> | undefined;
+  /** fails the connect() in progress */
+  let abortConnect: ((error: unknown) => void) | undefined;
   /** per status type still syncing since the last (re)connect: the events held until its SyncFinished */
   let syncing = new Map<string, SubscribeInfoEvent[]>();
 
@@ -294,6 +296,7 @@ export function createProfileClient(options: ProfileClientOptions) {
       let firstSync!: () => void;
       let firstFailure!: (error: unknown) => void;
       const synced = new Promise<void>((resolve, reject) => ((firstSync = resolve), (firstFailure = reject)));
+      abortConnect = firstFailure;
       let everConnected = false;
       let gaveUp = false;
       const client = createClient({
@@ -317,7 +320,8 @@ export function createProfileClient(options: ProfileClientOptions) {
           closed: (event) => {
             const code = isCloseEvent(event) ? event.code : 1006;
             const reason = isCloseEvent(event) ? String(event.reason) : '';
-            const fatal = FATAL_CLOSE_CODES.has(code) || ws !== client;
+            const refused = FATAL_CLOSE_CODES.has(code);
+            const fatal = refused || ws !== client;
             if (fatal) gaveUp = true;
             emit(Events.DISCONNECT, { code, reason, willReconnect: !fatal });
             if (!everConnected && FATAL_CLOSE_CODES.has(code)) {
@@ -327,6 +331,9 @@ export function createProfileClient(options: ProfileClientOptions) {
                 }),
               );
             }
+            // refused for good (e.g. a revoked token): forget this connection, so that connect()
+            // can start a new one (with a fresh token from options.token())
+            if (refused && ws === client) void disconnect();
           },
         },
       });
@@ -365,25 +372,28 @@ export function createProfileClient(options: ProfileClientOptions) {
         await disconnect();
         throw error;
       }
+      abortConnect = undefined;
       const me = await request(ops.MyUserProfileDocument);
       return ok({ userId: me.myUserProfile.userId });
-    }).then((result) => {
-      if (result.code !== ErrorCode.SUCCESS) connecting = undefined;
-      return result;
-    }, (error: unknown) => {
-      connecting = undefined;
-      throw error;
     });
-    return connecting;
+    const attempt = connecting;
+    const forget = () => {
+      if (connecting === attempt) connecting = undefined;
+    };
+    attempt.then((result) => result.code !== ErrorCode.SUCCESS && forget(), forget);
+    return attempt;
   }
 
   async function disconnect(): Promise<void> {
     const client = ws;
     ws = undefined;
     connecting = undefined;
+    abortConnect?.(new ProfileClientError('disconnect() was called before the connection was established', { code: ErrorCode.NETWORK_ERROR }));
+    abortConnect = undefined;
     for (const stop of stops) stop();
     stops = [];
-    await client?.dispose();
+    // dispose() rethrows how the last connection attempt failed (e.g. the 4403 close): known already
+    await Promise.resolve(client?.dispose()).catch(() => {});
   }
 
   return {
