@@ -10,6 +10,8 @@ import type { Services } from './context.ts';
 import { connectDatabase, migrateToLatest, type DatabaseTarget } from './db/connect.ts';
 import { createInProcessBus } from './events/bus.ts';
 import { createGraphQLHandler } from './http/yoga.ts';
+import { payloadTooLarge, readBodyWithin, useBufferedBody } from './http/limits.ts';
+import { createRateLimiter } from './ratelimit/plugin.ts';
 import { ensureDevApp } from './apps/dev-app.ts';
 import { loadDevSecrets } from './secrets-store.ts';
 import { PresenceService } from './presence/service.ts';
@@ -88,7 +90,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   };
   const devApp = persistentEmbedded ? await ensureDevApp(db, target.dataDir!, clock.now()) : undefined;
 
-  const yoga = createGraphQLHandler(services);
+  const rateLimiter = createRateLimiter(config, log);
+  const yoga = createGraphQLHandler(services, { rateLimiter });
   const server = createServer((req, res) => void route(req, res));
 
   // Real-time: per-user topics (Redis across instances), fan-out of committed changes, presence.
@@ -104,7 +107,13 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     services,
     topics,
     presence,
-    limits: { maxPayloadBytes: config.wsMaxPayloadBytes, maxBufferedEvents: config.wsMaxBufferedEvents },
+    limits: {
+      maxPayloadBytes: config.wsMaxPayloadBytes,
+      maxBufferedEvents: config.wsMaxBufferedEvents,
+      initTimeoutMs: config.wsInitTimeoutMs,
+      maxConnectionsPerUser: config.wsMaxConnectionsPerUser,
+      maxSubscriptionsPerConnection: config.wsMaxSubscriptionsPerConnection,
+    },
   });
 
   async function route(req: IncomingMessage, res: ServerResponse) {
@@ -121,8 +130,15 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       );
       return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unreachable' });
     }
+    // the body limit: a declared Content-Length up front, and every body counted as it streams in
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > config.maxBodyBytes) return json(res, 413, { errors: [{ message: `request body over ${config.maxBodyBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }] });
+    if (declared > config.maxBodyBytes) return payloadTooLarge(res, config.maxBodyBytes);
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') {
+      const body = await readBodyWithin(req, config.maxBodyBytes).catch(() => undefined);
+      if (body === undefined) return void req.destroy(); // the client went away
+      if (body === null) return payloadTooLarge(res, config.maxBodyBytes);
+      useBufferedBody(req, body);
+    }
     return yoga(req, res);
   }
 
@@ -149,6 +165,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       await presence.stop();
       await fanOut.stop();
       await topics.close();
+      await rateLimiter.close();
       await services.bus.close();
       await db.destroy();
     },

@@ -24,6 +24,23 @@ const EnvSchema = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
   WS_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1024).default(65_536),
   WS_MAX_BUFFERED_EVENTS: z.coerce.number().int().min(10).default(1000),
+  WS_INIT_TIMEOUT_MS: z.coerce.number().int().min(10).default(10_000),
+  WS_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).default(20),
+  WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).default(20),
+  MAX_QUERY_DEPTH: z.coerce.number().int().min(1).default(10),
+  MAX_QUERY_ALIASES: z.coerce.number().int().min(0).default(15),
+  MAX_QUERY_TOKENS: z.coerce.number().int().min(50).default(2000),
+  MAX_QUERY_DIRECTIVES: z.coerce.number().int().min(0).default(50),
+  MAX_QUERY_COST: z.coerce.number().int().min(10).default(5000),
+  RATE_LIMIT_USER_PER_SECOND: z.coerce.number().min(0).default(50),
+  RATE_LIMIT_USER_BURST: z.coerce.number().int().min(1).default(100),
+  RATE_LIMIT_APP_PER_SECOND: z.coerce.number().min(0).default(1000),
+  RATE_LIMIT_APP_BURST: z.coerce.number().int().min(1).default(2000),
+  CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean))
+    .refine((list) => list.every((o) => o === '*' || /^https?:\/\/[^/\s]+$/i.test(o)), 'CORS_ORIGINS must be a comma list of origins such as https://app.example.com, or *'),
   PRESENCE_HEARTBEAT_MS: z.coerce.number().int().min(50).default(10_000),
   PRESENCE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -50,6 +67,26 @@ export interface Config {
   wsMaxPayloadBytes: number;
   /** events held for one slow connection before it is closed with 4008 */
   wsMaxBufferedEvents: number;
+  /** a socket that sends no connection_init within this time is closed with 4408 */
+  wsInitTimeoutMs: number;
+  /** open graphql-ws connections of one user on one instance; one more is closed with 4429 */
+  wsMaxConnectionsPerUser: number;
+  /** operations running at once on one connection (subscriptions and in-flight queries); one more is refused */
+  wsMaxSubscriptionsPerConnection: number;
+  /** limits on one GraphQL document (graphql-armor); a document over one is BAD_USER_INPUT */
+  maxQueryDepth: number;
+  maxQueryAliases: number;
+  maxQueryTokens: number;
+  maxQueryDirectives: number;
+  maxQueryCost: number;
+  /** token buckets (rate per second, burst); a rate of 0 turns that limit off. Shared through Redis with REDIS_URL */
+  rateLimitUserPerSecond: number;
+  rateLimitUserBurst: number;
+  /** one bucket per app: its backend's requests and all its users' together */
+  rateLimitAppPerSecond: number;
+  rateLimitAppBurst: number;
+  /** origins allowed to call from a browser (CORS); empty: same origin only, no CORS headers; '*': any origin */
+  corsOrigins: string[];
   /** presence heartbeat period; also how often dead instances are looked for */
   presenceHeartbeatMs: number;
   /** an instance silent this long is dead and its users go offline */
@@ -80,6 +117,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: e.MAX_BODY_BYTES,
     wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
     wsMaxBufferedEvents: e.WS_MAX_BUFFERED_EVENTS,
+    wsInitTimeoutMs: e.WS_INIT_TIMEOUT_MS,
+    wsMaxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
+    wsMaxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    maxQueryDepth: e.MAX_QUERY_DEPTH,
+    maxQueryAliases: e.MAX_QUERY_ALIASES,
+    maxQueryTokens: e.MAX_QUERY_TOKENS,
+    maxQueryDirectives: e.MAX_QUERY_DIRECTIVES,
+    maxQueryCost: e.MAX_QUERY_COST,
+    rateLimitUserPerSecond: e.RATE_LIMIT_USER_PER_SECOND,
+    rateLimitUserBurst: e.RATE_LIMIT_USER_BURST,
+    rateLimitAppPerSecond: e.RATE_LIMIT_APP_PER_SECOND,
+    rateLimitAppBurst: e.RATE_LIMIT_APP_BURST,
+    corsOrigins: e.CORS_ORIGINS,
     presenceHeartbeatMs: e.PRESENCE_HEARTBEAT_MS,
     presenceTimeoutMs: e.PRESENCE_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,

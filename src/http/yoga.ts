@@ -4,6 +4,10 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createContext, type Context, type Services } from '../context.ts';
 import { schema } from '../schema/index.ts';
 import { useObservability } from './observe.ts';
+import { useQueryLimits } from './limits.ts';
+import { corsOption, useCsrfPrevention, useVaryOrigin } from './security.ts';
+import { useRateLimits } from '../ratelimit/plugin.ts';
+import type { RateLimiter } from '../ratelimit/limiter.ts';
 import { findApp } from '../apps/repository.ts';
 import type { RealtimeConnection } from '../realtime/connection.ts';
 
@@ -60,7 +64,7 @@ const useErrorCodes = (metrics: Services['metrics']): Plugin => ({
   },
 });
 
-export function createGraphQLHandler(services: Services): YogaServerInstance<Record<string, unknown>, Context> {
+export function createGraphQLHandler(services: Services, options: { rateLimiter: RateLimiter }): YogaServerInstance<Record<string, unknown>, Context> {
   return createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -93,6 +97,15 @@ export function createGraphQLHandler(services: Services): YogaServerInstance<Rec
       : false,
     // bundled GraphiQL: the default one loads from a CDN and is blank offline
     renderGraphiQL,
-    plugins: [useErrorCodes(services.metrics), useObservability(services)],
+    // yoga answers any origin by default; here only CORS_ORIGINS (none by default: same origin only)
+    cors: corsOption(services.config.corsOrigins),
+    plugins: [
+      useErrorCodes(services.metrics),
+      useObservability(services),
+      useCsrfPrevention(),
+      useVaryOrigin(services.config.corsOrigins.length > 0),
+      ...useQueryLimits(services.config),
+      useRateLimits(options.rateLimiter, services.config),
+    ],
   });
 }

@@ -9,13 +9,23 @@ import type { Context, Services } from '../context.ts';
 import type { PresenceService } from '../presence/service.ts';
 import { PLATFORMS } from '../subscriptions/types.ts';
 import { RealtimeConnection } from './connection.ts';
+import { appError } from '../errors.ts';
 import type { UserTopics } from './topics.ts';
 
 export interface WebSocketLimits {
   /** largest accepted frame, in bytes */
   maxPayloadBytes: number;
   maxBufferedEvents: number;
+  /** a socket without connection_init after this long is closed with 4408 */
+  initTimeoutMs: number;
+  /** open connections of one user on this instance; one more is closed with 4429 */
+  maxConnectionsPerUser: number;
+  /** operations running at once on one connection; one more is refused with LIMIT_EXCEEDED */
+  maxSubscriptionsPerConnection: number;
 }
+
+/** graphql-ws's "Too many requests" close code, also used for a user over its connection limit. */
+const CLOSE_TOO_MANY = CloseCode.TooManyInitialisationRequests; // 4429
 
 const DEVICE_ID_MAX = 128;
 
@@ -41,6 +51,22 @@ export function attachWebSocket(
 ): RealtimeTransport {
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: deps.limits.maxPayloadBytes });
   const bySocket = new Map<WebSocket, RealtimeConnection>();
+  /** open connections per user (appKey, userId), for the per-user limit */
+  const perUser = new Map<string, number>();
+  const userKey = (c: RealtimeConnection) => `${c.info.appKey}\u0000${c.info.userId}`;
+  const register = (socket: WebSocket, connection: RealtimeConnection) => {
+    bySocket.set(socket, connection);
+    perUser.set(userKey(connection), (perUser.get(userKey(connection)) ?? 0) + 1);
+  };
+  const unregister = (socket: WebSocket) => {
+    const connection = bySocket.get(socket);
+    if (!connection) return;
+    bySocket.delete(socket);
+    const key = userKey(connection);
+    const left = (perUser.get(key) ?? 1) - 1;
+    if (left > 0) perUser.set(key, left);
+    else perUser.delete(key);
+  };
 
   const disposer = useServer<Record<string, unknown> | undefined, { connection?: RealtimeConnection }>(
     {
@@ -49,6 +75,7 @@ export function attachWebSocket(
       // an unexpected failure (e.g. the database during connection_init) closes with 4500 and this
       // generic reason; otherwise graphql-ws puts the error's own message (SQL, driver text) in it
       isProd: true,
+      connectionInitWaitTimeout: deps.limits.initTimeoutMs,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
         const params = ctx.connectionParams ?? {};
@@ -70,6 +97,11 @@ export function attachWebSocket(
         if (typeof authToken !== 'string') return false; // graphql-ws closes with 4403 Forbidden
         const caller = await deps.services.callers.fromUserToken(authToken);
         if (caller.kind !== 'user') return false;
+        // counted from here on (no await between the check and register below)
+        if ((perUser.get(`${caller.app.appKey}\u0000${caller.userId}`) ?? 0) >= deps.limits.maxConnectionsPerUser) {
+          socket.close(CLOSE_TOO_MANY, `too many connections: at most ${deps.limits.maxConnectionsPerUser} per user`);
+          return false;
+        }
         const connection = new RealtimeConnection(
           { connectionId: randomUUID(), caller, appKey: caller.app.appKey, userId: caller.userId, platform, deviceId: deviceId as string | undefined, tokenGeneration: caller.tokenGeneration },
           {
@@ -80,12 +112,12 @@ export function attachWebSocket(
             close: (code, reason) => closeSocket(socket, code, reason),
           },
         );
-        bySocket.set(socket, connection);
+        register(socket, connection);
         ctx.extra.connection = connection;
         await connection.open();
         // the socket may have gone while we were registering it: do not leave it online
         if (socket.readyState !== socket.OPEN) {
-          bySocket.delete(socket);
+          unregister(socket);
           await connection.dispose();
           return false;
         }
@@ -94,7 +126,7 @@ export function attachWebSocket(
       onClose: async (ctx) => {
         const connection = bySocket.get(ctx.extra.socket);
         if (!connection) return;
-        bySocket.delete(ctx.extra.socket);
+        unregister(ctx.extra.socket);
         await connection.dispose().catch((error) => deps.services.log.error({ err: error }, 'closing a connection failed'));
       },
       onNext: (_ctx, _id, _payload, args, result) => {
@@ -107,6 +139,15 @@ export function attachWebSocket(
         deps.services.metrics.countErrors(errors);
       },
       onSubscribe: async (ctx, _id, payload) => {
+        // graphql-ws has already registered this operation: the count includes it
+        const running = Object.keys(ctx.subscriptions).length;
+        if (running > deps.limits.maxSubscriptionsPerConnection) {
+          return [
+            appError('LIMIT_EXCEEDED', `too many operations on this connection: at most ${deps.limits.maxSubscriptionsPerConnection} at once`, {
+              limit: 'subscriptionsPerConnection',
+            }),
+          ];
+        }
         const connection = ctx.extra.connection;
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           connection,
@@ -142,6 +183,7 @@ export function attachWebSocket(
     async close() {
       const open = [...bySocket.entries()];
       bySocket.clear();
+      perUser.clear();
       for (const [socket] of open) socket.close(1001, 'server shutting down');
       await Promise.allSettled(open.map(([, connection]) => connection.dispose()));
       await disposer.dispose();

@@ -1,0 +1,135 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Config } from '../config.ts';
+
+export type QueryLimitConfig = Pick<Config, 'maxQueryDepth' | 'maxQueryAliases' | 'maxQueryTokens' | 'maxQueryDirectives' | 'maxQueryCost' | 'introspection'>;
+
+/** graphql-armor's errors start with "Syntax Error: " even for validation limits; ours name the limit. */
+function limitError(limit: string, error: GraphQLError): GraphQLError {
+  return new GraphQLError(error.message.replace(/^Syntax Error: /, ''), {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    extensions: { code: 'BAD_USER_INPUT', limit },
+  });
+}
+
+/**
+ * Reports a rejection as a validation error instead of throwing it out of `validate` (graphql-armor's
+ * default), which over graphql-ws would end in an internal error instead of an answer.
+ */
+const report = (limit: string) => ({
+  propagateOnRejection: false,
+  onReject: [(ctx: ValidationContext | null, error: GraphQLError) => ctx?.reportError(limitError(limit, error))],
+});
+
+/**
+ * Limits on one GraphQL document (graphql-armor), for HTTP and graphql-ws alike: depth (field
+ * nesting; introspection's own is not counted), aliases, tokens (counted while parsing, so an
+ * oversized document is not even parsed whole), directives and a static cost. A document over a
+ * limit is refused before it runs, with BAD_USER_INPUT naming the limit in `extensions.limit`.
+ * The defaults leave every operation of the contract and the client SDK far below them.
+ */
+export function useQueryLimits(config: QueryLimitConfig): Plugin[] {
+  const plugins: Plugin[] = [
+    EnvelopArmorPlugin({
+      maxDepth: { n: config.maxQueryDepth, flattenFragments: true, ignoreIntrospection: true, ...report('maxDepth') },
+      maxAliases: { n: config.maxQueryAliases, ...report('maxAliases') },
+      maxDirectives: { n: config.maxQueryDirectives, ...report('maxDirectives') },
+      costLimit: { maxCost: config.maxQueryCost, ignoreIntrospection: true, ...report('maxCost') },
+      // counted by the parser, which has no validation context to report to: thrown as a syntax error
+      maxTokens: {
+        n: config.maxQueryTokens,
+        onReject: [
+          (_ctx: ValidationContext | null, error: GraphQLError) => {
+            throw limitError('maxTokens', error);
+          },
+        ],
+      },
+      // "Did you mean …?" would spell out the schema that disabled introspection hides
+      blockFieldSuggestion: { enabled: !config.introspection },
+    }) as Plugin,
+  ];
+  if (!config.introspection) plugins.push(useNoIntrospection());
+  return plugins;
+}
+
+/**
+ * INTROSPECTION=false: `__schema` and `__type` are refused by validation (over HTTP and
+ * graphql-ws; `__typename` stays). yoga's own plugin keys on the HTTP request and would let
+ * introspection through over graphql-ws, hence this one.
+ */
+function useNoIntrospection(): Plugin {
+  return {
+    onValidate({ addValidationRule }) {
+      addValidationRule(NoSchemaIntrospectionCustomRule);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request body size
+
+/**
+ * Reads a request body up to `max` bytes, counting as it streams (chunked bodies have no
+ * Content-Length to check up front). Null when it is larger: the rest is not read.
+ */
+export function readBodyWithin(req: IncomingMessage, max: number): Promise<Buffer[] | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        cleanup(); // the rest is left to Node, which discards it until the 413 closes the connection
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error('request closed before its body was read'));
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+/**
+ * Hands a body that was already read to yoga: @whatwg-node/server takes `req.body` when present
+ * (an async iterable here — a Buffer or string would be walked key by key) instead of the stream.
+ */
+export function useBufferedBody(req: IncomingMessage, chunks: Buffer[]): void {
+  (req as IncomingMessage & { body?: unknown }).body = {
+    chunks,
+    async *[Symbol.asyncIterator]() {
+      yield* chunks;
+    },
+  };
+}
+
+/** 413, and the connection is closed rather than the rest of the body read. */
+export function payloadTooLarge(res: ServerResponse, max: number): void {
+  const body = JSON.stringify({ errors: [{ message: `request body over ${max} bytes`, extensions: { code: 'BAD_USER_INPUT' } }] });
+  res.writeHead(413, { 'content-type': 'application/json; charset=utf-8', connection: 'close', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}

@@ -1,0 +1,61 @@
+import type { Plugin } from 'graphql-yoga';
+import type { GraphQLError } from 'graphql';
+import type { Caller } from '../auth/caller.ts';
+import type { Config } from '../config.ts';
+import type { Context } from '../context.ts';
+import { appError } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import { LocalRateLimiter, type Bucket, type RateLimiter } from './limiter.ts';
+import { RedisRateLimiter } from './redis.ts';
+
+export type RateLimitConfig = Pick<Config, 'rateLimitUserPerSecond' | 'rateLimitUserBurst' | 'rateLimitAppPerSecond' | 'rateLimitAppBurst'>;
+
+/** In this process without REDIS_URL; in Redis with it, so that the limits hold across instances. */
+export function createRateLimiter(config: Pick<Config, 'redisUrl'>, log: Logger): RateLimiter {
+  return config.redisUrl ? new RedisRateLimiter(config.redisUrl, log) : new LocalRateLimiter();
+}
+
+/** The buckets a caller draws from: a user its own and its app's; the app backend its app's. */
+export function bucketsFor(caller: Caller, config: RateLimitConfig): Bucket[] {
+  const buckets: Bucket[] = [];
+  if (caller.kind === 'user' && config.rateLimitUserPerSecond > 0) {
+    buckets.push({ key: `user:${caller.app.appKey}:${caller.userId}`, perSecond: config.rateLimitUserPerSecond, burst: config.rateLimitUserBurst });
+  }
+  if ((caller.kind === 'user' || caller.kind === 'app') && config.rateLimitAppPerSecond > 0) {
+    buckets.push({ key: `app:${caller.app.appKey}`, perSecond: config.rateLimitAppPerSecond, burst: config.rateLimitAppBurst });
+  }
+  return buckets;
+}
+
+/**
+ * Requests per second per user and per app, for every operation over HTTP and graphql-ws (its
+ * caller is known once the context is built). A refused operation is not executed: it answers
+ * RATE_LIMITED with `extensions.retryAfterMs`, over HTTP with status 429 and `Retry-After`.
+ * The operator and unauthenticated requests draw from no bucket.
+ */
+export function useRateLimits(limiter: RateLimiter, config: RateLimitConfig): Plugin<Context> {
+  async function refusal(ctx: Context): Promise<GraphQLError | null> {
+    const buckets = bucketsFor(ctx.caller, config);
+    if (buckets.length === 0) return null;
+    const refused = await limiter.take(buckets);
+    if (!refused) return null;
+    const scope = refused.key.startsWith('user:') ? 'user' : 'app';
+    const seconds = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
+    return appError('RATE_LIMITED', `Too many requests for this ${scope}: retry in ${refused.retryAfterMs} ms`, {
+      limit: scope,
+      retryAfterMs: refused.retryAfterMs,
+      // yoga answers with this status and headers, and leaves `http` out of the response body
+      http: ctx.connection ? undefined : { status: 429, headers: { 'Retry-After': String(seconds) } },
+    });
+  }
+  return {
+    async onExecute({ args, setResultAndStopExecution }) {
+      const error = await refusal(args.contextValue as Context);
+      if (error) setResultAndStopExecution({ errors: [error] });
+    },
+    async onSubscribe({ args, setResultAndStopExecution }) {
+      const error = await refusal(args.contextValue as Context);
+      if (error) setResultAndStopExecution({ errors: [error] });
+    },
+  };
+}
