@@ -53,10 +53,14 @@ const FORBIDDEN_CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
 
 /**
  * Why a free-text value is unacceptable, or null when it is fine. Lone surrogates are
- * refused too: they cannot be stored as UTF-8 and would not round-trip.
+ * refused too: they cannot be stored as UTF-8 and would not round-trip. So is a value that
+ * starts with U+FEFF (a byte order mark): the embedded database's driver (PGlite, which decodes
+ * each value with a BOM-stripping TextDecoder) would hand it back without it, so it could not
+ * round-trip there; it is refused on every database alike.
  */
 export function textProblem(value: string, max: number): string | null {
   if (!value.isWellFormed()) return 'contains an unpaired surrogate';
+  if (value.startsWith('\ufeff')) return 'starts with U+FEFF (a byte order mark)';
   if (FORBIDDEN_CONTROL.test(value)) return 'contains a control character (only tab and newline are allowed)';
   const length = codePointLength(value);
   if (length > max) return `is ${length} characters long; at most ${max} allowed`;
