@@ -271,3 +271,39 @@ describe('a flood of subscribe messages', () => {
     await stillServing();
   }, 120_000);
 });
+
+describe('an empty connection_init (how GraphiQL connects): authenticated by the first operation', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ config: { wsInitTimeoutMs: 1500 } });
+  });
+  afterAll(() => server?.stop());
+
+  it('runs an operation whose extensions.headers carry a valid Bearer token, as that user', async () => {
+    const app = await server.newApp();
+    const alice = await app.user('alice');
+    const raw = await openRaw(server.url);
+    await raw.init({});
+    raw.send({ id: '1', type: 'subscribe', payload: { query: '{ myUserProfile { userId } }', extensions: { headers: { Authorization: `Bearer ${alice.token}` } } } });
+    const deadline = Date.now() + 10_000;
+    while (!raw.messages.some((m) => m.type === 'next') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(raw.messages.find((m) => m.type === 'next')?.payload).toEqual({ data: { myUserProfile: { userId: 'alice' } } });
+    expect(server.app.realtime.transport.connections().some((c) => c.info.appKey === app.appKey && c.info.userId === 'alice')).toBe(true);
+    raw.ws.close();
+  });
+
+  it('closes with 4403 when the first operation has no or a bad token', async () => {
+    for (const extensions of [undefined, { headers: { Authorization: 'Bearer nope' } }]) {
+      const raw = await openRaw(server.url);
+      await raw.init({});
+      raw.send({ id: '1', type: 'subscribe', payload: { query: '{ __typename }', extensions } });
+      expect((await raw.closed).code, JSON.stringify(extensions)).toBe(4403);
+    }
+  });
+
+  it('closes with 4403 when no operation comes within the init timeout', async () => {
+    const raw = await openRaw(server.url);
+    await raw.init({});
+    expect((await raw.closed).code).toBe(4403);
+  });
+});

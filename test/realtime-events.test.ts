@@ -491,7 +491,7 @@ describe('connection authentication', () => {
   it('a bad or missing token closes with 4403, an invalid platform with 4400', async () => {
     const app = await server.newApp();
     const { token } = await app.user('alice');
-    for (const params of [{ authToken: 'nope' }, {}, { authToken: `${token}x` }]) {
+    for (const params of [{ authToken: 'nope' }, { platform: 'WEB' }, { authToken: `${token}x` }]) {
       const live = connectLive(server.url, params);
       await expect(live.connected).rejects.toThrow();
       expect((await live.closed).code).toBe(4403);

@@ -68,7 +68,50 @@ export function attachWebSocket(
     else perUser.delete(key);
   };
 
-  const disposer = useServer<Record<string, unknown> | undefined, { connection?: RealtimeConnection }>(
+  type SocketExtra = { socket: WebSocket; connection?: RealtimeConnection; deferred?: { platform: string; deviceId?: string }; establishing?: Promise<RealtimeConnection | null> };
+
+  /**
+   * Authenticates a socket as a user, registers it (presence, its user's topic) and returns the
+   * connection; closes the socket (4403, or 4429 over the per-user limit) and returns null otherwise.
+   */
+  async function establish(ctx: { extra: SocketExtra }, authToken: string, platform: string, deviceId: string | undefined): Promise<RealtimeConnection | null> {
+    const socket = ctx.extra.socket;
+    const caller = await deps.services.callers.fromUserToken(authToken);
+    if (caller.kind !== 'user') {
+      closeSocket(socket, CloseCode.Forbidden, 'Forbidden');
+      return null;
+    }
+    // counted from here on (no await between the check and register below)
+    if ((perUser.get(`${caller.app.appKey}\u0000${caller.userId}`) ?? 0) >= deps.limits.maxConnectionsPerUser) {
+      socket.close(CLOSE_TOO_MANY, `too many connections: at most ${deps.limits.maxConnectionsPerUser} per user`);
+      return null;
+    }
+    const connection = new RealtimeConnection(
+      { connectionId: randomUUID(), caller, appKey: caller.app.appKey, userId: caller.userId, platform, deviceId, tokenGeneration: caller.tokenGeneration },
+      {
+        topics: deps.topics,
+        presence: deps.presence,
+        clock: deps.services.clock,
+        maxBufferedEvents: deps.limits.maxBufferedEvents,
+        close: (code, reason) => closeSocket(socket, code, reason),
+      },
+    );
+    register(socket, connection);
+    ctx.extra.connection = connection;
+    await connection.open();
+    // A revocation between the token check and listening would have been missed: check again now
+    // that the close notice cannot be. And the socket may have gone while we were registering it.
+    const still = socket.readyState === socket.OPEN ? await deps.services.callers.fromUserToken(authToken) : null;
+    if (still?.kind !== 'user' || still.tokenGeneration !== caller.tokenGeneration) {
+      unregister(socket);
+      await connection.dispose();
+      if (socket.readyState === socket.OPEN) closeSocket(socket, CloseCode.Forbidden, 'Forbidden');
+      return null;
+    }
+    return connection;
+  }
+
+  const disposer = useServer<Record<string, unknown> | undefined, Omit<SocketExtra, 'socket'>>(
     {
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => never }).execute(args),
       subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => never }).subscribe(args),
@@ -80,12 +123,6 @@ export function attachWebSocket(
         const socket = ctx.extra.socket;
         const params = ctx.connectionParams ?? {};
         const { platform = 'OTHER', deviceId } = params as { platform?: unknown; deviceId?: unknown };
-        // the token: `authToken`, else an Authorization value "Bearer <token>" at the top level or
-        // under `headers` (how GraphQL IDEs and Apollo-style clients send their headers)
-        const bearer = (value: unknown) => (typeof value === 'string' ? /^Bearer +(\S+)$/i.exec(value.trim())?.[1] : undefined);
-        const headers = typeof params.headers === 'object' && params.headers !== null ? (params.headers as Record<string, unknown>) : {};
-        const authToken =
-          params.authToken ?? bearer(params.Authorization ?? params.authorization) ?? bearer(headers.Authorization ?? headers.authorization);
         if (typeof platform !== 'string' || !(PLATFORMS as readonly string[]).includes(platform)) {
           socket.close(CloseCode.BadRequest, `platform must be one of ${PLATFORMS.join(', ')}`);
           return false;
@@ -94,34 +131,19 @@ export function attachWebSocket(
           socket.close(CloseCode.BadRequest, `deviceId must be a string of 1 to ${DEVICE_ID_MAX} characters`);
           return false;
         }
-        if (typeof authToken !== 'string') return false; // graphql-ws closes with 4403 Forbidden
-        const caller = await deps.services.callers.fromUserToken(authToken);
-        if (caller.kind !== 'user') return false;
-        // counted from here on (no await between the check and register below)
-        if ((perUser.get(`${caller.app.appKey}\u0000${caller.userId}`) ?? 0) >= deps.limits.maxConnectionsPerUser) {
-          socket.close(CLOSE_TOO_MANY, `too many connections: at most ${deps.limits.maxConnectionsPerUser} per user`);
-          return false;
+        const authToken = tokenIn(params);
+        if (authToken === undefined && Object.keys(params).length === 0) {
+          // No credentials at all (GraphiQL sends `{}` and puts its headers on each operation):
+          // authenticate with the first operation, or close with 4403 if none comes in time.
+          ctx.extra.deferred = { platform, deviceId: deviceId as string | undefined };
+          const timer = setTimeout(() => {
+            if (!ctx.extra.connection) closeSocket(socket, CloseCode.Forbidden, 'Forbidden');
+          }, deps.limits.initTimeoutMs);
+          timer.unref();
+          return true;
         }
-        const connection = new RealtimeConnection(
-          { connectionId: randomUUID(), caller, appKey: caller.app.appKey, userId: caller.userId, platform, deviceId: deviceId as string | undefined, tokenGeneration: caller.tokenGeneration },
-          {
-            topics: deps.topics,
-            presence: deps.presence,
-            clock: deps.services.clock,
-            maxBufferedEvents: deps.limits.maxBufferedEvents,
-            close: (code, reason) => closeSocket(socket, code, reason),
-          },
-        );
-        register(socket, connection);
-        ctx.extra.connection = connection;
-        await connection.open();
-        // the socket may have gone while we were registering it: do not leave it online
-        if (socket.readyState !== socket.OPEN) {
-          unregister(socket);
-          await connection.dispose();
-          return false;
-        }
-        return true;
+        if (authToken === undefined) return false; // graphql-ws closes with 4403 Forbidden
+        return (await establish(ctx, authToken, platform, deviceId as string | undefined)) !== null;
       },
       onClose: async (ctx) => {
         const connection = bySocket.get(ctx.extra.socket);
@@ -148,7 +170,20 @@ export function attachWebSocket(
             }),
           ];
         }
-        const connection = ctx.extra.connection;
+        let connection = ctx.extra.connection;
+        if (!connection && ctx.extra.deferred) {
+          // the deferred socket authenticates with its first operation's Authorization header
+          const headers = (payload.extensions as { headers?: Record<string, unknown> } | undefined)?.headers;
+          const token = tokenIn(headers && typeof headers === 'object' ? { headers } : {});
+          if (token === undefined) {
+            closeSocket(ctx.extra.socket, CloseCode.Forbidden, 'Forbidden');
+            return [appError('UNAUTHENTICATED', 'send a user token: connection_init { authToken } or the operation\'s Authorization header')];
+          }
+          const { platform, deviceId } = ctx.extra.deferred;
+          ctx.extra.establishing ??= establish(ctx as never, token, platform, deviceId);
+          connection = (await ctx.extra.establishing) ?? undefined;
+          if (!connection) return [appError('UNAUTHENTICATED', 'the token was refused')];
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           connection,
           params: payload,
@@ -189,6 +224,17 @@ export function attachWebSocket(
       await disposer.dispose();
     },
   };
+}
+
+/**
+ * The user token of a connection_init payload: `authToken`, else an Authorization value
+ * "Bearer <token>" at the top level or under `headers` (how GraphQL IDEs and Apollo-style clients send it).
+ */
+function tokenIn(params: Record<string, unknown>): string | undefined {
+  const bearer = (value: unknown) => (typeof value === 'string' ? /^Bearer +(\S+)$/i.exec(value.trim())?.[1] : undefined);
+  const headers = typeof params.headers === 'object' && params.headers !== null ? (params.headers as Record<string, unknown>) : {};
+  const token = params.authToken ?? bearer(params.Authorization ?? params.authorization) ?? bearer(headers.Authorization ?? headers.authorization);
+  return typeof token === 'string' ? token : undefined;
 }
 
 const rootFields = new WeakMap<ExecutionArgs, string>();
