@@ -93,6 +93,10 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   const rateLimiter = createRateLimiter(config, log);
   const yoga = createGraphQLHandler(services, { rateLimiter });
   const server = createServer((req, res) => void route(req, res));
+  // Idle keep-alive sockets outlive clients' and load balancers' own idle timeouts (undici 4 s, nginx
+  // and most LBs 60 s), so the server never closes a socket a client is just reusing (ECONNRESET).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
 
   // Real-time: per-user topics (Redis across instances), fan-out of committed changes, presence.
   // after a Redis outage the events published meanwhile are lost: every client reconnects
