@@ -498,6 +498,29 @@ describe('reconnect and resync', () => {
   });
 });
 
+describe('over the per-user connection limit (WS_MAX_CONNECTIONS_PER_USER=1)', () => {
+  let limited: TestServer;
+  beforeAll(async () => {
+    limited = await startTestServer({ config: { wsMaxConnectionsPerUser: 1 } });
+  });
+  afterAll(() => limited?.stop());
+
+  it('connect() rejects with LIMIT_EXCEEDED (4429 is not retried) and can be tried again later', async () => {
+    const app = await limited.newApp();
+    const phone = await sdkClient(limited, app, 'alice', { deviceId: 'phone' });
+    const web = await sdkClient(limited, app, 'alice', { deviceId: 'web' });
+    await phone.client.connect();
+    const error = await failure(web.client.connect());
+    expect(error.code).toBe(ErrorCode.LIMIT_EXCEEDED);
+    expect(web.of(Events.DISCONNECT)).toEqual([expect.objectContaining({ code: 4429, willReconnect: false })]);
+    await phone.client.disconnect();
+    // the slot is free again once the server has taken the phone offline
+    await expect.poll(() => limited.app.realtime.transport.connections().filter((c) => c.info.appKey === app.appKey).length).toBe(0);
+    expect(await web.client.connect()).toEqual({ code: 0, data: { userId: 'alice' } });
+    await web.client.disconnect();
+  });
+});
+
 describe('the README', () => {
   it('RongCloud’s documented snippets run as the README shows them, call for call', async () => {
     const app = await server.newApp();

@@ -152,8 +152,18 @@ export interface ProfileClientOptions {
 
 export type ProfileClient = ReturnType<typeof createProfileClient>;
 
-/** WebSocket close codes after which reconnecting cannot help. */
-const FATAL_CLOSE_CODES = new Set([4400, 4403]);
+/**
+ * Close codes after which the client does not reconnect: the server refused the credentials
+ * (4403, e.g. a revoked token) or the parameters (4400), plus those graphql-ws itself never
+ * retries (among them 4429: this user has too many connections open).
+ */
+const NO_RETRY_CLOSE_CODES = new Set([4400, 4403, 4401, 4004, 4005, 4406, 4409, 4429, 4500]);
+/** 1000–1999 codes that graphql-ws retries (the rest of that range it does not) */
+const RETRIED_STANDARD_CODES = new Set([1000, 1001, 1005, 1006, 1012, 1013, 1014]);
+const isFinalClose = (code: number) => NO_RETRY_CLOSE_CODES.has(code) || (code >= 1000 && code <= 1999 && !RETRIED_STANDARD_CODES.has(code));
+/** what connect() rejects with when the server refuses the connection with this close code */
+const codeForRefusal = (code: number) =>
+  code === 4403 ? ErrorCode.UNAUTHENTICATED : code === 4429 ? ErrorCode.LIMIT_EXCEEDED : code === 4400 ? ErrorCode.INVALID_PARAMETER : ErrorCode.NETWORK_ERROR;
 
 const STATUS_TYPES = ['ONLINE_STATUS', 'USER_PROFILE', 'FRIEND_ONLINE_STATUS', 'FRIEND_USER_PROFILE'] as const;
 
@@ -309,7 +319,7 @@ export function createProfileClient(options: ProfileClientOptions) {
         retryAttempts: Number.MAX_SAFE_INTEGER,
         retryWait: options.retryWait ?? defaultRetryWait,
         // every failure is retried except refused credentials or parameters (a revoked token included)
-        shouldRetry: (errOrClose) => !(isCloseEvent(errOrClose) && FATAL_CLOSE_CODES.has(errOrClose.code)),
+        shouldRetry: (errOrClose) => !(isCloseEvent(errOrClose) && isFinalClose(errOrClose.code)),
         on: {
           connecting: () => emit(Events.CONNECTING, undefined),
           connected: () => {
@@ -320,19 +330,15 @@ export function createProfileClient(options: ProfileClientOptions) {
           closed: (event) => {
             const code = isCloseEvent(event) ? event.code : 1006;
             const reason = isCloseEvent(event) ? String(event.reason) : '';
-            const refused = FATAL_CLOSE_CODES.has(code);
+            const refused = isFinalClose(code);
             const fatal = refused || ws !== client;
             if (fatal) gaveUp = true;
             emit(Events.DISCONNECT, { code, reason, willReconnect: !fatal });
-            if (!everConnected && FATAL_CLOSE_CODES.has(code)) {
-              firstFailure(
-                new ProfileClientError(`connection refused (${code} ${reason})`, {
-                  code: code === 4403 ? ErrorCode.UNAUTHENTICATED : ErrorCode.INVALID_PARAMETER,
-                }),
-              );
+            if (!everConnected && refused) {
+              firstFailure(new ProfileClientError(`connection refused (${code} ${reason})`, { code: codeForRefusal(code) }));
             }
-            // refused for good (e.g. a revoked token): forget this connection, so that connect()
-            // can start a new one (with a fresh token from options.token())
+            // refused for good (e.g. a revoked token, too many connections): forget this
+            // connection, so that connect() can start a new one (with a fresh token from options.token())
             if (refused && ws === client) void disconnect();
           },
         },
