@@ -11,8 +11,11 @@
  *   the intended errors), graphql-ws connections that connect, sync their subscriptions, hold a
  *   few seconds and go (presence churn), and the star writing its profile and coming and going
  *   (fan-out to every subscriber). The default rate limits stay on: the load stays under them.
- * - Samples the server's RSS (/proc/<pid>/status) every --sample seconds; growth is the median of
- *   the last three samples against the median of the three at the end of the warm-up.
+ * - Samples the server's RSS (/proc/<pid>/status) and V8 heap in use (its /metrics) every --sample
+ *   seconds. RSS saws up and down with garbage collection, so growth compares medians of windows:
+ *   the last minute of the run against the first minute after the warm-up (a third of the
+ *   post-warm-up time each, for runs shorter than 4 minutes); a robust (Theil-Sen) slope is
+ *   reported too. Runs with less than two minutes after the warm-up are not judged on memory.
  * - At the end: every fan-out subscriber must have received every acknowledged star change, and
  *   no presence row of the soak app may be left online once all clients are gone.
  *
@@ -59,7 +62,7 @@ const latencies = new Map<string, number[]>();
 const intendedErrors = new Map<string, number>();
 const unintendedErrors = new Map<string, number>();
 const unintendedSamples: string[] = [];
-const ws = { connects: 0, syncs: 0, events: 0, unexpectedCloses: 0 };
+const ws = { connects: 0, syncs: 0, events: 0 };
 const bump = (map: Map<string, number>, key: string, n = 1) => map.set(key, (map.get(key) ?? 0) + n);
 function unintended(code: string, detail: unknown) {
   bump(unintendedErrors, code);
@@ -407,16 +410,22 @@ async function main() {
   }
 
   // RSS samples and progress
-  const samples: { atSeconds: number; rssMb: number; load1: number }[] = [];
-  const sampleOnce = () => {
+  const samples: { atSeconds: number; rssMb: number; heapMb: number; load1: number }[] = [];
+  const heapMb = async () => {
+    const text = await (await fetch(url.replace(/\/graphql$/, '/metrics'), { signal: AbortSignal.timeout(5_000) })).text();
+    return Math.round(Number(/^phs_nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? NaN) / 104857.6) / 10;
+  };
+  const sampleOnce = async () => {
     try {
-      samples.push({ atSeconds: Math.round((Date.now() - startedAt) / 1000), rssMb: Math.round(rssKb(pid) / 102.4) / 10, load1: Math.round(loadavg()[0]! * 100) / 100 });
+      const atSeconds = Math.round((Date.now() - startedAt) / 1000);
+      const rssMb = Math.round(rssKb(pid) / 102.4) / 10;
+      samples.push({ atSeconds, rssMb, heapMb: await heapMb().catch(() => NaN), load1: Math.round(loadavg()[0]! * 100) / 100 });
     } catch {
       unintended('SERVER_GONE', 'could not read the server process RSS');
     }
   };
-  sampleOnce();
-  const sampler = setInterval(sampleOnce, SAMPLE_MS);
+  await sampleOnce();
+  const sampler = setInterval(() => void sampleOnce(), SAMPLE_MS);
   let lastTotal = 0;
   const progress = setInterval(() => {
     const total = [...requests.values()].reduce((a, b) => a + b, 0);
@@ -429,7 +438,7 @@ async function main() {
   running = false;
   clearInterval(progress);
   clearInterval(sampler);
-  sampleOnce();
+  await sampleOnce();
   const elapsedS = (Date.now() - startedAt) / 1000;
   log('load stopped; draining');
   await Promise.all(loops);
@@ -463,9 +472,29 @@ async function main() {
   // --- report -------------------------------------------------------------------------------------
   const afterWarmup = samples.filter((s) => s.atSeconds * 1000 >= WARMUP_MS);
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const baseline = median(afterWarmup.slice(0, 3).map((s) => s.rssMb));
-  const end = median(afterWarmup.slice(-3).map((s) => s.rssMb));
-  const growthPercent = Math.round(((end - baseline) / baseline) * 1000) / 10;
+  const lastAt = afterWarmup.at(-1)!.atSeconds;
+  const windowS = Math.min(60, (lastAt - WARMUP_MS / 1000) / 3);
+  const firstWindow = afterWarmup.filter((s) => s.atSeconds < WARMUP_MS / 1000 + windowS);
+  const lastWindow = afterWarmup.filter((s) => s.atSeconds > lastAt - windowS);
+  const round1 = (x: number) => Math.round(x * 10) / 10;
+  const growth = (field: 'rssMb' | 'heapMb') => {
+    const from = median(firstWindow.map((s) => s[field]));
+    const to = median(lastWindow.map((s) => s[field]));
+    // Theil-Sen (median of the pairwise slopes) over every post-warm-up sample, in MB per minute:
+    // one sample taken right after a collection does not tilt it
+    const pairs: number[] = [];
+    for (let i = 0; i < afterWarmup.length; i++) {
+      for (let j = i + 1; j < afterWarmup.length; j++) {
+        const dx = (afterWarmup[j]!.atSeconds - afterWarmup[i]!.atSeconds) / 60;
+        if (dx > 0) pairs.push((afterWarmup[j]![field] - afterWarmup[i]![field]) / dx);
+      }
+    }
+    const slope = median(pairs);
+    return { firstWindowMedianMb: from, lastWindowMedianMb: to, growthPercent: round1(((to - from) / from) * 100), slopeMbPerMinute: round1(slope) };
+  };
+  const rssGrowth = growth('rssMb');
+  const heapGrowth = growth('heapMb');
+  const growthPercent = rssGrowth.growthPercent;
   const pct = (xs: number[], p: number) => Math.round([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]! * 10) / 10;
   const totalRequests = [...requests.values()].reduce((a, b) => a + b, 0);
   const unintendedTotal = [...unintendedErrors.values()].reduce((a, b) => a + b, 0);
@@ -498,16 +527,18 @@ async function main() {
       samples,
       minMb: Math.min(...samples.map((s) => s.rssMb)),
       maxMb: Math.max(...samples.map((s) => s.rssMb)),
-      afterWarmupBaselineMb: baseline,
-      endMb: end,
-      growthPercent,
+      windowSeconds: round1(windowS),
+      ...rssGrowth,
     },
+    heapUsed: heapGrowth,
     ghostPresence: ghosts,
     serverExitCode: exitCode,
   };
-  const checks = {
+  // with less than two minutes after the warm-up, garbage-collection swings swamp any trend
+  const memoryJudged = lastAt - WARMUP_MS / 1000 >= 120;
+  const checks: Record<string, boolean | 'not judged (run too short)'> = {
     'no unintended errors': unintendedTotal === 0,
-    'RSS growth after warm-up under 10 %': growthPercent < 10,
+    'RSS growth after warm-up under 10 %': memoryJudged ? growthPercent < 10 : 'not judged (run too short)',
     'every fan-out subscriber got every star change': lostFanOut === 0 && extraFanOut === 0,
     'no ghost presence': ghosts.connections === 0 && ghosts.online === 0,
     'server stopped cleanly': exitCode === 0,
@@ -523,11 +554,13 @@ async function main() {
   console.log(`errors: intended ${JSON.stringify(report.errors.intended)}, unintended ${JSON.stringify(report.errors.unintended)}`);
   for (const sample of unintendedSamples) console.log(`  ${sample}`);
   console.log(`server logs: ${server.logs.warn} warn, ${server.logs.error} error${server.logs.samples.length ? `; e.g. ${server.logs.samples.slice(0, 5).join(' | ')}` : ''}`);
-  console.log(`RSS MB: min ${report.rss.minMb}, max ${report.rss.maxMb}, after warm-up ${baseline} → end ${end} (${growthPercent >= 0 ? '+' : ''}${growthPercent} %)`);
-  console.log(`  samples: ${samples.map((s) => `${s.atSeconds}s=${s.rssMb}`).join(' ')}`);
+  const sign = (x: number) => (x >= 0 ? `+${x}` : `${x}`);
+  console.log(`RSS MB: min ${report.rss.minMb}, max ${report.rss.maxMb}; median of the first ${round1(windowS)} s after warm-up ${rssGrowth.firstWindowMedianMb} → of the last ${round1(windowS)} s ${rssGrowth.lastWindowMedianMb} (${sign(rssGrowth.growthPercent)} %), slope ${sign(rssGrowth.slopeMbPerMinute)} MB/min`);
+  console.log(`V8 heap used MB: ${heapGrowth.firstWindowMedianMb} → ${heapGrowth.lastWindowMedianMb} (${sign(heapGrowth.growthPercent)} %), slope ${sign(heapGrowth.slopeMbPerMinute)} MB/min`);
+  console.log(`  samples (s=RSS/heap MB): ${samples.map((s) => `${s.atSeconds}=${s.rssMb}/${s.heapMb}`).join(' ')}`);
   console.log(`ghost presence after all clients left: ${ghosts.connections} connections, ${ghosts.online} platforms online`);
-  for (const [check, ok] of Object.entries(checks)) console.log(`${ok ? 'PASS' : 'FAIL'} ${check}`);
-  process.exit(Object.values(checks).every(Boolean) ? 0 : 1);
+  for (const [check, ok] of Object.entries(checks)) console.log(`${ok === true ? 'PASS' : ok === false ? 'FAIL' : 'SKIP'} ${check}${typeof ok === 'string' ? `: ${ok}` : ''}`);
+  process.exit(Object.values(checks).every((ok) => ok !== false) ? 0 : 1);
 }
 
 main().catch((error) => {

@@ -82,8 +82,17 @@ export function createLocalTopics(log: Logger): UserTopics {
 export function createRedisTopics(url: string, log: Logger, options: RedisTopicsOptions = {}): UserTopics {
   const publisher = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2 });
   const subscriber = new Redis(url, { lazyConnect: false });
-  // connection problems are retried by ioredis; logging them once per burst is enough
-  for (const client of [publisher, subscriber]) client.on('error', (error) => log.warn({ err: error.message }, 'redis connection problem'));
+  // connection problems are retried by ioredis (every few hundred ms while Redis is away); logging
+  // the first one until the connection is ready again is enough
+  for (const [role, client] of [['publisher', publisher], ['subscriber', subscriber]] as const) {
+    let reported = false;
+    client.on('error', (error) => {
+      if (reported) return;
+      reported = true;
+      log.warn({ err: error.message, role }, 'redis connection problem (retrying)');
+    });
+    client.on('ready', () => (reported = false));
+  }
   const registry = new ListenerRegistry(log);
   const subscribing = new Map<string, Promise<unknown>>();
 
