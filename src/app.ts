@@ -36,6 +36,7 @@ export interface StartedApp {
   port: number;
   /** credentials of the development app, on the embedded setup */
   devApp?: { appKey: string; appSecret: string };
+  /** the operator token the embedded setup generated (never one given in the environment) */
   operatorToken?: string;
 }
 
@@ -60,7 +61,9 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     else if (target.kind === 'embedded') config.tokenSecret = randomToken(48);
     else throw new Error('TOKEN_SECRET (at least 32 bytes) is required with DATABASE_URL: every instance must sign tokens with the same key');
   }
-  if (!config.operatorToken && devSecrets) config.operatorToken = devSecrets.operatorToken;
+  // only a token generated here is printed at start; one from the environment stays unprinted
+  const generatedOperatorToken = !config.operatorToken && devSecrets ? devSecrets.operatorToken : undefined;
+  config.operatorToken ??= generatedOperatorToken;
 
   const clock = options.clock ?? systemClock;
   const log = createLogger(config);
@@ -159,7 +162,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       });
       const { port } = server.address() as AddressInfo;
       const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-      return { url: `http://${host}:${port}/graphql`, port, devApp, operatorToken: config.operatorToken };
+      return { url: `http://${host}:${port}/graphql`, port, devApp, operatorToken: generatedOperatorToken };
     },
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -9,7 +9,8 @@ import { connectLive } from './helpers/ws.ts';
 const MAX_BUFFERED = 200;
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ config: { wsMaxBufferedEvents: MAX_BUFFERED } });
+  // the storm opens ~100 sockets per user at once: above the production per-user default of 20
+  server = await startTestServer({ config: { wsMaxBufferedEvents: MAX_BUFFERED, wsMaxConnectionsPerUser: 1000 } });
 });
 afterAll(() => server?.stop());
 

@@ -380,12 +380,8 @@ describe('every root field × every caller, beyond HTTP queries and mutations', 
     }
   });
 
-  // Known issue: a subscription field's `subscribe` runs before Pothos's authScopes (which guard
-  // `resolve` only), and its userCaller() throws FORBIDDEN for every non-user caller, the
-  // anonymous one included, where SPEC §1 wants UNAUTHENTICATED. Fix: `authorizeOnSubscribe: true`
-  // in the builder's scopeAuth options, or UNAUTHENTICATED for anonymous callers in userCaller()
-  // (src/subscriptions/schema.ts, src/friends/schema.ts). This test then passes: drop `.fails`.
-  it.fails('a Subscription field over HTTP without credentials is UNAUTHENTICATED (known issue: FORBIDDEN)', async () => {
+  // the scopes are checked before a Subscription field's subscribe function (authorizeOnSubscribe)
+  it('a Subscription field over HTTP without credentials is UNAUTHENTICATED', async () => {
     for (const field of Object.values(schema.getSubscriptionType()!.getFields())) {
       const { query, variables } = operationFor('subscription', field);
       const result = await server.anonymous.request(query, variables);

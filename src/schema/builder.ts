@@ -19,6 +19,8 @@ export const builder = new SchemaBuilder<{
   plugins: [ScopeAuthPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
+    // check a Subscription field's scopes before its subscribe function runs (not only per event)
+    authorizeOnSubscribe: true,
     authScopes: (ctx) => ({
       user: ctx.caller.kind === 'user',
       app: ctx.caller.kind === 'app',
