@@ -16,6 +16,7 @@ import {
   SubscribeType,
   UserProfileVisibility,
   type ProfileClient,
+  type SubscribeInfoEvent,
 } from '../src/client/index.ts';
 import { defineKey, makeFriends, setProfile } from './helpers/profiles.ts';
 import { sdkClient, type RecordedClient } from './helpers/sdk.ts';
@@ -315,17 +316,19 @@ describe('events', () => {
     const [profile] = alice.of(Events.SUBSCRIBED_USER_STATUS_CHANGE)[1]!;
     expect(profile).toMatchObject({ userId: 'bob', subscribeType: 2, expiry: 3600, details: [], userProfile: { userId: 'bob', name: 'Bob' } });
 
-    // live: bob comes online on iOS (platform 1), changes his profile, goes offline
+    // live, one event per array: bob comes online on iOS (platform 1), changes his profile, goes offline
+    const isOnline = (value: 0 | 1) => (batch: SubscribeInfoEvent[]) => batch[0]!.subscribeType === 1 && batch[0]!.details[0]?.eventValue === value;
     await bob.client.connect();
-    const [, , live] = await alice.waitFor(Events.SUBSCRIBED_USER_STATUS_CHANGE, 3);
+    const live = await alice.waitForMatch(Events.SUBSCRIBED_USER_STATUS_CHANGE, isOnline(1), 2);
     expect(live).toEqual([
       { userId: 'bob', subscribeType: 1, subscribeTime: expect.any(Number), expiry: 3600, updateTime: expect.any(Number), details: [{ eventValue: 1, changeTime: expect.any(Number), platform: 1 }] },
     ]);
     await bob.client.updateMyUserProfile({ gender: Gender.MALE });
-    const changed = (await alice.waitFor(Events.SUBSCRIBED_USER_STATUS_CHANGE, 4))[3]!;
-    expect(changed).toMatchObject([{ userId: 'bob', subscribeType: 2, userProfile: { name: 'Bob', gender: 1 } }]);
+    const changed = await alice.waitForMatch(Events.SUBSCRIBED_USER_STATUS_CHANGE, (b) => b[0]!.userProfile?.gender === 1, 2);
+    expect(changed).toMatchObject([{ userId: 'bob', subscribeType: 2, details: [], userProfile: { name: 'Bob', gender: 1 } }]);
+    const before = alice.of(Events.SUBSCRIBED_USER_STATUS_CHANGE).length;
     await bob.client.disconnect();
-    const offline = (await alice.waitFor(Events.SUBSCRIBED_USER_STATUS_CHANGE, 5))[4]!;
+    const offline = await alice.waitForMatch(Events.SUBSCRIBED_USER_STATUS_CHANGE, isOnline(0), before);
     expect(offline).toMatchObject([{ userId: 'bob', subscribeType: 1, details: [{ eventValue: 0, platform: 1 }] }]);
     await alice.client.disconnect();
   });
@@ -339,8 +342,8 @@ describe('events', () => {
     await alice.waitFor(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED, 4);
     const before = alice.of(Events.SUBSCRIBED_USER_STATUS_CHANGE).length;
     await bob.client.connect();
-    const events = await alice.waitFor(Events.SUBSCRIBED_USER_STATUS_CHANGE, before + 1);
-    expect(events[before]).toEqual([
+    const online = await alice.waitForMatch(Events.SUBSCRIBED_USER_STATUS_CHANGE, (b) => b[0]!.subscribeType === 3 && b[0]!.details[0]?.eventValue === 1, before);
+    expect(online).toEqual([
       { userId: 'bob', subscribeType: 3, subscribeTime: 0, expiry: 0, updateTime: expect.any(Number), details: [{ eventValue: 1, changeTime: expect.any(Number), platform: 2 }] },
     ]);
     await Promise.all([alice.client.disconnect(), bob.client.disconnect()]);
@@ -430,12 +433,12 @@ describe('reconnect and resync', () => {
   it('when the server closes the socket, the client reconnects by itself, syncs again and keeps receiving', async () => {
     const app = await server.newApp();
     const alice = await user(app, 'alice');
-    const bob = await user(app, 'bob', { platform: Platform.PC });
-    await alice.client.subscribeUserStatus(['bob'], SubscribeType.ONLINE_STATUS, 3600);
+    const bob = await user(app, 'bob');
+    await bob.client.updateMyUserProfile({ name: 'Bob 1' });
+    await alice.client.subscribeUserStatus(['bob'], SubscribeType.USER_PROFILE, 3600);
     await alice.client.connect();
-    await bob.client.connect();
-    await alice.waitFor(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED, 4);
-    await alice.waitFor(Events.SUBSCRIBED_USER_STATUS_CHANGE, 2); // sync (bob offline), then bob online
+    const profileBatches = () => alice.of(Events.SUBSCRIBED_USER_STATUS_CHANGE).filter((b) => b[0]!.subscribeType === SubscribeType.USER_PROFILE);
+    expect(profileBatches()).toMatchObject([[{ userId: 'bob', userProfile: { name: 'Bob 1' } }]]);
 
     // the server drops alice's connection as a restarting instance does (1012 Service Restart)
     const connection = server.app.realtime.transport.connections().find((c) => c.info.appKey === app.appKey && c.info.userId === 'alice')!;
@@ -446,18 +449,18 @@ describe('reconnect and resync', () => {
     await alice.waitFor(Events.CONNECTED, 2);
     const finished = await alice.waitFor(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED, 8);
     expect([...finished.slice(4)].sort()).toEqual([1, 2, 3, 4]);
-    // the resync carries bob's current status (online on PC, platform 4)
-    const batches = await alice.waitFor(Events.SUBSCRIBED_USER_STATUS_CHANGE, 3);
-    expect(batches[2]).toMatchObject([{ userId: 'bob', subscribeType: 1, details: [{ eventValue: 1, platform: 4 }] }]);
+    // the resync delivered bob's profile again
+    expect(profileBatches()).toMatchObject([[{ userId: 'bob', userProfile: { name: 'Bob 1' } }], [{ userId: 'bob', userProfile: { name: 'Bob 1' } }]]);
     // one new connection, on the server, for alice
     const again = server.app.realtime.transport.connections().filter((c) => c.info.appKey === app.appKey && c.info.userId === 'alice');
     expect(again).toHaveLength(1);
     expect(again[0]!.id).not.toBe(connection.id);
 
     // live events flow on the new connection
-    await bob.client.disconnect();
-    const [, , , offline] = await alice.waitFor(Events.SUBSCRIBED_USER_STATUS_CHANGE, 4);
-    expect(offline).toMatchObject([{ userId: 'bob', details: [{ eventValue: 0, platform: 4 }] }]);
+    await bob.client.updateMyUserProfile({ name: 'Bob 2' });
+    const live = await alice.waitForMatch(Events.SUBSCRIBED_USER_STATUS_CHANGE, (b) => b[0]!.userProfile?.name === 'Bob 2');
+    expect(live).toMatchObject([{ userId: 'bob', subscribeType: 2, userProfile: { name: 'Bob 2' } }]);
+    expect(profileBatches()).toHaveLength(3);
     await alice.client.disconnect();
   });
 

@@ -10,6 +10,13 @@ export interface RecordedClient {
   of<E extends EventName>(event: E): EventPayloads[E][];
   /** waits until `count` events of that name arrived */
   waitFor<E extends EventName>(event: E, count?: number, timeoutMs?: number): Promise<EventPayloads[E][]>;
+  /**
+   * Waits for an event of that name, received from index `since` on, that `match` accepts, and
+   * returns it. Presence can be changed by other test files sharing a PostgreSQL database (their
+   * real-clock servers reap the connections of manual-clock ones), so presence assertions look
+   * for the event they expect rather than count positions.
+   */
+  waitForMatch<E extends EventName>(event: E, match: (payload: EventPayloads[E]) => boolean, since?: number, timeoutMs?: number): Promise<EventPayloads[E]>;
   /** asserts no new event of that name within ms */
   quiet(event: EventName, ms?: number): Promise<void>;
 }
@@ -67,6 +74,22 @@ export function record(client: ProfileClient, token = ''): RecordedClient {
         });
       }
       return of(event);
+    },
+    async waitForMatch(event, match, since = 0, timeoutMs = 8000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = of(event).slice(since).find(match);
+        if (found !== undefined) return found;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`timed out waiting for a matching ${event}; got ${JSON.stringify(of(event).slice(since))}`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(left, 100));
+          wake.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
     },
     async quiet(event, ms = 300) {
       const before = of(event).length;
