@@ -410,7 +410,7 @@ async function main() {
   }
 
   // RSS samples and progress
-  const samples: { atSeconds: number; rssMb: number; heapMb: number; load1: number }[] = [];
+  const samples: { atSeconds: number; rssMb: number; heapMb: number; load1: number; requests: number }[] = [];
   const heapMb = async () => {
     const text = await (await fetch(url.replace(/\/graphql$/, '/metrics'), { signal: AbortSignal.timeout(5_000) })).text();
     return Math.round(Number(/^phs_nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? NaN) / 104857.6) / 10;
@@ -419,7 +419,8 @@ async function main() {
     try {
       const atSeconds = Math.round((Date.now() - startedAt) / 1000);
       const rssMb = Math.round(rssKb(pid) / 102.4) / 10;
-      samples.push({ atSeconds, rssMb, heapMb: await heapMb().catch(() => NaN), load1: Math.round(loadavg()[0]! * 100) / 100 });
+      const requestsSoFar = [...requests.values()].reduce((a, b) => a + b, 0);
+      samples.push({ atSeconds, rssMb, heapMb: await heapMb().catch(() => NaN), load1: Math.round(loadavg()[0]! * 100) / 100, requests: requestsSoFar });
     } catch {
       unintended('SERVER_GONE', 'could not read the server process RSS');
     }
@@ -492,7 +493,12 @@ async function main() {
     const slope = median(pairs);
     return { firstWindowMedianMb: from, lastWindowMedianMb: to, growthPercent: round1(((to - from) / from) * 100), slopeMbPerMinute: round1(slope) };
   };
-  const rssGrowth = growth('rssMb');
+  // the load the server carried in each window: memory follows it (a machine shared with other
+  // work can slow the load generator down for minutes)
+  const rate = (window: typeof samples) =>
+    window.length > 1 ? Math.round((window.at(-1)!.requests - window[0]!.requests) / (window.at(-1)!.atSeconds - window[0]!.atSeconds)) : NaN;
+  const windowRates = { firstWindowRequestsPerSecond: rate(firstWindow), lastWindowRequestsPerSecond: rate(lastWindow) };
+  const rssGrowth = { ...growth('rssMb'), ...windowRates };
   const heapGrowth = growth('heapMb');
   const growthPercent = rssGrowth.growthPercent;
   const pct = (xs: number[], p: number) => Math.round([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]! * 10) / 10;
@@ -555,7 +561,7 @@ async function main() {
   for (const sample of unintendedSamples) console.log(`  ${sample}`);
   console.log(`server logs: ${server.logs.warn} warn, ${server.logs.error} error${server.logs.samples.length ? `; e.g. ${server.logs.samples.slice(0, 5).join(' | ')}` : ''}`);
   const sign = (x: number) => (x >= 0 ? `+${x}` : `${x}`);
-  console.log(`RSS MB: min ${report.rss.minMb}, max ${report.rss.maxMb}; median of the first ${round1(windowS)} s after warm-up ${rssGrowth.firstWindowMedianMb} → of the last ${round1(windowS)} s ${rssGrowth.lastWindowMedianMb} (${sign(rssGrowth.growthPercent)} %), slope ${sign(rssGrowth.slopeMbPerMinute)} MB/min`);
+  console.log(`RSS MB: min ${report.rss.minMb}, max ${report.rss.maxMb}; median of the first ${round1(windowS)} s after warm-up ${rssGrowth.firstWindowMedianMb} → of the last ${round1(windowS)} s ${rssGrowth.lastWindowMedianMb} (${sign(rssGrowth.growthPercent)} %), slope ${sign(rssGrowth.slopeMbPerMinute)} MB/min; load in those windows ${windowRates.firstWindowRequestsPerSecond} → ${windowRates.lastWindowRequestsPerSecond} requests/s`);
   console.log(`V8 heap used MB: ${heapGrowth.firstWindowMedianMb} → ${heapGrowth.lastWindowMedianMb} (${sign(heapGrowth.growthPercent)} %), slope ${sign(heapGrowth.slopeMbPerMinute)} MB/min`);
   console.log(`  samples (s=RSS/heap MB): ${samples.map((s) => `${s.atSeconds}=${s.rssMb}/${s.heapMb}`).join(' ')}`);
   console.log(`ghost presence after all clients left: ${ghosts.connections} connections, ${ghosts.online} platforms online`);
