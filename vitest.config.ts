@@ -16,5 +16,8 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     passWithNoTests: false,
+    // request logs of servers that tests start themselves would drown the output; tests that read
+    // logs set LOG_LEVEL for their own server processes
+    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
   },
 });

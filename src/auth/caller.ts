@@ -20,9 +20,17 @@ export interface CallerResolverDeps {
 
 /** Successful Basic checks are remembered briefly so that the slow hash is not paid per request. */
 const BASIC_CACHE_MS = 5 * 60_000;
+/** Failed ones too (by digest), so repeating a wrong secret costs no hash. */
+const BASIC_FAILURE_CACHE_MS = 30_000;
+const BASIC_FAILURE_CACHE_MAX = 10_000;
+/** At most this many slow hashes at once: wrong secrets cannot occupy the whole thread pool. */
+const MAX_CONCURRENT_HASHES = 2;
 
 export class CallerResolver {
   private readonly verifiedSecrets = new Map<string, { digest: Buffer; until: number }>();
+  private readonly failedDigests = new Map<string, number>();
+  private hashing = 0;
+  private readonly hashQueue: (() => void)[] = [];
 
   constructor(private readonly deps: CallerResolverDeps) {}
 
@@ -66,6 +74,19 @@ export class CallerResolver {
     return { kind: 'user', app, userId: claims.userId, tokenGeneration };
   }
 
+  private async limitedHash<T>(work: () => Promise<T>): Promise<T> {
+    // a finishing hash hands its slot straight to the next waiter, so the cap is never exceeded
+    if (this.hashing >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => this.hashQueue.push(resolve));
+    else this.hashing++;
+    try {
+      return await work();
+    } finally {
+      const next = this.hashQueue.shift();
+      if (next) next();
+      else this.hashing--;
+    }
+  }
+
   private async fromBasic(encoded: string): Promise<Caller> {
     const decoded = Buffer.from(encoded, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
@@ -77,7 +98,13 @@ export class CallerResolver {
     const digest = createHash('sha256').update(`${appKey}:${secret}`).digest();
     const cached = this.verifiedSecrets.get(appKey);
     if (cached && cached.until > Date.now() && timingSafeEqual(cached.digest, digest)) return { kind: 'app', app };
-    if (!(await verifySecret(secret, app.secretHash))) return { kind: 'anonymous', problem: 'invalid app credentials' };
+    const failedKey = digest.toString('base64');
+    if ((this.failedDigests.get(failedKey) ?? 0) > Date.now()) return { kind: 'anonymous', problem: 'invalid app credentials' };
+    if (!(await this.limitedHash(() => verifySecret(secret, app.secretHash)))) {
+      if (this.failedDigests.size >= BASIC_FAILURE_CACHE_MAX) this.failedDigests.delete(this.failedDigests.keys().next().value!);
+      this.failedDigests.set(failedKey, Date.now() + BASIC_FAILURE_CACHE_MS);
+      return { kind: 'anonymous', problem: 'invalid app credentials' };
+    }
     this.verifiedSecrets.set(appKey, { digest, until: Date.now() + BASIC_CACHE_MS });
     return { kind: 'app', app };
   }

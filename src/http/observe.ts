@@ -3,6 +3,8 @@ import { getOperationAST } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Context, Services } from '../context.ts';
 
+const MAX_OPERATION_LABELS = 500;
+
 interface RequestRecord {
   id: string;
   start: number;
@@ -16,13 +18,23 @@ interface RequestRecord {
  */
 export function useObservability(services: Pick<Services, 'log' | 'metrics'>): Plugin<Context> {
   const requests = new WeakMap<Request, RequestRecord>();
+  // Operation names come from clients: a bounded set of them become metric labels, the rest "other",
+  // so nobody can grow the metrics without limit by sending random names.
+  const named = new Set<string>();
+  const label = (name: string | undefined) => {
+    if (!name) return 'anonymous';
+    if (named.has(name)) return name;
+    if (named.size >= MAX_OPERATION_LABELS || name.length > 64) return 'other';
+    named.add(name);
+    return name;
+  };
   return {
     onRequest({ request }) {
       requests.set(request, { id: request.headers.get('x-request-id')?.slice(0, 128) || randomUUID(), start: performance.now() });
     },
     onExecute({ args }) {
       const op = getOperationAST(args.document, args.operationName);
-      const operation = op?.name?.value ?? 'anonymous';
+      const operation = label(op?.name?.value);
       const type = op?.operation ?? 'unknown';
       const ctx = args.contextValue as Context & { request?: Request };
       const transport = ctx.connection ? 'ws' : 'http';
@@ -40,7 +52,7 @@ export function useObservability(services: Pick<Services, 'log' | 'metrics'>): P
     onSubscribe({ args }) {
       const op = getOperationAST(args.document, args.operationName);
       const transport = (args.contextValue as Context).connection ? 'ws' : 'http';
-      services.metrics.operations.inc({ operation: op?.name?.value ?? 'anonymous', type: 'subscription', transport });
+      services.metrics.operations.inc({ operation: label(op?.name?.value), type: 'subscription', transport });
     },
     onResponse({ request, response }) {
       const record = requests.get(request);

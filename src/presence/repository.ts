@@ -73,13 +73,28 @@ export async function addConnection(db: Kysely<Database>, c: ConnectionRecord, n
   });
 }
 
-/** Forgets a connection; returns the offline change when it was the platform's last. Idempotent. */
-export async function removeConnection(db: Kysely<Database>, connectionId: string, now: Date): Promise<PresenceChange | null> {
+/**
+ * Forgets a connection; returns the offline change when it was the platform's last. Idempotent.
+ * `onlyOrphaned` (the reaper): only while its instance is gone, so an instance that was judged dead
+ * but came back and re-registered keeps its users online.
+ */
+export async function removeConnection(
+  db: Kysely<Database>,
+  connectionId: string,
+  now: Date,
+  options: { onlyOrphaned?: boolean } = {},
+): Promise<PresenceChange | null> {
   const c = await db.selectFrom('presenceConnections').selectAll().where('connectionId', '=', connectionId).executeTakeFirst();
   if (!c) return null;
   return db.transaction().execute(async (trx) => {
     await lockUser(trx, c.appKey, c.userId);
-    const deleted = await trx.deleteFrom('presenceConnections').where('connectionId', '=', connectionId).executeTakeFirst();
+    let deletion = trx.deleteFrom('presenceConnections').where('connectionId', '=', connectionId);
+    if (options.onlyOrphaned) {
+      deletion = deletion.where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('serverInstances').select('instanceId').where('instanceId', '=', c.instanceId))),
+      );
+    }
+    const deleted = await deletion.executeTakeFirst();
     if (deleted.numDeletedRows === 0n) return null; // removed concurrently (e.g. by a reaper)
     if ((await connectionsOnPlatform(trx, c)) > 0) return null;
     return switchPlatform(trx, c, false, now);

@@ -28,6 +28,8 @@ export const DEFAULT_PRESENCE_TIMING: PresenceTiming = { heartbeatMs: 10_000, in
 export class PresenceService {
   readonly instanceId = randomUUID();
   private readonly live = new Map<string, ConnectionRecord>();
+  /** connections closed here whose removal from the database failed; retried by tick() */
+  private readonly pendingRemoval = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> = Promise.resolve();
 
@@ -65,12 +67,22 @@ export class PresenceService {
 
   async disconnect(connectionId: string): Promise<void> {
     if (!this.live.delete(connectionId)) return;
-    await this.announce(await removeConnection(this.services.db, connectionId, this.services.clock.now()));
+    try {
+      await this.announce(await removeConnection(this.services.db, connectionId, this.services.clock.now()));
+    } catch (error) {
+      // the row would keep the user online for as long as this instance lives: retry on each tick
+      this.pendingRemoval.add(connectionId);
+      throw error;
+    }
   }
 
   /** One heartbeat and one reaper pass; exposed so tests can drive it with their clock. */
   async tick(): Promise<void> {
     const now = this.services.clock.now();
+    for (const connectionId of [...this.pendingRemoval]) {
+      await this.announce(await removeConnection(this.services.db, connectionId, now));
+      this.pendingRemoval.delete(connectionId);
+    }
     if (!(await heartbeat(this.services.db, this.instanceId, now))) {
       // Judged dead while alive (e.g. a long pause): come back and put our users online again.
       await registerInstance(this.services.db, this.instanceId, now);
@@ -79,7 +91,7 @@ export class PresenceService {
       }
     }
     const orphans = await orphanedConnections(this.services.db, new Date(now.getTime() - this.timing.instanceTimeoutMs));
-    for (const connectionId of orphans) await this.announce(await removeConnection(this.services.db, connectionId, now));
+    for (const connectionId of orphans) await this.announce(await removeConnection(this.services.db, connectionId, now, { onlyOrphaned: true }));
   }
 
   private async announce(change: PresenceChange | null): Promise<void> {

@@ -96,6 +96,8 @@ export async function revokeTokens(db: Kysely<Database>, appKey: string, userId:
 /** Removes profiles with their friendships, applications and subscriptions (both directions). */
 export async function cleanUsers(db: Kysely<Database>, appKey: string, userIds: readonly string[]): Promise<number> {
   return db.transaction().execute(async (trx) => {
+    // lock the users in id order first, as friend transactions do, so the two cannot deadlock
+    await trx.selectFrom('users').select('userId').where('appKey', '=', appKey).where('userId', 'in', userIds).orderBy('userId').forUpdate().execute();
     // rows where the cleaned user is the target; rows where it subscribes go by cascade
     await trx.deleteFrom('statusSubscriptions').where('appKey', '=', appKey).where('targetId', 'in', userIds).execute();
     const result = await trx.deleteFrom('users').where('appKey', '=', appKey).where('userId', 'in', userIds).executeTakeFirst();

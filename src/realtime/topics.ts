@@ -138,7 +138,13 @@ export function createRedisTopics(url: string, log: Logger, options: RedisTopics
   return {
     async listen(topic, listener) {
       if (registry.add(topic, listener)) subscribing.set(topic, subscriber.subscribe(topic).finally(() => subscribing.delete(topic)));
-      await subscribing.get(topic);
+      try {
+        await subscribing.get(topic);
+      } catch (error) {
+        // unsubscribed channel: leaving the listener would make later listens skip SUBSCRIBE for good
+        if (registry.remove(topic, listener)) void subscriber.unsubscribe(topic).catch(() => {});
+        throw error;
+      }
       return () => {
         if (registry.remove(topic, listener)) void subscriber.unsubscribe(topic).catch(() => {});
       };
