@@ -39,7 +39,7 @@ export class PresenceService {
   ) {}
 
   async start(): Promise<void> {
-    await registerInstance(this.services.db, this.instanceId, this.services.clock.now());
+    await registerInstance(this.services.db, this.instanceId, new Date());
     this.timer = setInterval(() => {
       this.ticking = this.ticking.then(() => this.tick()).catch((error) => this.services.log.error({ err: error }, 'presence heartbeat failed'));
     }, this.timing.heartbeatMs);
@@ -76,21 +76,25 @@ export class PresenceService {
     }
   }
 
-  /** One heartbeat and one reaper pass; exposed so tests can drive it with their clock. */
+  /**
+   * One heartbeat and one reaper pass (exposed for tests). Liveness is wall-clock time on every
+   * instance, whatever clock the service uses for change times: instances must agree on it.
+   */
   async tick(): Promise<void> {
     const now = this.services.clock.now();
+    const wall = new Date();
     for (const connectionId of [...this.pendingRemoval]) {
       await this.announce(await removeConnection(this.services.db, connectionId, now));
       this.pendingRemoval.delete(connectionId);
     }
-    if (!(await heartbeat(this.services.db, this.instanceId, now))) {
+    if (!(await heartbeat(this.services.db, this.instanceId, wall))) {
       // Judged dead while alive (e.g. a long pause): come back and put our users online again.
-      await registerInstance(this.services.db, this.instanceId, now);
+      await registerInstance(this.services.db, this.instanceId, wall);
       for (const record of this.live.values()) {
         await this.announce(await addConnection(this.services.db, record, now).catch(() => null));
       }
     }
-    const orphans = await orphanedConnections(this.services.db, new Date(now.getTime() - this.timing.instanceTimeoutMs));
+    const orphans = await orphanedConnections(this.services.db, new Date(wall.getTime() - this.timing.instanceTimeoutMs));
     for (const connectionId of orphans) await this.announce(await removeConnection(this.services.db, connectionId, now, { onlyOrphaned: true }));
   }
 
