@@ -507,8 +507,9 @@ async function main() {
   const windowRates = { firstWindowRequestsPerSecond: rate(firstWindow), lastWindowRequestsPerSecond: rate(lastWindow) };
   const rssGrowth = { ...growth('rssMb'), ...windowRates };
   /** min / median / max per minute of the run, to see the warm-up and the plateau */
-  const perMinute = Array.from({ length: Math.ceil(lastAt / 60) }, (_, m) => {
-    const w = samples.filter((s) => s.atSeconds > m * 60 && s.atSeconds <= (m + 1) * 60);
+  const minutes = Math.max(1, Math.floor(lastAt / 60)); // the sample taken as the load stops counts in the last minute
+  const perMinute = Array.from({ length: minutes }, (_, m) => {
+    const w = samples.filter((s) => s.atSeconds > m * 60 && (s.atSeconds <= (m + 1) * 60 || m === minutes - 1));
     const stats = (field: 'rssMb' | 'heapMb' | 'heapTotalMb') => {
       const xs = w.map((s) => s[field]).filter((x) => !Number.isNaN(x));
       return xs.length ? [Math.min(...xs), median(xs), Math.max(...xs)] : [];

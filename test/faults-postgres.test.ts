@@ -61,6 +61,9 @@ describe.skipIf(!hasPostgresBinaries())('PostgreSQL crash and restart under a wr
       DATABASE_URL: db.url,
       REDIS_URL: '', // single instance, in-process bus: this test is about the database
       DATABASE_POOL_SIZE: '6',
+      // the load loops run unpaced: on a fast machine one user would pass the per-user rate limit
+      RATE_LIMIT_USER_PER_SECOND: '0',
+      RATE_LIMIT_APP_PER_SECOND: '0',
       TOKEN_SECRET: 'faults-pg-token-secret-0123456789-0123456789',
       OPERATOR_TOKEN: OPERATOR,
       LOG_LEVEL: 'error',
