@@ -123,6 +123,9 @@ async function startServer(env: Record<string, string>) {
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // the server must not outlive the soak (Ctrl-C, a crash of the load generator)
+  process.once('exit', () => child.kill('SIGTERM'));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => process.exit(130));
   const deadline = Date.now() + 120_000;
   while (!url) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${logs.samples.join('\n')}`);
