@@ -2,23 +2,11 @@
  * SPEC §1 (tenancy and authentication) and §7 (error codes): who may call what, and when
  * credentials stop working.
  */
-import { readFileSync } from 'node:fs';
-import {
-  type GraphQLField,
-  type GraphQLInputType,
-  type GraphQLObjectType,
-  getNamedType,
-  getNullableType,
-  isEnumType,
-  isInputObjectType,
-  isLeafType,
-  isListType,
-  isNonNullType,
-  isScalarType,
-} from 'graphql';
+import type { GraphQLObjectType } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { schema } from '../src/schema/index.ts';
+import { type CallerKind, contractSections, operationFor } from './helpers/contract-walk.ts';
 import { GraphQLClient, basic, bearer, type GraphQLErrorJson } from './helpers/client.ts';
 import { OPERATOR_TOKEN, startTestServer, type TestApp, type TestServer } from './helpers/server.ts';
 import { expectError, setProfile } from './helpers/profiles.ts';
@@ -97,83 +85,6 @@ describe('callers', () => {
 
 // ---------------------------------------------------------------------------------------------
 // Every root field × every caller
-
-type CallerKind = 'user' | 'backend' | 'operator';
-
-/** The contract's own split of root fields by caller, read from its section comments. */
-function contractSections(): Map<string, CallerKind> {
-  const text = readFileSync(new URL('../../shared/contract.graphql', import.meta.url), 'utf8');
-  const sections = new Map<string, CallerKind>();
-  let inRoot = false;
-  let section: CallerKind | null = null;
-  for (const line of text.split('\n')) {
-    const trimmed = line.trim();
-    if (/^type (Query|Mutation) \{/.test(trimmed)) {
-      inRoot = true;
-      section = null;
-      continue;
-    }
-    if (!inRoot) continue;
-    if (trimmed === '}') {
-      inRoot = false;
-      continue;
-    }
-    const heading = /^# --- (.+?) ---/.exec(trimmed)?.[1];
-    if (heading) {
-      section = heading.startsWith('user') ? 'user' : heading.startsWith('app backend') ? 'backend' : heading.startsWith('server operator') ? 'operator' : null;
-      if (!section) throw new Error(`unknown contract section: ${heading}`);
-      continue;
-    }
-    const field = /^([A-Za-z_][A-Za-z0-9_]*)\s*[(:]/.exec(trimmed)?.[1];
-    if (field) {
-      if (!section) throw new Error(`contract field ${field} outside a caller section`);
-      sections.set(field, section);
-    }
-  }
-  return sections;
-}
-
-/** A well-typed placeholder for an argument (the value only has to get past GraphQL's own checks). */
-function placeholder(type: GraphQLInputType): unknown {
-  const inner = getNullableType(type);
-  if (isListType(inner)) return [placeholder(inner.ofType)];
-  if (isEnumType(inner)) return inner.getValues()[0]!.value;
-  if (isInputObjectType(inner)) {
-    const value: Record<string, unknown> = {};
-    for (const field of Object.values(inner.getFields())) if (isNonNullType(field.type)) value[field.name] = placeholder(field.type);
-    return value;
-  }
-  if (isScalarType(inner)) {
-    switch (inner.name) {
-      case 'ID':
-        return 'walkTarget';
-      case 'String':
-        return 'walk';
-      case 'Int':
-        return 1;
-      case 'Boolean':
-        return true;
-      case 'DateTime':
-        return '2026-01-01T00:00:00.000Z';
-    }
-  }
-  throw new Error(`no placeholder for ${String(type)}`);
-}
-
-/** One operation calling `field` with every argument given as a variable. */
-function operationFor(kind: 'query' | 'mutation', field: GraphQLField<unknown, unknown>) {
-  const variables: Record<string, unknown> = {};
-  const declarations: string[] = [];
-  const args: string[] = [];
-  for (const arg of field.args) {
-    declarations.push(`$${arg.name}: ${String(arg.type)}`);
-    args.push(`${arg.name}: $${arg.name}`);
-    variables[arg.name] = placeholder(arg.type);
-  }
-  const selection = isLeafType(getNamedType(field.type)) ? '' : ' { __typename }';
-  const query = `${kind} Walk${declarations.length ? `(${declarations.join(', ')})` : ''} { ${field.name}${args.length ? `(${args.join(', ')})` : ''}${selection} }`;
-  return { query, variables };
-}
 
 const STATUS_SUBSCRIPTION_FIELDS = new Set(['subscribedUserStatus', 'subscribedUsers', 'subscribeUserStatus', 'unsubscribeUserStatus']);
 const DENIED = new Set(['FORBIDDEN', 'UNAUTHENTICATED']);

@@ -8,22 +8,11 @@ import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import {
-  type GraphQLField,
-  type GraphQLInputType,
-  type GraphQLObjectType,
-  getNamedType,
-  getNullableType,
-  isEnumType,
-  isInputObjectType,
-  isLeafType,
-  isListType,
-  isNonNullType,
-  isScalarType,
-} from 'graphql';
+import type { GraphQLObjectType } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomToken, safeEqual } from '../src/auth/secrets.ts';
 import { schema } from '../src/schema/index.ts';
+import { type CallerKind, contractSections, operationFor } from './helpers/contract-walk.ts';
 import { GraphQLClient, basic, bearer } from './helpers/client.ts';
 import { startServerProcess, type ServerProcess } from './helpers/process.ts';
 import { openRaw } from './helpers/raw-ws.ts';
@@ -231,68 +220,6 @@ describe('introspection', () => {
 // ---------------------------------------------------------------------------------------------
 // Every root field × every caller, over the transports auth.test.ts does not walk
 
-type CallerKind = 'user' | 'backend' | 'operator';
-
-function contractSections(): Map<string, CallerKind> {
-  const text = readFileSync(new URL('../../shared/contract.graphql', import.meta.url), 'utf8');
-  const sections = new Map<string, CallerKind>();
-  let root: string | null = null;
-  let section: CallerKind | null = null;
-  for (const line of text.split('\n')) {
-    const trimmed = line.trim();
-    const opened = /^type (Query|Mutation|Subscription) \{/.exec(trimmed)?.[1];
-    if (opened) {
-      root = opened;
-      // the contract's subscriptions are all events delivered to users
-      section = opened === 'Subscription' ? 'user' : null;
-      continue;
-    }
-    if (!root) continue;
-    if (trimmed === '}') {
-      root = null;
-      continue;
-    }
-    const heading = /^# --- (.+?) ---/.exec(trimmed)?.[1];
-    if (heading) {
-      section = heading.startsWith('user') ? 'user' : heading.startsWith('app backend') ? 'backend' : heading.startsWith('server operator') ? 'operator' : null;
-      continue;
-    }
-    const field = /^([A-Za-z_][A-Za-z0-9_]*)\s*[(:]/.exec(trimmed)?.[1];
-    if (field && section) sections.set(field, section);
-  }
-  return sections;
-}
-
-function placeholder(type: GraphQLInputType): unknown {
-  const inner = getNullableType(type);
-  if (isListType(inner)) return [placeholder(inner.ofType)];
-  if (isEnumType(inner)) return inner.getValues()[0]!.value;
-  if (isInputObjectType(inner)) {
-    const value: Record<string, unknown> = {};
-    for (const field of Object.values(inner.getFields())) if (isNonNullType(field.type)) value[field.name] = placeholder(field.type);
-    return value;
-  }
-  if (isScalarType(inner)) {
-    const values: Record<string, unknown> = { ID: 'walkTarget', String: 'walk', Int: 1, Boolean: true, DateTime: '2026-01-01T00:00:00.000Z' };
-    if (inner.name in values) return values[inner.name];
-  }
-  throw new Error(`no placeholder for ${String(type)}`);
-}
-
-function operationFor(kind: 'query' | 'mutation' | 'subscription', field: GraphQLField<unknown, unknown>) {
-  const variables: Record<string, unknown> = {};
-  const declarations: string[] = [];
-  const args: string[] = [];
-  for (const arg of field.args) {
-    declarations.push(`$${arg.name}: ${String(arg.type)}`);
-    args.push(`${arg.name}: $${arg.name}`);
-    variables[arg.name] = placeholder(arg.type);
-  }
-  const selection = isLeafType(getNamedType(field.type)) ? '' : ' { __typename }';
-  const query = `${kind} Walk${declarations.length ? `(${declarations.join(', ')})` : ''} { ${field.name}${args.length ? `(${args.join(', ')})` : ''}${selection} }`;
-  return { query, variables };
-}
-
 const DENIED = new Set(['FORBIDDEN', 'UNAUTHENTICATED']);
 
 describe('every root field × every caller, beyond HTTP queries and mutations', () => {
@@ -323,7 +250,7 @@ describe('every root field × every caller, beyond HTTP queries and mutations', 
   });
 
   it('every Subscription field: users only, over graphql-ws (delivering events) and over HTTP; backend and operator are refused on both', async () => {
-    const sections = contractSections();
+    const sections = contractSections(['Subscription']);
     const app = await server.newApp();
     const user = await app.user('subwalker');
     await app.user('friendOfWalker');

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import {
+  type GraphQLField,
+  type GraphQLInputType,
+  getNamedType,
+  getNullableType,
+  isEnumType,
+  isInputObjectType,
+  isLeafType,
+  isListType,
+  isNonNullType,
+  isScalarType,
+} from 'graphql';
+
+/** Walks every root field of the schema as each caller, against the contract's own sections. */
+export type CallerKind = 'user' | 'backend' | 'operator';
+type RootType = 'Query' | 'Mutation' | 'Subscription';
+
+/**
+ * The contract's split of root fields by caller, read from its section comments
+ * (`# --- user ---`, `# --- app backend ---`, `# --- server operator ---`). The Subscription
+ * block has no sections: its fields are all events delivered to users.
+ */
+export function contractSections(roots: RootType[] = ['Query', 'Mutation']): Map<string, CallerKind> {
+  const text = readFileSync(new URL('../../../shared/contract.graphql', import.meta.url), 'utf8');
+  const sections = new Map<string, CallerKind>();
+  let inRoot = false;
+  let section: CallerKind | null = null;
+  for (const line of text.split('\n')) {
+    const trimmed = line.trim();
+    const opened = /^type (Query|Mutation|Subscription) \{/.exec(trimmed)?.[1] as RootType | undefined;
+    if (opened) {
+      inRoot = roots.includes(opened);
+      section = opened === 'Subscription' ? 'user' : null;
+      continue;
+    }
+    if (!inRoot) continue;
+    if (trimmed === '}') {
+      inRoot = false;
+      continue;
+    }
+    const heading = /^# --- (.+?) ---/.exec(trimmed)?.[1];
+    if (heading) {
+      section = heading.startsWith('user') ? 'user' : heading.startsWith('app backend') ? 'backend' : heading.startsWith('server operator') ? 'operator' : null;
+      if (!section) throw new Error(`unknown contract section: ${heading}`);
+      continue;
+    }
+    const field = /^([A-Za-z_][A-Za-z0-9_]*)\s*[(:]/.exec(trimmed)?.[1];
+    if (field) {
+      if (!section) throw new Error(`contract field ${field} outside a caller section`);
+      sections.set(field, section);
+    }
+  }
+  return sections;
+}
+
+const SCALAR_PLACEHOLDERS: Record<string, unknown> = { ID: 'walkTarget', String: 'walk', Int: 1, Boolean: true, DateTime: '2026-01-01T00:00:00.000Z' };
+
+/** A well-typed placeholder for an argument (the value only has to get past GraphQL's own checks). */
+export function placeholder(type: GraphQLInputType): unknown {
+  const inner = getNullableType(type);
+  if (isListType(inner)) return [placeholder(inner.ofType)];
+  if (isEnumType(inner)) return inner.getValues()[0]!.value;
+  if (isInputObjectType(inner)) {
+    const value: Record<string, unknown> = {};
+    for (const field of Object.values(inner.getFields())) if (isNonNullType(field.type)) value[field.name] = placeholder(field.type);
+    return value;
+  }
+  if (isScalarType(inner) && inner.name in SCALAR_PLACEHOLDERS) return SCALAR_PLACEHOLDERS[inner.name];
+  throw new Error(`no placeholder for ${String(type)}`);
+}
+
+/** One operation calling `field` with every argument given as a variable. */
+export function operationFor(kind: 'query' | 'mutation' | 'subscription', field: GraphQLField<unknown, unknown>) {
+  const variables: Record<string, unknown> = {};
+  const declarations: string[] = [];
+  const args: string[] = [];
+  for (const arg of field.args) {
+    declarations.push(`$${arg.name}: ${String(arg.type)}`);
+    args.push(`${arg.name}: $${arg.name}`);
+    variables[arg.name] = placeholder(arg.type);
+  }
+  const selection = isLeafType(getNamedType(field.type)) ? '' : ' { __typename }';
+  const query = `${kind} Walk${declarations.length ? `(${declarations.join(', ')})` : ''} { ${field.name}${args.length ? `(${args.join(', ')})` : ''}${selection} }`;
+  return { query, variables };
+}
