@@ -10,6 +10,7 @@ import { useRateLimits } from '../ratelimit/plugin.ts';
 import type { RateLimiter } from '../ratelimit/limiter.ts';
 import { findApp } from '../apps/repository.ts';
 import type { RealtimeConnection } from '../realtime/connection.ts';
+import { useSharedEventExecution } from '../realtime/shared-execution.ts';
 
 const EXAMPLE_QUERY = `# Set "Authorization" in Headers below:
 #   user calls:    Bearer <user token from issueUserToken>
@@ -106,6 +107,7 @@ export function createGraphQLHandler(services: Services, options: { rateLimiter:
       useVaryOrigin(services.config.corsOrigins.length > 0),
       ...useQueryLimits(services.config),
       useRateLimits(options.rateLimiter, services.config),
+      useSharedEventExecution(),
     ],
   });
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
 import type { AppRow, Database, UserRow } from '../db/database.ts';
@@ -25,6 +26,9 @@ export const CLOSE_FORBIDDEN = 4403;
 export class FanOut {
   private readonly chains = new Map<string, Promise<void>>();
   private unsubscribe: (() => void) | undefined;
+  /** names each published change uniquely, across instances (see StatusMessage.shared) */
+  private readonly instance = randomUUID();
+  private published = 0;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -111,6 +115,10 @@ export class FanOut {
     }
   }
 
+  private nextChange(): string {
+    return `${this.instance}:${++this.published}`;
+  }
+
   private async friendIds(appKey: string, userId: string): Promise<string[]> {
     const rows = await this.db.selectFrom('friendships').select('friendId').where('appKey', '=', appKey).where('userId', '=', userId).execute();
     return rows.map((r) => r.friendId);
@@ -129,6 +137,7 @@ export class FanOut {
     const friendSet = new Set(friends);
     const changeTime = new Date(profile.updatedAt).toISOString();
     const base = { kind: 'status' as const, subjectId: profile.userId, details: [], changeTime, incarnation: new Date(profile.createdAt).getTime(), order: profile.version };
+    const change = this.nextChange();
     const out: Outgoing[] = [{ topic: userTopic(appKey, profile.userId), message: { kind: 'ownProfile', origin, profile: views.self } }];
     for (const s of subscribers) {
       out.push({
@@ -139,11 +148,19 @@ export class FanOut {
           subscribeTime: s.subscribedAt.toISOString(),
           expiry: s.expiry,
           expiresAt: s.expiresAt.toISOString(),
-          profile: friendSet.has(s.subscriberId) ? views.friend : views.other,
+          ...(friendSet.has(s.subscriberId) ? { profile: views.friend, shared: `${change}:USER_PROFILE:friend` } : { profile: views.other, shared: `${change}:USER_PROFILE:other` }),
         } satisfies StatusMessage,
       });
     }
-    const friendMessage: StatusMessage = { ...base, subscribeType: 'FRIEND_USER_PROFILE', subscribeTime: null, expiry: null, expiresAt: null, profile: views.friend };
+    const friendMessage: StatusMessage = {
+      ...base,
+      subscribeType: 'FRIEND_USER_PROFILE',
+      subscribeTime: null,
+      expiry: null,
+      expiresAt: null,
+      profile: views.friend,
+      shared: `${change}:FRIEND_USER_PROFILE`,
+    };
     for (const friendId of friends) out.push({ topic: userTopic(appKey, friendId), message: friendMessage });
     return out;
   }
@@ -155,6 +172,7 @@ export class FanOut {
       this.friendIds(event.appKey, event.userId),
     ]);
     const base = { kind: 'status', subjectId: event.userId, details: event.details, profile: null, changeTime: event.at, incarnation: event.incarnation, order: event.version } as const;
+    const change = this.nextChange();
     const out: Outgoing[] = subscribers.map((s) => ({
       topic: userTopic(event.appKey, s.subscriberId),
       message: {
@@ -163,9 +181,17 @@ export class FanOut {
         subscribeTime: s.subscribedAt.toISOString(),
         expiry: s.expiry,
         expiresAt: s.expiresAt.toISOString(),
+        shared: `${change}:ONLINE_STATUS`,
       } satisfies StatusMessage,
     }));
-    const friendMessage: StatusMessage = { ...base, subscribeType: 'FRIEND_ONLINE_STATUS', subscribeTime: null, expiry: null, expiresAt: null };
+    const friendMessage: StatusMessage = {
+      ...base,
+      subscribeType: 'FRIEND_ONLINE_STATUS',
+      subscribeTime: null,
+      expiry: null,
+      expiresAt: null,
+      shared: `${change}:FRIEND_ONLINE_STATUS`,
+    };
     for (const friendId of friends) out.push({ topic: userTopic(event.appKey, friendId), message: friendMessage });
     return out;
   }

@@ -28,6 +28,11 @@ export interface StatusMessage {
   changeTime: string;
   incarnation: number;
   order: number;
+  /**
+   * Equal for two messages of one published change that differ in nothing but subscribeTime,
+   * expiry and expiresAt (same subject, type and audience), so their rendering can be shared.
+   */
+  shared?: string;
 }
 
 /** Whether `a` is a later state of its subject than `b`. */
