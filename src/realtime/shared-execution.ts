@@ -83,24 +83,25 @@ export function useSharedEventExecution(): Plugin {
 }
 
 function render(plan: Plan, args: ExecutionArgs, event: unknown): ExecutionResult | Promise<ExecutionResult> {
-  const run = () => execute({ ...args, rootValue: event });
   const message = event as Partial<StatusMessage>;
-  if (message.kind !== 'status' || typeof message.shared !== 'string') return run();
+  if (message.kind !== 'status' || typeof message.shared !== 'string') return execute({ ...args, rootValue: event });
   let shared = plan.results.get(message.shared);
   if (shared === undefined) {
-    shared = run();
+    shared = execute({ ...args, rootValue: event });
     if (plan.results.size >= RESULTS_PER_PLAN) plan.results.delete(plan.results.keys().next().value!);
     plan.results.set(message.shared, shared);
   }
-  const personalise = (result: ExecutionResult): ExecutionResult => {
-    const root = result.data?.[plan.rootKey] as Record<string, unknown> | null | undefined;
-    // an error anywhere: this receiver's own execution reports it the usual way
-    if (result.errors?.length || !root) return run() as ExecutionResult;
-    const copy = { ...root };
-    for (const { key, field } of plan.perReceiver) copy[key] = serialize(args.schema, field, message[field] ?? null);
-    return { data: { [plan.rootKey]: copy } };
-  };
-  return shared instanceof Promise ? shared.then(personalise) : personalise(shared);
+  return shared instanceof Promise ? shared.then((result) => personalise(plan, args, message, result)) : personalise(plan, args, message, shared);
+}
+
+/** The shared result with this receiver's own per-receiver fields. */
+function personalise(plan: Plan, args: ExecutionArgs, message: Partial<StatusMessage>, result: ExecutionResult): ExecutionResult | Promise<ExecutionResult> {
+  const root = result.data?.[plan.rootKey] as Record<string, unknown> | null | undefined;
+  // an error anywhere: this receiver's own execution reports it the usual way
+  if (result.errors?.length || !root) return execute({ ...args, rootValue: message });
+  const copy = { ...root };
+  for (const { key, field } of plan.perReceiver) copy[key] = serialize(args.schema, field, message[field] ?? null);
+  return { data: { [plan.rootKey]: copy } };
 }
 
 function serialize(schema: GraphQLSchema, field: PerReceiverField, value: string | number | null): unknown {
@@ -177,8 +178,12 @@ function collectFields(
 /** Maps a source stream event by event; return()/throw() reach the source (it ends the live stream). */
 function mapEvents<T, R>(source: AsyncIterator<T> & AsyncIterable<T>, map: (value: T) => R | Promise<R>): AsyncIterableIterator<R> {
   const iterator = source[Symbol.asyncIterator]();
-  const step = async (result: IteratorResult<T>): Promise<IteratorResult<R>> =>
-    result.done ? { value: undefined, done: true } : { value: await map(result.value), done: false };
+  // no async functions: a pushed event costs one promise hop here, not three
+  const step = (result: IteratorResult<T>): IteratorResult<R> | Promise<IteratorResult<R>> => {
+    if (result.done) return { value: undefined, done: true };
+    const value = map(result.value);
+    return value instanceof Promise ? value.then((v) => ({ value: v, done: false })) : { value, done: false };
+  };
   return {
     next: () => iterator.next().then(step),
     return: async () => {

@@ -3,6 +3,7 @@ import { appError, badInput, limitExceeded } from '../errors.ts';
 import { UserProfile } from '../profiles/schema.ts';
 import { RC } from '../profiles/rules.ts';
 import type { ProfileView } from '../profiles/view.ts';
+import type { EventStream } from '../realtime/connection.ts';
 import { isLater, type StatusMessage, type StatusSubscribeType } from '../realtime/messages.ts';
 import { builder } from '../schema/builder.ts';
 import { intInRange, userIdList } from '../schema/validate-args.ts';
@@ -197,46 +198,83 @@ function statusChanges(ctx: Context, types: StatusSubscribeType[]): AsyncIterabl
   const connection = liveConnection(ctx);
   const wanted = new Set(types);
   const live = connection.stream((m) => (m.kind === 'status' && wanted.has(m.subscribeType) ? m : undefined));
-  const inner = syncThenLive(ctx, types, live);
-  // graphql-ws calls return() when the client completes the operation or goes away (before the
-  // transport hears of the close). A generator waiting for its next live event would only see it
-  // at its next yield, maybe never: the connection then stayed registered and its user online.
-  // Ending the live stream first lets the generator finish at once.
-  return {
-    next: () => inner.next(),
-    return: (value?: unknown) => {
-      live.end();
-      return inner.return(value as never);
-    },
-    throw: (error?: unknown) => {
-      live.end();
-      return inner.throw(error);
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+  return new StatusChangeStream(ctx, types, live);
 }
 
-async function* syncThenLive(ctx: Context, types: StatusSubscribeType[], live: AsyncIterable<StatusMessage> & { end(): void }): AsyncGenerator<StatusMessage | SyncFinished> {
-  const caller = userCaller(ctx);
-  const latest = new Map<string, StatusMessage>();
-  const key = (m: StatusMessage) => `${m.subscribeType}\u0000${m.subjectId}`;
-  try {
-    for (const type of types) {
-      for (const item of await statusSnapshot(ctx.db, caller.app, caller.userId, type, ctx.clock.now())) {
-        latest.set(key(item), item);
-        yield item;
-      }
-      yield { kind: 'syncFinished', subscribeType: type };
+type StatusEvent = StatusMessage | SyncFinished;
+const DONE: IteratorResult<StatusEvent> = { value: undefined, done: true };
+const statusKey = (m: StatusMessage) => `${m.subscribeType}\u0000${m.subjectId}`;
+
+/**
+ * A plain iterator rather than an async generator: every pushed event passes through here, and a
+ * generator costs several promise hops per event. graphql-ws calls return() when the client
+ * completes the operation or goes away; ending the live stream then lets a pending next() finish
+ * at once (otherwise the connection stayed registered and its user online).
+ */
+class StatusChangeStream implements AsyncIterableIterator<StatusEvent> {
+  /** newest state per (type, subject) delivered so far: the snapshot's, then live ones */
+  private readonly latest = new Map<string, StatusMessage>();
+  private synced: StatusEvent[] = [];
+  private syncedAt = 0;
+  private nextType = 0;
+  private finished = false;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly types: StatusSubscribeType[],
+    private readonly live: EventStream<StatusMessage>,
+  ) {}
+
+  next(): Promise<IteratorResult<StatusEvent>> {
+    if (this.finished) return Promise.resolve(DONE);
+    if (this.syncedAt < this.synced.length) return Promise.resolve({ value: this.synced[this.syncedAt++]!, done: false });
+    if (this.nextType < this.types.length) return this.sync(this.types[this.nextType++]!).then(() => this.next());
+    return this.live.next().then((result) => this.fresh(result));
+  }
+
+  return(): Promise<IteratorResult<StatusEvent>> {
+    this.finish();
+    return Promise.resolve(DONE);
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<StatusEvent>> {
+    this.finish();
+    return Promise.reject(error);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<StatusEvent> {
+    return this;
+  }
+
+  private async sync(type: StatusSubscribeType): Promise<void> {
+    try {
+      const caller = userCaller(this.ctx);
+      const items: StatusEvent[] = await statusSnapshot(this.ctx.db, caller.app, caller.userId, type, this.ctx.clock.now());
+      for (const item of items) this.latest.set(statusKey(item as StatusMessage), item as StatusMessage);
+      items.push({ kind: 'syncFinished', subscribeType: type });
+      this.synced = items;
+      this.syncedAt = 0;
+    } catch (error) {
+      this.finish();
+      throw error;
     }
-    for await (const message of live) {
-      const seen = latest.get(key(message));
-      if (seen !== undefined && !isLater(message, seen)) continue;
-      latest.set(key(message), message);
-      yield message;
+  }
+
+  /** A live message, unless the snapshot (or an earlier message) already had this state or a newer one. */
+  private fresh(result: IteratorResult<StatusMessage>): IteratorResult<StatusEvent> | Promise<IteratorResult<StatusEvent>> {
+    if (result.done) {
+      this.finished = true;
+      return DONE;
     }
-  } finally {
-    live.end();
+    const key = statusKey(result.value);
+    const seen = this.latest.get(key);
+    if (seen !== undefined && !isLater(result.value, seen)) return this.next();
+    this.latest.set(key, result.value);
+    return result;
+  }
+
+  private finish(): void {
+    this.finished = true;
+    this.live.end();
   }
 }
