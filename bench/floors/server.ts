@@ -36,7 +36,7 @@ const SQL = {
   extKeys: 'select * from "ext_profile_keys" where "app_key" = $1 order by "key"',
   app: 'select * from "apps" where "app_key" = $1',
   subscribers:
-    'select "subscriber_id", "target_id", "type", "subscribed_at", "expiry", "expires_at" from "status_subscriptions" where "app_key" = $1 and "target_id" = $2 and "type" = $3 and "expires_at" > $4',
+    'select "subscriber_id", (extract(epoch from subscribed_at) * 1000)::float8 as "subscribed_at_ms", "expiry", (extract(epoch from expires_at) * 1000)::float8 as "expires_at_ms" from "status_subscriptions" where "app_key" = $1 and "target_id" = $2 and "type" = $3 and "expires_at" > $4',
   friendIds: 'select "friend_id" from "friendships" where "app_key" = $1 and "user_id" = $2',
 };
 function params(from: number, n: number): string {
@@ -215,7 +215,7 @@ async function fanOut(appKey: string, row: any) {
   for (const s of subscribers) {
     const regs = registrations.get(s.subscriber_id);
     if (!regs) continue;
-    const tail = `"USER_PROFILE","subscribeTime":"${(s.subscribed_at as Date).toISOString()}","expiry":${s.expiry},"changeTime":"${changeTime}","userProfile":${friends.has(s.subscriber_id) ? friendJson : otherJson}}}}}`;
+    const tail = `"USER_PROFILE","subscribeTime":"${new Date(s.subscribed_at_ms).toISOString()}","expiry":${s.expiry},"changeTime":"${changeTime}","userProfile":${friends.has(s.subscriber_id) ? friendJson : otherJson}}}}}`;
     for (const r of regs) if (r.types.has('USER_PROFILE')) r.socket.send(`{"id":${JSON.stringify(r.id)}${head}${tail}`);
   }
   const friendTail = `"FRIEND_USER_PROFILE","subscribeTime":null,"expiry":null,"changeTime":"${changeTime}","userProfile":${friendJson}}}}}`;

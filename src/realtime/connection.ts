@@ -115,7 +115,7 @@ export class RealtimeConnection {
       return;
     }
     // a subscription that expired while its message was in flight delivers nothing
-    if (message.kind === 'status' && message.expiresAt && Date.parse(message.expiresAt) <= this.deps.clock.now().getTime()) return;
+    if (message.kind === 'status' && message.expiresAt !== null && message.expiresAt <= this.deps.clock.now().getTime()) return;
     for (const stream of this.streams) stream.offer(message);
   }
 }

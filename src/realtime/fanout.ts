@@ -5,7 +5,7 @@ import type { AppRow, Database, UserRow } from '../db/database.ts';
 import type { DomainEvent, EventBus } from '../events/bus.ts';
 import { listExtProfileKeys, findApp } from '../apps/repository.ts';
 import { profileView, type ProfileView } from '../profiles/view.ts';
-import { subscribersOf } from '../subscriptions/repository.ts';
+import { subscribersOf, type Subscriber } from '../subscriptions/repository.ts';
 import { accessFor, effectiveVisibility } from '../visibility/rule.ts';
 import { type RealtimeMessage, type StatusMessage, userTopic } from './messages.ts';
 import type { UserTopics } from './topics.ts';
@@ -135,32 +135,22 @@ export class FanOut {
     if (!app) return [];
     const views = viewsByAudience(profile, app, extKeys);
     const friendSet = new Set(friends);
-    const changeTime = new Date(profile.updatedAt).toISOString();
-    const base = { kind: 'status' as const, subjectId: profile.userId, details: [], changeTime, incarnation: new Date(profile.createdAt).getTime(), order: profile.version };
-    const change = this.nextChange();
+    const change: Change = {
+      id: this.nextChange(),
+      subjectId: profile.userId,
+      details: [],
+      changeTime: new Date(profile.updatedAt).toISOString(),
+      incarnation: new Date(profile.createdAt).getTime(),
+      order: profile.version,
+    };
+    const toFriend = `${change.id}:USER_PROFILE:friend`;
+    const toOther = `${change.id}:USER_PROFILE:other`;
     const out: Outgoing[] = [{ topic: userTopic(appKey, profile.userId), message: { kind: 'ownProfile', origin, profile: views.self } }];
     for (const s of subscribers) {
-      out.push({
-        topic: userTopic(appKey, s.subscriberId),
-        message: {
-          ...base,
-          subscribeType: 'USER_PROFILE',
-          subscribeTime: s.subscribedAt.toISOString(),
-          expiry: s.expiry,
-          expiresAt: s.expiresAt.toISOString(),
-          ...(friendSet.has(s.subscriberId) ? { profile: views.friend, shared: `${change}:USER_PROFILE:friend` } : { profile: views.other, shared: `${change}:USER_PROFILE:other` }),
-        } satisfies StatusMessage,
-      });
+      const friend = friendSet.has(s.subscriberId);
+      out.push({ topic: userTopic(appKey, s.subscriberId), message: statusMessage(change, 'USER_PROFILE', s, friend ? views.friend : views.other, friend ? toFriend : toOther) });
     }
-    const friendMessage: StatusMessage = {
-      ...base,
-      subscribeType: 'FRIEND_USER_PROFILE',
-      subscribeTime: null,
-      expiry: null,
-      expiresAt: null,
-      profile: views.friend,
-      shared: `${change}:FRIEND_USER_PROFILE`,
-    };
+    const friendMessage = statusMessage(change, 'FRIEND_USER_PROFILE', null, views.friend, `${change.id}:FRIEND_USER_PROFILE`);
     for (const friendId of friends) out.push({ topic: userTopic(appKey, friendId), message: friendMessage });
     return out;
   }
@@ -171,30 +161,41 @@ export class FanOut {
       subscribersOf(this.db, event.appKey, event.userId, 'ONLINE_STATUS', now),
       this.friendIds(event.appKey, event.userId),
     ]);
-    const base = { kind: 'status', subjectId: event.userId, details: event.details, profile: null, changeTime: event.at, incarnation: event.incarnation, order: event.version } as const;
-    const change = this.nextChange();
-    const out: Outgoing[] = subscribers.map((s) => ({
-      topic: userTopic(event.appKey, s.subscriberId),
-      message: {
-        ...base,
-        subscribeType: 'ONLINE_STATUS',
-        subscribeTime: s.subscribedAt.toISOString(),
-        expiry: s.expiry,
-        expiresAt: s.expiresAt.toISOString(),
-        shared: `${change}:ONLINE_STATUS`,
-      } satisfies StatusMessage,
-    }));
-    const friendMessage: StatusMessage = {
-      ...base,
-      subscribeType: 'FRIEND_ONLINE_STATUS',
-      subscribeTime: null,
-      expiry: null,
-      expiresAt: null,
-      shared: `${change}:FRIEND_ONLINE_STATUS`,
-    };
+    const change: Change = { id: this.nextChange(), subjectId: event.userId, details: event.details, changeTime: event.at, incarnation: event.incarnation, order: event.version };
+    const shared = `${change.id}:ONLINE_STATUS`;
+    const out: Outgoing[] = subscribers.map((s) => ({ topic: userTopic(event.appKey, s.subscriberId), message: statusMessage(change, 'ONLINE_STATUS', s, null, shared) }));
+    const friendMessage = statusMessage(change, 'FRIEND_ONLINE_STATUS', null, null, `${change.id}:FRIEND_ONLINE_STATUS`);
     for (const friendId of friends) out.push({ topic: userTopic(event.appKey, friendId), message: friendMessage });
     return out;
   }
+}
+
+/** What every receiver of one change shares. */
+interface Change {
+  id: string;
+  subjectId: string;
+  details: StatusMessage['details'];
+  changeTime: string;
+  incarnation: number;
+  order: number;
+}
+
+/** One receiver's message (built thousands of times per change: one literal, one shape). */
+function statusMessage(change: Change, subscribeType: StatusMessage['subscribeType'], subscription: Subscriber | null, profile: ProfileView | null, shared: string): StatusMessage {
+  return {
+    kind: 'status',
+    subjectId: change.subjectId,
+    subscribeType,
+    subscribeTime: subscription ? subscription.subscribedAtMs : null,
+    expiry: subscription ? subscription.expiry : null,
+    expiresAt: subscription ? subscription.expiresAtMs : null,
+    details: change.details,
+    profile,
+    changeTime: change.changeTime,
+    incarnation: change.incarnation,
+    order: change.order,
+    shared,
+  };
 }
 
 /** The three cuts of one profile: for its owner, for a friend, for anyone else in the app. */

@@ -19,10 +19,11 @@ export interface StatusMessage {
   kind: 'status';
   subjectId: string;
   subscribeType: StatusSubscribeType;
-  subscribeTime: string | null;
+  /** epoch ms (numbers, not ISO strings: a change is built and checked once per receiver) */
+  subscribeTime: number | null;
   expiry: number | null;
-  /** ISO; the receiver drops the message once its subscription expired (clock of the receiver's instance) */
-  expiresAt: string | null;
+  /** epoch ms; the receiver drops the message once its subscription expired (clock of the receiver's instance) */
+  expiresAt: number | null;
   details: PlatformStatusJson[];
   profile: ProfileView | null;
   changeTime: string;

@@ -117,11 +117,24 @@ export async function countSubscriptions(db: Kysely<Database>, appKey: string, s
   return n;
 }
 
+export interface Subscriber {
+  subscriberId: string;
+  /** epoch ms: a fan-out puts them in thousands of messages, as numbers (no Date parsed or printed per row) */
+  subscribedAtMs: number;
+  expiry: number;
+  expiresAtMs: number;
+}
+
 /** Who receives a change of `targetId` for this type: one indexed lookup. */
-export async function subscribersOf(db: Kysely<Database>, appKey: string, targetId: string, type: StatusSubscribeType, now: Date): Promise<SubscriptionRow[]> {
+export async function subscribersOf(db: Kysely<Database>, appKey: string, targetId: string, type: StatusSubscribeType, now: Date): Promise<Subscriber[]> {
   return db
     .selectFrom('statusSubscriptions')
-    .select(['subscriberId', 'targetId', 'type', 'subscribedAt', 'expiry', 'expiresAt'])
+    .select([
+      'subscriberId',
+      sql<number>`(extract(epoch from subscribed_at) * 1000)::float8`.as('subscribedAtMs'),
+      'expiry',
+      sql<number>`(extract(epoch from expires_at) * 1000)::float8`.as('expiresAtMs'),
+    ])
     .where('appKey', '=', appKey)
     .where('targetId', '=', targetId)
     .where('type', '=', type)

@@ -203,7 +203,6 @@ function statusChanges(ctx: Context, types: StatusSubscribeType[]): AsyncIterabl
 
 type StatusEvent = StatusMessage | SyncFinished;
 const DONE: IteratorResult<StatusEvent> = { value: undefined, done: true };
-const statusKey = (m: StatusMessage) => `${m.subscribeType}\u0000${m.subjectId}`;
 
 /**
  * A plain iterator rather than an async generator: every pushed event passes through here, and a
@@ -212,8 +211,8 @@ const statusKey = (m: StatusMessage) => `${m.subscribeType}\u0000${m.subjectId}`
  * at once (otherwise the connection stayed registered and its user online).
  */
 class StatusChangeStream implements AsyncIterableIterator<StatusEvent> {
-  /** newest state per (type, subject) delivered so far: the snapshot's, then live ones */
-  private readonly latest = new Map<string, StatusMessage>();
+  /** newest state per type and subject delivered so far: the snapshot's, then live ones */
+  private readonly latest = new Map<StatusSubscribeType, Map<string, StatusMessage>>();
   private synced: StatusEvent[] = [];
   private syncedAt = 0;
   private nextType = 0;
@@ -250,7 +249,8 @@ class StatusChangeStream implements AsyncIterableIterator<StatusEvent> {
     try {
       const caller = userCaller(this.ctx);
       const items: StatusEvent[] = await statusSnapshot(this.ctx.db, caller.app, caller.userId, type, this.ctx.clock.now());
-      for (const item of items) this.latest.set(statusKey(item as StatusMessage), item as StatusMessage);
+      const latest = this.latestOf(type);
+      for (const item of items) latest.set((item as StatusMessage).subjectId, item as StatusMessage);
       items.push({ kind: 'syncFinished', subscribeType: type });
       this.synced = items;
       this.syncedAt = 0;
@@ -266,11 +266,17 @@ class StatusChangeStream implements AsyncIterableIterator<StatusEvent> {
       this.finished = true;
       return DONE;
     }
-    const key = statusKey(result.value);
-    const seen = this.latest.get(key);
+    const latest = this.latestOf(result.value.subscribeType);
+    const seen = latest.get(result.value.subjectId);
     if (seen !== undefined && !isLater(result.value, seen)) return this.next();
-    this.latest.set(key, result.value);
+    latest.set(result.value.subjectId, result.value);
     return result;
+  }
+
+  private latestOf(type: StatusSubscribeType): Map<string, StatusMessage> {
+    let latest = this.latest.get(type);
+    if (!latest) this.latest.set(type, (latest = new Map()));
+    return latest;
   }
 
   private finish(): void {

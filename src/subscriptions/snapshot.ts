@@ -39,9 +39,9 @@ export async function statusSnapshot(
     kind: 'status' as const,
     subjectId: w.userId,
     subscribeType: type,
-    subscribeTime: w.subscribeTime?.toISOString() ?? null,
+    subscribeTime: w.subscribeTime?.getTime() ?? null,
     expiry: w.expiry,
-    expiresAt: w.expiresAt?.toISOString() ?? null,
+    expiresAt: w.expiresAt?.getTime() ?? null,
   });
 
   if (ONLINE_TYPES.has(type)) {

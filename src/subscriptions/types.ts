@@ -29,7 +29,7 @@ export const PlatformOnlineStatus = builder.objectRef<PlatformStatusJson>('Platf
   }),
 });
 
-const date = (iso: string | null) => (iso === null ? null : new Date(iso));
+const date = (epochMs: number | null) => (epochMs === null ? null : new Date(epochMs));
 
 /** Backed by the message itself: events and the sync are already cut for their receiver. */
 export const UserStatusChange = builder.objectRef<StatusMessage>('UserStatusChange').implement({
