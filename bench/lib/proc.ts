@@ -59,8 +59,8 @@ export interface ServerProc {
  * Starts a server process (ours: `src/main.ts`; a floor: `bench/floors/*.ts`) with the probe
  * preloaded, and waits until it prints its URL.
  */
-export async function startServerProc(name: string, entry: string, env: Record<string, string>, readyPattern: RegExp): Promise<ServerProc> {
-  const child = spawnNode(['--expose-gc', '--import', 'tsx', '--import', './bench/lib/probe.ts', entry], { PORT: '0', HOST: '127.0.0.1', ...env }, { ipc: true });
+export async function startServerProc(name: string, entry: string, env: Record<string, string>, readyPattern: RegExp, nodeFlags: string[] = []): Promise<ServerProc> {
+  const child = spawnNode([...nodeFlags, '--expose-gc', '--import', 'tsx', '--import', './bench/lib/probe.ts', entry], { PORT: '0', HOST: '127.0.0.1', ...env }, { ipc: true });
   let output = '';
   const append = (d: Buffer) => {
     output += d.toString();
@@ -146,9 +146,12 @@ export function cpuMsOf(pid: number): number | undefined {
   }
 }
 
+/** Node flags our server runs with, as `npm start` and the Dockerfile start it. */
+export const SERVER_NODE_FLAGS = (process.env.BENCH_SERVER_FLAGS ?? '--max-semi-space-size=32').split(' ').filter(Boolean);
+
 /** Our server: `node --import tsx src/main.ts` on PostgreSQL (and Redis when given). */
 export function startOurServer(name: string, env: Record<string, string>): Promise<ServerProc> {
-  return startServerProc(name, 'bench/lib/server-main.ts', env, /GraphiQL at (http:\/\/\S+)/);
+  return startServerProc(name, 'bench/lib/server-main.ts', env, /GraphiQL at (http:\/\/\S+)/, SERVER_NODE_FLAGS);
 }
 
 /** A floor server from bench/floors. */
