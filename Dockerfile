@@ -26,5 +26,6 @@ VOLUME ["/data"]
 EXPOSE 4000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# node itself is PID 1 and handles SIGTERM (graceful stop)
-CMD ["node", "--import", "tsx", "src/main.ts"]
+# node itself is PID 1 and handles SIGTERM (graceful stop). A 32 MiB young generation (default 16)
+# halves the garbage collector's share when thousands of events are pushed at once (BENCHMARKS.md)
+CMD ["node", "--max-semi-space-size=32", "--import", "tsx", "src/main.ts"]

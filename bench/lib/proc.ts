@@ -146,7 +146,7 @@ export function cpuMsOf(pid: number): number | undefined {
   }
 }
 
-/** Node flags our server runs with, as `npm start` and the Dockerfile start it. */
+/** Node flags our server runs with: the same as in `npm start` and the Dockerfile. */
 export const SERVER_NODE_FLAGS = (process.env.BENCH_SERVER_FLAGS ?? '--max-semi-space-size=32').split(' ').filter(Boolean);
 
 /** Our server: `node --import tsx src/main.ts` on PostgreSQL (and Redis when given). */
