@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { AppRow, Database, ExtProfileKeyRow, FriendAddPermission, ProfileVisibility, UserRow } from '../db/database.ts';
+import { compiledStatement } from '../db/compiled.ts';
 import { hashSecret, randomToken } from '../auth/secrets.ts';
 
 export interface AppCredentials {
@@ -26,8 +27,10 @@ export async function createApp(db: Kysely<Database>, name: string, now: Date): 
   return { appKey, appSecret };
 }
 
+const appByKey = compiledStatement((db, appKey: string) => db.selectFrom('apps').selectAll().where('appKey', '=', appKey));
+
 export async function findApp(db: Kysely<Database>, appKey: string): Promise<AppRow | undefined> {
-  return db.selectFrom('apps').selectAll().where('appKey', '=', appKey).executeTakeFirst();
+  return (await appByKey(db, appKey))[0];
 }
 
 export async function updateAppSettings(
@@ -42,8 +45,10 @@ export async function updateAppSettings(
   return db.updateTable('apps').set(patch).where('appKey', '=', appKey).returningAll().executeTakeFirstOrThrow();
 }
 
+const extKeysOf = compiledStatement((db, appKey: string) => db.selectFrom('extProfileKeys').selectAll().where('appKey', '=', appKey).orderBy('key'));
+
 export async function listExtProfileKeys(db: Kysely<Database>, appKey: string): Promise<ExtProfileKeyRow[]> {
-  return db.selectFrom('extProfileKeys').selectAll().where('appKey', '=', appKey).orderBy('key').execute();
+  return extKeysOf(db, appKey);
 }
 
 /**

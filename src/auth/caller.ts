@@ -3,6 +3,25 @@ import type { Kysely } from 'kysely';
 import type { AppRow, Database } from '../db/database.ts';
 import { findApp } from '../apps/repository.ts';
 import { safeEqual, verifySecret } from './secrets.ts';
+import { compiledStatement } from '../db/compiled.ts';
+
+/** Every user-token request: the token generation (revocation) and the app, in one indexed lookup. */
+const userWithApp = compiledStatement((db, appKey: string, userId: string) =>
+  db
+    .selectFrom('users')
+    .innerJoin('apps', 'apps.appKey', 'users.appKey')
+    .select([
+      'users.tokenGeneration',
+      'apps.appKey',
+      'apps.name',
+      'apps.secretHash',
+      'apps.defaultProfileVisibility',
+      'apps.defaultFriendAddPermission',
+      'apps.createdAt',
+    ])
+    .where('users.appKey', '=', appKey)
+    .where('users.userId', '=', userId),
+);
 import type { TokenService } from './tokens.ts';
 
 /** Who is calling, decided once per request (or per graphql-ws connection) from its credentials. */
@@ -54,21 +73,7 @@ export class CallerResolver {
   async fromUserToken(token: string): Promise<Caller> {
     const claims = await this.deps.tokens.verify(token);
     if (!claims) return { kind: 'anonymous', problem: 'invalid or expired token' };
-    const row = await this.deps.db
-      .selectFrom('users')
-      .innerJoin('apps', 'apps.appKey', 'users.appKey')
-      .select([
-        'users.tokenGeneration',
-        'apps.appKey',
-        'apps.name',
-        'apps.secretHash',
-        'apps.defaultProfileVisibility',
-        'apps.defaultFriendAddPermission',
-        'apps.createdAt',
-      ])
-      .where('users.appKey', '=', claims.appKey)
-      .where('users.userId', '=', claims.userId)
-      .executeTakeFirst();
+    const [row] = await userWithApp(this.deps.db, claims.appKey, claims.userId);
     if (!row || row.tokenGeneration !== claims.generation) return { kind: 'anonymous', problem: 'token revoked' };
     const { tokenGeneration, ...app } = row;
     return { kind: 'user', app, userId: claims.userId, tokenGeneration };

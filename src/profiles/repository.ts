@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
+import { compiledStatement } from '../db/compiled.ts';
 import type { Database, UserRow, UsersTable } from '../db/database.ts';
 
 export type ProfileColumns = Pick<
@@ -16,9 +17,13 @@ export interface ProfilePatch {
 
 export const emptyPatch = (): ProfilePatch => ({ set: {}, extSet: {}, extRemove: [] });
 
+const usersIn = compiledStatement((db, appKey: string, userIds: readonly string[]) =>
+  db.selectFrom('users').selectAll().where('appKey', '=', appKey).where('userId', 'in', userIds),
+);
+
 export async function findUsers(db: Kysely<Database>, appKey: string, userIds: readonly string[]): Promise<UserRow[]> {
   if (userIds.length === 0) return [];
-  return db.selectFrom('users').selectAll().where('appKey', '=', appKey).where('userId', 'in', userIds).execute();
+  return usersIn(db, appKey, userIds);
 }
 
 export async function findUser(db: Kysely<Database>, appKey: string, userId: string): Promise<UserRow | undefined> {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
 import type { AppRow, Database, UserRow } from '../db/database.ts';
+import { compiledStatement } from '../db/compiled.ts';
 import type { DomainEvent, EventBus } from '../events/bus.ts';
 import { listExtProfileKeys, findApp } from '../apps/repository.ts';
 import { profileView, type ProfileView } from '../profiles/view.ts';
@@ -13,6 +14,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 
 type Outgoing = { topic: string; message: RealtimeMessage };
+
+const friendsOf = compiledStatement((db, appKey: string, userId: string) => db.selectFrom('friendships').select('friendId').where('appKey', '=', appKey).where('userId', '=', userId));
 
 /** WebSocket close code for connections whose credentials stopped being valid. */
 export const CLOSE_FORBIDDEN = 4403;
@@ -120,7 +123,7 @@ export class FanOut {
   }
 
   private async friendIds(appKey: string, userId: string): Promise<string[]> {
-    const rows = await this.db.selectFrom('friendships').select('friendId').where('appKey', '=', appKey).where('userId', '=', userId).execute();
+    const rows = await friendsOf(this.db, appKey, userId);
     return rows.map((r) => r.friendId);
   }
 

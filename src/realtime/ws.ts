@@ -111,6 +111,19 @@ export function attachWebSocket(
     return connection;
   }
 
+  /** per operation: the delivered-events counter of its root field, or null for a query or mutation (looked up once, used per event) */
+  const counters = new WeakMap<ExecutionArgs, { inc(): void } | null>();
+  const deliveredCounter = (args: ExecutionArgs) => {
+    let counter = counters.get(args);
+    if (counter === undefined) {
+      const operation = getOperationAST(args.document, args.operationName);
+      const selection = operation?.selectionSet.selections[0];
+      counter = operation?.operation === 'subscription' ? deps.services.metrics.eventsDelivered.labels(selection?.kind === 'Field' ? selection.name.value : 'unknown') : null;
+      counters.set(args, counter);
+    }
+    return counter;
+  };
+
   const disposer = useServer<Record<string, unknown> | undefined, Omit<SocketExtra, 'socket'>>(
     {
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => never }).execute(args),
@@ -152,10 +165,8 @@ export function attachWebSocket(
         await connection.dispose().catch((error) => deps.services.log.error({ err: error }, 'closing a connection failed'));
       },
       onNext: (_ctx, _id, _payload, args, result) => {
-        deps.services.metrics.countErrors(result.errors);
-        if (getOperationAST(args.document, args.operationName)?.operation === 'subscription') {
-          deps.services.metrics.eventsDelivered.inc({ field: rootField(args) });
-        }
+        if (result.errors) deps.services.metrics.countErrors(result.errors);
+        deliveredCounter(args)?.inc();
       },
       onError: (_ctx, _id, _payload, errors) => {
         deps.services.metrics.countErrors(errors);
@@ -235,17 +246,6 @@ function tokenIn(params: Record<string, unknown>): string | undefined {
   const headers = typeof params.headers === 'object' && params.headers !== null ? (params.headers as Record<string, unknown>) : {};
   const token = params.authToken ?? bearer(params.Authorization ?? params.authorization) ?? bearer(headers.Authorization ?? headers.authorization);
   return typeof token === 'string' ? token : undefined;
-}
-
-const rootFields = new WeakMap<ExecutionArgs, string>();
-function rootField(args: ExecutionArgs): string {
-  let field = rootFields.get(args);
-  if (!field) {
-    const selection = getOperationAST(args.document, args.operationName)?.selectionSet.selections[0];
-    field = selection?.kind === 'Field' ? selection.name.value : 'unknown';
-    rootFields.set(args, field);
-  }
-  return field;
 }
 
 /** How long a closing peer gets to answer the close frame before its socket is destroyed. */

@@ -1,5 +1,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Selectable } from 'kysely';
+import { compiledStatement } from '../db/compiled.ts';
 import type { Database, StatusSubscribeType, StatusSubscriptionsTable } from '../db/database.ts';
 
 export const SUBSCRIPTIONS_PER_SUBSCRIBER = 1000;
@@ -127,7 +128,11 @@ export interface Subscriber {
 
 /** Who receives a change of `targetId` for this type: one indexed lookup. */
 export async function subscribersOf(db: Kysely<Database>, appKey: string, targetId: string, type: StatusSubscribeType, now: Date): Promise<Subscriber[]> {
-  return db
+  return subscribersStatement(db, appKey, targetId, type, now);
+}
+
+const subscribersStatement = compiledStatement((db, appKey: string, targetId: string, type: StatusSubscribeType, now: Date) =>
+  db
     .selectFrom('statusSubscriptions')
     .select([
       'subscriberId',
@@ -138,6 +143,5 @@ export async function subscribersOf(db: Kysely<Database>, appKey: string, target
     .where('appKey', '=', appKey)
     .where('targetId', '=', targetId)
     .where('type', '=', type)
-    .where('expiresAt', '>', now)
-    .execute();
-}
+    .where('expiresAt', '>', now),
+);

@@ -1,7 +1,12 @@
 import DataLoader from 'dataloader';
 import type { Kysely } from 'kysely';
 import type { AppRow, Database, UserRow } from '../db/database.ts';
+import { compiledStatement } from '../db/compiled.ts';
 import { type Access, type Audience, accessFor, effectiveVisibility, needsFriendship } from './rule.ts';
+
+const friendsAmong = compiledStatement((db, appKey: string, userId: string, candidates: readonly string[]) =>
+  db.selectFrom('friendships').select('friendId').where('appKey', '=', appKey).where('userId', '=', userId).where('friendId', 'in', candidates),
+);
 
 export type Viewer = { kind: 'user'; userId: string } | { kind: 'backend' };
 
@@ -21,13 +26,7 @@ export class VisibilityDecisions {
   ) {
     if (viewer.kind === 'user') {
       this.friendOfViewer = new DataLoader(async (ownerIds) => {
-        const rows = await db
-          .selectFrom('friendships')
-          .select('friendId')
-          .where('appKey', '=', app.appKey)
-          .where('userId', '=', viewer.userId)
-          .where('friendId', 'in', ownerIds)
-          .execute();
+        const rows = await friendsAmong(db, app.appKey, viewer.userId, ownerIds);
         const friends = new Set(rows.map((r) => r.friendId));
         return ownerIds.map((id) => friends.has(id));
       });
