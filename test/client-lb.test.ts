@@ -14,7 +14,7 @@ import { startServerProcess, type ServerProcess } from './helpers/process.ts';
 import { record, type RecordedClient } from './helpers/sdk.ts';
 import { createProfileClient } from '../src/client/index.ts';
 import WebSocket from 'ws';
-import pg from 'pg';
+import { ownDatabase } from './helpers/own-database.ts';
 
 const { DATABASE_URL, REDIS_URL } = process.env;
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
@@ -29,29 +29,6 @@ function freePort(): Promise<number> {
       probe.close(() => resolvePort(port));
     });
   });
-}
-
-/**
- * A database of its own beside DATABASE_URL's (created when missing, dropped at the end): these
- * processes run on the real clock with a 1.5 s presence timeout, and in a shared database they
- * would reap the connections of other test files' servers, whose manual clocks stand in January.
- */
-async function ownDatabase(suffix: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const url = new URL(DATABASE_URL!);
-  const name = `${decodeURIComponent(url.pathname.slice(1))}_${suffix}`;
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: DATABASE_URL });
-    await client.connect();
-    try {
-      return await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  const quoted = `"${name.replace(/"/g, '""')}"`;
-  if (!(await admin(`select 1 from pg_database where datname = '${name.replace(/'/g, "''")}'`)).rowCount) await admin(`create database ${quoted}`);
-  url.pathname = `/${encodeURIComponent(name)}`;
-  return { url: url.toString(), drop: async () => void (await admin(`drop database if exists ${quoted} with (force)`)) };
 }
 
 describe.skipIf(!DATABASE_URL || !REDIS_URL || !NGINX)('two instances behind nginx (deploy/nginx.conf; needs DATABASE_URL, REDIS_URL and nginx)', () => {
@@ -74,7 +51,7 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL || !NGINX)('two instances behind ngi
   const start = async (i: 0 | 1) => (servers[i] = await startServerProcess({ ...env, PORT: String(ports[i]) }));
 
   beforeAll(async () => {
-    database = await ownDatabase('lb');
+    database = await ownDatabase(DATABASE_URL!, 'lb');
     env.DATABASE_URL = database.url;
     ports = [await freePort(), await freePort()];
     const lbPort = await freePort();

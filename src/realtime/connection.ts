@@ -145,6 +145,15 @@ export class EventStream<T> implements AsyncIterableIterator<T> {
     this.connection.held(1);
   }
 
+  /** Drops the held values `keep` refuses, in order (it may remember what it kept). */
+  retain(keep: (value: T) => boolean): void {
+    const before = this.queue.length;
+    const kept = this.queue.filter(keep);
+    this.queue.length = 0;
+    this.queue.push(...kept);
+    this.connection.held(kept.length - before);
+  }
+
   next(): Promise<IteratorResult<T>> {
     if (this.queue.length) {
       this.connection.held(-1);

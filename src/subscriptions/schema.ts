@@ -3,7 +3,7 @@ import { appError, badInput, limitExceeded } from '../errors.ts';
 import { UserProfile } from '../profiles/schema.ts';
 import { RC } from '../profiles/rules.ts';
 import type { ProfileView } from '../profiles/view.ts';
-import type { EventStream } from '../realtime/connection.ts';
+import type { EventStream, RealtimeConnection } from '../realtime/connection.ts';
 import { isLater, type StatusMessage, type StatusSubscribeType } from '../realtime/messages.ts';
 import { builder } from '../schema/builder.ts';
 import { intInRange, userIdList } from '../schema/validate-args.ts';
@@ -195,40 +195,49 @@ builder.subscriptionFields((t) => ({
  * contain it (its order is newer than the snapshot's): nothing lost, nothing older after newer.
  */
 function statusChanges(ctx: Context, types: StatusSubscribeType[]): AsyncIterableIterator<StatusMessage | SyncFinished> {
-  const connection = liveConnection(ctx);
-  const wanted = new Set(types);
-  const live = connection.stream((m) => (m.kind === 'status' && wanted.has(m.subscribeType) ? m : undefined));
-  return new StatusChangeStream(ctx, types, live);
+  return new StatusChangeStream(ctx, types, liveConnection(ctx));
 }
 
 type StatusEvent = StatusMessage | SyncFinished;
 const DONE: IteratorResult<StatusEvent> = { value: undefined, done: true };
 
 /**
- * A plain iterator rather than an async generator: every pushed event passes through here, and a
- * generator costs several promise hops per event. graphql-ws calls return() when the client
- * completes the operation or goes away; ending the live stream then lets a pending next() finish
- * at once (otherwise the connection stayed registered and its user online).
+ * A plain iterator rather than an async generator, and stale messages are dropped as they arrive
+ * (once the sync is over) rather than as they are read: every pushed event passes through here,
+ * and each promise hop per event counts. graphql-ws calls return() when the client completes the
+ * operation or goes away; ending the live stream then lets a pending next() finish at once
+ * (otherwise the connection stayed registered and its user online).
  */
 class StatusChangeStream implements AsyncIterableIterator<StatusEvent> {
   /** newest state per type and subject delivered so far: the snapshot's, then live ones */
   private readonly latest = new Map<StatusSubscribeType, Map<string, StatusMessage>>();
+  private readonly live: EventStream<StatusMessage>;
   private synced: StatusEvent[] = [];
   private syncedAt = 0;
   private nextType = 0;
+  /** all snapshots sent: live messages are checked for staleness as they arrive */
+  private streaming = false;
   private finished = false;
 
   constructor(
     private readonly ctx: Context,
     private readonly types: StatusSubscribeType[],
-    private readonly live: EventStream<StatusMessage>,
-  ) {}
+    connection: RealtimeConnection,
+  ) {
+    const wanted = new Set(types);
+    // held unchecked during the sync (the snapshot they are compared with is not read yet)
+    this.live = connection.stream((m) => (m.kind === 'status' && wanted.has(m.subscribeType) && (!this.streaming || this.fresh(m)) ? m : undefined));
+  }
 
   next(): Promise<IteratorResult<StatusEvent>> {
     if (this.finished) return Promise.resolve(DONE);
     if (this.syncedAt < this.synced.length) return Promise.resolve({ value: this.synced[this.syncedAt++]!, done: false });
     if (this.nextType < this.types.length) return this.sync(this.types[this.nextType++]!).then(() => this.next());
-    return this.live.next().then((result) => this.fresh(result));
+    if (!this.streaming) {
+      this.streaming = true;
+      this.live.retain((m) => this.fresh(m));
+    }
+    return this.live.next();
   }
 
   return(): Promise<IteratorResult<StatusEvent>> {
@@ -260,17 +269,13 @@ class StatusChangeStream implements AsyncIterableIterator<StatusEvent> {
     }
   }
 
-  /** A live message, unless the snapshot (or an earlier message) already had this state or a newer one. */
-  private fresh(result: IteratorResult<StatusMessage>): IteratorResult<StatusEvent> | Promise<IteratorResult<StatusEvent>> {
-    if (result.done) {
-      this.finished = true;
-      return DONE;
-    }
-    const latest = this.latestOf(result.value.subscribeType);
-    const seen = latest.get(result.value.subjectId);
-    if (seen !== undefined && !isLater(result.value, seen)) return this.next();
-    latest.set(result.value.subjectId, result.value);
-    return result;
+  /** Whether a live message is news: the snapshot or an earlier message may have had this state or a newer one. */
+  private fresh(message: StatusMessage): boolean {
+    const latest = this.latestOf(message.subscribeType);
+    const seen = latest.get(message.subjectId);
+    if (seen !== undefined && !isLater(message, seen)) return false;
+    latest.set(message.subjectId, message);
+    return true;
   }
 
   private latestOf(type: StatusSubscribeType): Map<string, StatusMessage> {
