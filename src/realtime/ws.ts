@@ -118,7 +118,7 @@ export function attachWebSocket(
     if (counter === undefined) {
       const operation = getOperationAST(args.document, args.operationName);
       const selection = operation?.selectionSet.selections[0];
-      counter = operation?.operation === 'subscription' ? deps.services.metrics.eventsDelivered.labels(selection?.kind === 'Field' ? selection.name.value : 'unknown') : null;
+      counter = operation?.operation === 'subscription' ? deps.services.metrics.deliveries(selection?.kind === 'Field' ? selection.name.value : 'unknown') : null;
       counters.set(args, counter);
     }
     return counter;
