@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compiledStatement } from '../src/db/compiled.ts';
 import { connectDatabase, migrateToLatest } from '../src/db/connect.ts';
 import type { Database } from '../src/db/database.ts';
+import { newUserRow } from './helpers/realtime-fixtures.ts';
 import { testDatabase } from './helpers/server.ts';
 
 let db: Kysely<Database>;
@@ -20,18 +21,7 @@ beforeAll(async () => {
   await db.insertInto('apps').values({ appKey, name: 'compiled', secretHash: 'x', defaultProfileVisibility: 'EVERYONE', defaultFriendAddPermission: 'FREE', createdAt: now }).execute();
   await db
     .insertInto('users')
-    .values(['u1', 'u2', 'u3', 'u4'].map((userId, i) => ({
-        appKey,
-        userId,
-        name: `User ${i + 1}`,
-        ext: '{}',
-        visibility: 'NOT_SET' as const,
-        friendAddPermission: 'NOT_SET' as const,
-        version: 1,
-        tokenGeneration: 0,
-        createdAt: now,
-        updatedAt: now,
-      })))
+    .values(['u1', 'u2', 'u3', 'u4'].map((userId, i) => ({ ...newUserRow(appKey, userId, now), name: `User ${i + 1}` })))
     .execute();
 });
 afterAll(async () => {

@@ -126,26 +126,29 @@ export async function closeLive(server: TestServer, appKey: string, userId: stri
   }
 }
 
-/** Inserts users directly (bulk), as the backend would have created them; token generation 0. */
+/** A users row as the backend would have created it (no profile fields set); token generation 0. */
+export function newUserRow(appKey: string, userId: string, now: Date) {
+  return {
+    appKey,
+    userId,
+    ext: '{}',
+    visibility: 'NOT_SET' as const,
+    friendAddPermission: 'NOT_SET' as const,
+    version: 1,
+    tokenGeneration: 0,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** Inserts users directly (bulk), as the backend would have created them. */
 export async function seedUsers(server: TestServer, appKey: string, userIds: string[]): Promise<void> {
   const now = server.clock.now();
   const db = server.app.services.db;
   for (let i = 0; i < userIds.length; i += 1000) {
     await db
       .insertInto('users')
-      .values(
-        userIds.slice(i, i + 1000).map((userId) => ({
-          appKey,
-          userId,
-          ext: '{}',
-          visibility: 'NOT_SET' as const,
-          friendAddPermission: 'NOT_SET' as const,
-          version: 1,
-          tokenGeneration: 0,
-          createdAt: now,
-          updatedAt: now,
-        })),
-      )
+      .values(userIds.slice(i, i + 1000).map((userId) => newUserRow(appKey, userId, now)))
       .execute();
   }
   await afterLongDatabaseWork();
