@@ -34,9 +34,7 @@ export function bucketsFor(caller: Caller, config: RateLimitConfig): Bucket[] {
  * The operator and unauthenticated requests draw from no bucket.
  */
 export function useRateLimits(limiter: RateLimiter, config: RateLimitConfig): Plugin<Context> {
-  async function refusal(ctx: Context): Promise<GraphQLError | null> {
-    const buckets = bucketsFor(ctx.caller, config);
-    if (buckets.length === 0) return null;
+  async function refusal(buckets: Bucket[], ctx: Context): Promise<GraphQLError | null> {
     const refused = await limiter.take(buckets);
     if (!refused) return null;
     const scope = refused.key.startsWith('user:') ? 'user' : 'app';
@@ -48,14 +46,16 @@ export function useRateLimits(limiter: RateLimiter, config: RateLimitConfig): Pl
       http: ctx.connection ? undefined : { status: 429, headers: { 'Retry-After': String(seconds) } },
     });
   }
+  // synchronous when the caller draws from no bucket (limits off, the operator, anonymous)
+  function check(ctx: Context, stop: (result: { errors: GraphQLError[] }) => void): Promise<void> | void {
+    const buckets = bucketsFor(ctx.caller, config);
+    if (buckets.length === 0) return;
+    return refusal(buckets, ctx).then((error) => {
+      if (error) stop({ errors: [error] });
+    });
+  }
   return {
-    async onExecute({ args, setResultAndStopExecution }) {
-      const error = await refusal(args.contextValue as Context);
-      if (error) setResultAndStopExecution({ errors: [error] });
-    },
-    async onSubscribe({ args, setResultAndStopExecution }) {
-      const error = await refusal(args.contextValue as Context);
-      if (error) setResultAndStopExecution({ errors: [error] });
-    },
+    onExecute: ({ args, setResultAndStopExecution }) => check(args.contextValue as Context, setResultAndStopExecution),
+    onSubscribe: ({ args, setResultAndStopExecution }) => check(args.contextValue as Context, setResultAndStopExecution),
   };
 }
