@@ -13,7 +13,6 @@ import {
   type FragmentDefinitionNode,
   type GraphQLObjectType,
   type GraphQLScalarType,
-  type GraphQLSchema,
   type SelectionSetNode,
 } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
@@ -39,7 +38,7 @@ const PLANS_PER_DOCUMENT = 64;
  */
 interface Plan {
   rootKey: string;
-  perReceiver: { key: string; field: PerReceiverField }[];
+  perReceiver: { key: string; field: PerReceiverField; type: GraphQLScalarType }[];
   results: Map<string, ExecutionResult | Promise<ExecutionResult>>;
 }
 
@@ -100,14 +99,11 @@ function personalise(plan: Plan, args: ExecutionArgs, message: Partial<StatusMes
   // an error anywhere: this receiver's own execution reports it the usual way
   if (result.errors?.length || !root) return execute({ ...args, rootValue: message });
   const copy = { ...root };
-  for (const { key, field } of plan.perReceiver) copy[key] = serialize(args.schema, field, message[field] ?? null);
+  for (const { key, field, type } of plan.perReceiver) {
+    const value = message[field] ?? null;
+    copy[key] = value === null ? null : type.serialize(field === 'subscribeTime' ? new Date(value) : value);
+  }
   return { data: { [plan.rootKey]: copy } };
-}
-
-function serialize(schema: GraphQLSchema, field: PerReceiverField, value: string | number | null): unknown {
-  if (value === null) return null;
-  const type = schema.getType(PER_RECEIVER_FIELDS[field]) as GraphQLScalarType;
-  return type.serialize(field === 'subscribeTime' ? new Date(value) : value);
 }
 
 /** Null unless the operation is a subscription to status changes (the only events that share). */
@@ -134,7 +130,10 @@ function makePlan(args: ExecutionArgs): Plan | null {
   const perReceiver: Plan['perReceiver'] = [];
   for (const [key, nodes] of under) {
     const name = nodes[0]!.name.value;
-    if (name in PER_RECEIVER_FIELDS) perReceiver.push({ key, field: name as PerReceiverField });
+    if (name in PER_RECEIVER_FIELDS) {
+      const field = name as PerReceiverField;
+      perReceiver.push({ key, field, type: args.schema.getType(PER_RECEIVER_FIELDS[field]) as GraphQLScalarType });
+    }
   }
   return { rootKey, perReceiver, results: new Map() };
 }

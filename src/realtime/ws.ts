@@ -24,6 +24,8 @@ export interface WebSocketLimits {
   maxSubscriptionsPerConnection: number;
 }
 
+const DELIVERIES = Symbol('deliveries');
+
 /** graphql-ws's "Too many requests" close code, also used for a user over its connection limit. */
 const CLOSE_TOO_MANY = CloseCode.TooManyInitialisationRequests; // 4429
 
@@ -111,15 +113,17 @@ export function attachWebSocket(
     return connection;
   }
 
-  /** per operation: the delivered-events counter of its root field, or null for a query or mutation (looked up once, used per event) */
-  const counters = new WeakMap<ExecutionArgs, { inc(): void } | null>();
-  const deliveredCounter = (args: ExecutionArgs) => {
-    let counter = counters.get(args);
+  /**
+   * The delivered-events counter of an operation's root field, or null for a query or mutation:
+   * looked up once and kept on the operation's arguments (read once per event).
+   */
+  const deliveredCounter = (args: ExecutionArgs & { [DELIVERIES]?: { inc(): void } | null }) => {
+    let counter = args[DELIVERIES];
     if (counter === undefined) {
       const operation = getOperationAST(args.document, args.operationName);
       const selection = operation?.selectionSet.selections[0];
       counter = operation?.operation === 'subscription' ? deps.services.metrics.deliveries(selection?.kind === 'Field' ? selection.name.value : 'unknown') : null;
-      counters.set(args, counter);
+      args[DELIVERIES] = counter;
     }
     return counter;
   };
