@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import { hashSecret } from '../src/auth/secrets.ts';
-import { connectDatabase, migrateToLatest } from '../src/db/connect.ts';
+import { connectDatabase, createDatabaseIfMissing, migrateToLatest } from '../src/db/connect.ts';
 import { APP_KEY, DATABASE_URL, SEED_VERSION, log } from './lib/config.ts';
 
 /** Who is who in the seeded app (ids are generated from these). */
@@ -33,21 +33,7 @@ export const id = {
 
 /** Creates the benchmark database when it does not exist yet. */
 export async function ensureDatabase(url = DATABASE_URL): Promise<void> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.slice(1));
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
-    if (!rowCount) {
-      log(`creating database ${name}`);
-      await client.query(`create database "${name.replace(/"/g, '""')}"`);
-    }
-  } finally {
-    await client.end();
-  }
+  if (await createDatabaseIfMissing(url)) log(`created database ${decodeURIComponent(new URL(url).pathname.slice(1))}`);
 }
 
 export async function seed(url = DATABASE_URL): Promise<void> {

@@ -33,6 +33,7 @@ import { parseArgs } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import pg from 'pg';
 import WebSocket from 'ws';
+import { createDatabaseIfMissing } from '../src/db/connect.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: opts } = parseArgs({
@@ -75,18 +76,10 @@ function unintended(code: string, detail: unknown) {
 
 // --- database ---------------------------------------------------------------------------------------
 async function ensureDatabase(url: string) {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.slice(1));
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString() });
+  if (await createDatabaseIfMissing(url)) log(`created database ${decodeURIComponent(new URL(url).pathname.slice(1))}`);
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
-    if (!rowCount) {
-      await client.query(`create database "${name.replace(/"/g, '""')}"`);
-      log(`created database ${name}`);
-    }
     return (await client.query('show server_version')).rows[0].server_version as string;
   } finally {
     await client.end();

@@ -69,3 +69,37 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
+
+/**
+ * For tooling (benchmark, soak, tests): creates the database a PostgreSQL URL names when it does not
+ * exist yet, connecting to that server's `postgres` database to do so. Returns whether it was created.
+ */
+export async function createDatabaseIfMissing(url: string): Promise<boolean> {
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  return withAdminClient(url, async (client) => {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (rowCount) return false;
+    await client.query(`create database ${quoteIdentifier(name)}`);
+    return true;
+  });
+}
+
+/** For tooling: drops the database a PostgreSQL URL names, closing its connections. */
+export async function dropDatabase(url: string): Promise<void> {
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  await withAdminClient(url, (client) => client.query(`drop database if exists ${quoteIdentifier(name)} with (force)`));
+}
+
+async function withAdminClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const quoteIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
