@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { userTopic, type StatusMessage } from '../src/realtime/messages.ts';
 import { expectError, updateMy } from './helpers/profiles.ts';
 import {
   RELATION_SUBSCRIPTION,
@@ -328,5 +329,35 @@ describe('expiry (SPEC §5)', () => {
     await waitUntil(sub, () => statusEvents(sub).length === 7);
     expect((statusEvents(sub)[6] as StatusChangeJson).userProfile!.name).toBe('again');
     await Promise.all([live.dispose(), bobPhone.dispose(), bobWeb.dispose()]);
+  });
+
+  it('a change whose subscription expired while it was in flight is not delivered (the receiving instance checks)', async () => {
+    const app = await server.newApp();
+    const live = await goLive(server, app, 'alice');
+    const sub = await statusStream(live, ['ONLINE_STATUS']);
+    const now = server.clock.now().getTime();
+    // as published by an instance that still saw the subscription: expiring exactly now, and 1 ms later
+    const change = (subjectId: string, expiresAt: number): StatusMessage => ({
+      kind: 'status',
+      subjectId,
+      subscribeType: 'ONLINE_STATUS',
+      subscribeTime: expiresAt - 60_000,
+      expiry: 60,
+      expiresAt,
+      details: [],
+      profile: null,
+      changeTime: new Date(now).toISOString(),
+      incarnation: 1,
+      order: 1,
+    });
+    const topic = userTopic(app.appKey, 'alice');
+    await server.app.realtime.topics.publish([
+      { topic, message: change('expired', now) },
+      { topic, message: change('current', now + 1) },
+    ]);
+    await waitUntil(sub, () => statusEvents(sub).length === 2);
+    await expectNothingMore(server, [sub]);
+    expect((statusEvents(sub)[1] as StatusChangeJson).userId).toBe('current');
+    await live.dispose();
   });
 });
