@@ -14,7 +14,6 @@ import { startServerProcess, type ServerProcess } from './helpers/process.ts';
 import { record, type RecordedClient } from './helpers/sdk.ts';
 import { createProfileClient } from '../src/client/index.ts';
 import WebSocket from 'ws';
-import { ownDatabase } from './helpers/own-database.ts';
 
 const { DATABASE_URL, REDIS_URL } = process.env;
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
@@ -32,9 +31,8 @@ function freePort(): Promise<number> {
 }
 
 describe.skipIf(!DATABASE_URL || !REDIS_URL || !NGINX)('two instances behind nginx (deploy/nginx.conf; needs DATABASE_URL, REDIS_URL and nginx)', () => {
-  let database: Awaited<ReturnType<typeof ownDatabase>>;
   const env = {
-    DATABASE_URL: '',
+    DATABASE_URL: DATABASE_URL!,
     REDIS_URL: REDIS_URL!,
     TOKEN_SECRET: 'lb-token-secret-0123456789-0123456789-0123',
     OPERATOR_TOKEN: OPERATOR,
@@ -51,8 +49,6 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL || !NGINX)('two instances behind ngi
   const start = async (i: 0 | 1) => (servers[i] = await startServerProcess({ ...env, PORT: String(ports[i]) }));
 
   beforeAll(async () => {
-    database = await ownDatabase(DATABASE_URL!, 'lb');
-    env.DATABASE_URL = database.url;
     ports = [await freePort(), await freePort()];
     const lbPort = await freePort();
     await Promise.all([start(0), start(1)]);
@@ -78,7 +74,6 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL || !NGINX)('two instances behind ngi
     nginx?.kill('SIGTERM');
     await Promise.allSettled(servers.map((s) => s?.stop()));
     if (dir) rmSync(dir, { recursive: true, force: true });
-    await database?.drop();
   });
 
   it('serves /health and /graphql through the load balancer', async () => {

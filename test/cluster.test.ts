@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphQLClient, basic, bearer } from './helpers/client.ts';
-import { ownDatabase } from './helpers/own-database.ts';
 import { startServerProcess, type ServerProcess } from './helpers/process.ts';
 import { connectLive, type LiveClient } from './helpers/ws.ts';
 
@@ -15,10 +14,9 @@ const OPERATOR = 'cluster-operator-token-0123456789';
 describe.skipIf(!DATABASE_URL || !REDIS_URL)('two instances through Redis (needs DATABASE_URL and REDIS_URL)', () => {
   let a: ServerProcess;
   let b: ServerProcess;
-  let database: Awaited<ReturnType<typeof ownDatabase>> | undefined;
   const sockets: LiveClient[] = [];
   const env = {
-    DATABASE_URL: '',
+    DATABASE_URL: DATABASE_URL!,
     REDIS_URL: REDIS_URL!,
     TOKEN_SECRET: 'cluster-token-secret-0123456789-0123456789',
     OPERATOR_TOKEN: OPERATOR,
@@ -27,14 +25,11 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('two instances through Redis (needs
   };
 
   beforeAll(async () => {
-    database = await ownDatabase(DATABASE_URL!, 'cluster');
-    env.DATABASE_URL = database.url;
     [a, b] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
   }, 120_000);
   afterAll(async () => {
     await Promise.allSettled(sockets.map((s) => s.dispose()));
     await Promise.allSettled([a?.stop(), b?.stop()]);
-    await database?.drop();
   });
 
   const live = (url: string, params: Record<string, unknown>) => {

@@ -8,7 +8,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphQLClient, basic, bearer } from './helpers/client.ts';
-import { ownDatabase } from './helpers/own-database.ts';
 import { startServerProcess, type ServerProcess } from './helpers/process.ts';
 import { connectLive, type LiveClient } from './helpers/ws.ts';
 
@@ -25,12 +24,10 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('an instance SIGKILLed under load (
   let b: ServerProcess;
   const sockets: LiveClient[] = [];
   let db: pg.Client | undefined;
-  let database: Awaited<ReturnType<typeof ownDatabase>> | undefined;
 
   beforeAll(async () => {
-    database = await ownDatabase(DATABASE_URL!, 'faults_kill');
     const env = {
-      DATABASE_URL: database.url,
+      DATABASE_URL: DATABASE_URL!,
       REDIS_URL: REDIS_URL!,
       TOKEN_SECRET: 'faults-kill-token-secret-0123456789-0123456789',
       OPERATOR_TOKEN: OPERATOR,
@@ -48,7 +45,6 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('an instance SIGKILLed under load (
   afterAll(async () => {
     await Promise.allSettled(sockets.map((s) => s.dispose()));
     await Promise.allSettled([a?.stop(), b?.kill(), db?.end()]);
-    await database?.drop();
   }, 60_000);
 
   it("takes all of the dead instance's users offline for subscribers on the survivor, which keeps serving", async () => {
@@ -131,7 +127,7 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('an instance SIGKILLed under load (
     expect(survivorOk).toBeGreaterThan(0);
 
     // B's instance id, from its connection rows
-    db = new pg.Client({ connectionString: database!.url });
+    db = new pg.Client({ connectionString: DATABASE_URL });
     await db.connect();
     const instances = await db.query("select distinct instance_id from presence_connections where app_key = $1 and user_id <> 'watcher'", [creds.appKey]);
     expect(instances.rows).toHaveLength(1);

@@ -84,12 +84,6 @@ export async function createDatabaseIfMissing(url: string): Promise<boolean> {
   });
 }
 
-/** For tooling: drops the database a PostgreSQL URL names, closing its connections. */
-export async function dropDatabase(url: string): Promise<void> {
-  const name = decodeURIComponent(new URL(url).pathname.slice(1));
-  await withAdminClient(url, (client) => client.query(`drop database if exists ${quoteIdentifier(name)} with (force)`));
-}
-
 async function withAdminClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const admin = new URL(url);
   admin.pathname = '/postgres';

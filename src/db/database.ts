@@ -112,6 +112,8 @@ export interface ServerInstancesTable {
   instanceId: string;
   startedAt: Date;
   heartbeatAt: Date;
+  /** last heartbeat + the instance's own timeout; null for instances that predate the column */
+  aliveUntil: Date | null;
 }
 
 export interface PresenceConnectionsTable {

@@ -126,17 +126,18 @@ export async function presenceOf(
   return result;
 }
 
-export async function registerInstance(db: Kysely<Database>, instanceId: string, now: Date): Promise<void> {
+/** `aliveUntil`: until when the instance counts as alive without another heartbeat (its own timeout). */
+export async function registerInstance(db: Kysely<Database>, instanceId: string, now: Date, aliveUntil: Date): Promise<void> {
   await db
     .insertInto('serverInstances')
-    .values({ instanceId, startedAt: now, heartbeatAt: now })
-    .onConflict((oc) => oc.column('instanceId').doUpdateSet({ heartbeatAt: now }))
+    .values({ instanceId, startedAt: now, heartbeatAt: now, aliveUntil })
+    .onConflict((oc) => oc.column('instanceId').doUpdateSet({ heartbeatAt: now, aliveUntil }))
     .execute();
 }
 
 /** Returns false when the instance row is gone (a survivor judged this instance dead). */
-export async function heartbeat(db: Kysely<Database>, instanceId: string, now: Date): Promise<boolean> {
-  const result = await db.updateTable('serverInstances').set({ heartbeatAt: now }).where('instanceId', '=', instanceId).executeTakeFirst();
+export async function heartbeat(db: Kysely<Database>, instanceId: string, now: Date, aliveUntil: Date): Promise<boolean> {
+  const result = await db.updateTable('serverInstances').set({ heartbeatAt: now, aliveUntil }).where('instanceId', '=', instanceId).executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
 
@@ -145,12 +146,16 @@ export async function unregisterInstance(db: Kysely<Database>, instanceId: strin
 }
 
 /**
- * Claims instances whose heartbeat is older than `staleBefore` (delete = claim: one reaper wins)
- * and returns every connection left by an instance that no longer exists, this run's or an
- * earlier interrupted run's.
+ * Claims instances past the deadline they declared (delete = claim: one reaper wins) and returns
+ * every connection left by an instance that no longer exists, this run's or an earlier
+ * interrupted run's. An instance that declared no deadline is judged by the reaper's own timeout
+ * (its heartbeat older than `staleBefore`).
  */
-export async function orphanedConnections(db: Kysely<Database>, staleBefore: Date): Promise<string[]> {
-  await db.deleteFrom('serverInstances').where('heartbeatAt', '<', staleBefore).execute();
+export async function orphanedConnections(db: Kysely<Database>, now: Date, staleBefore: Date): Promise<string[]> {
+  await db
+    .deleteFrom('serverInstances')
+    .where((eb) => eb.or([eb('aliveUntil', '<', now), eb.and([eb('aliveUntil', 'is', null), eb('heartbeatAt', '<', staleBefore)])]))
+    .execute();
   const rows = await db
     .selectFrom('presenceConnections as c')
     .select('c.connectionId')

@@ -39,7 +39,8 @@ export class PresenceService {
   ) {}
 
   async start(): Promise<void> {
-    await registerInstance(this.services.db, this.instanceId, new Date());
+    const wall = new Date();
+    await registerInstance(this.services.db, this.instanceId, wall, this.aliveUntil(wall));
     this.timer = setInterval(() => {
       this.ticking = this.ticking.then(() => this.tick()).catch((error) => this.services.log.error({ err: error }, 'presence heartbeat failed'));
     }, this.timing.heartbeatMs);
@@ -87,15 +88,20 @@ export class PresenceService {
       await this.announce(await removeConnection(this.services.db, connectionId, now));
       this.pendingRemoval.delete(connectionId);
     }
-    if (!(await heartbeat(this.services.db, this.instanceId, wall))) {
+    if (!(await heartbeat(this.services.db, this.instanceId, wall, this.aliveUntil(wall)))) {
       // Judged dead while alive (e.g. a long pause): come back and put our users online again.
-      await registerInstance(this.services.db, this.instanceId, wall);
+      await registerInstance(this.services.db, this.instanceId, wall, this.aliveUntil(wall));
       for (const record of this.live.values()) {
         await this.announce(await addConnection(this.services.db, record, now).catch(() => null));
       }
     }
-    const orphans = await orphanedConnections(this.services.db, new Date(wall.getTime() - this.timing.instanceTimeoutMs));
+    const orphans = await orphanedConnections(this.services.db, wall, new Date(wall.getTime() - this.timing.instanceTimeoutMs));
     for (const connectionId of orphans) await this.announce(await removeConnection(this.services.db, connectionId, now, { onlyOrphaned: true }));
+  }
+
+  /** This instance counts as alive until this long after a heartbeat at `wall`; every reaper honours it. */
+  private aliveUntil(wall: Date): Date {
+    return new Date(wall.getTime() + this.timing.instanceTimeoutMs);
   }
 
   private async announce(change: PresenceChange | null): Promise<void> {

@@ -1,11 +1,13 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './2026-11-25T2200_initial.ts';
 import * as presence from './2026-11-25T2330_presence.ts';
+import * as instanceDeadline from './2026-11-26T0300_instance_deadline.ts';
 
 /** Timestamped migrations, applied in name order. Add new ones here. */
 const migrations: Record<string, Migration> = {
   '2026-11-25T2200_initial': initial,
   '2026-11-25T2330_presence': presence,
+  '2026-11-26T0300_instance_deadline': instanceDeadline,
 };
 
 export const migrationProvider: MigrationProvider = {
