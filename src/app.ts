@@ -15,8 +15,15 @@ import { createRateLimiter } from './ratelimit/plugin.ts';
 import { ensureDevApp } from './apps/dev-app.ts';
 import { loadDevSecrets } from './secrets-store.ts';
 import { PresenceService } from './presence/service.ts';
-import { FanOut } from './realtime/fanout.ts';
-import { createLocalTopics, createRedisTopics, type UserTopics } from './realtime/topics.ts';
+import { randomUUID } from 'node:crypto';
+import { EventLog } from './events/log.ts';
+import { EventRelay } from './events/relay.ts';
+import { EventPruner } from './events/pruner.ts';
+import { createRedisWakeups, type CommitWakeups } from './events/wakeups.ts';
+import { CursorCodec } from './events/cursor.ts';
+import { Audiences } from './subscriptions/audience.ts';
+import { LocalDelivery } from './realtime/delivery.ts';
+import { createLocalTopics, type UserTopics } from './realtime/topics.ts';
 import { attachWebSocket, type RealtimeTransport } from './realtime/ws.ts';
 import { createLogger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -43,7 +50,14 @@ export interface StartedApp {
 export interface App {
   services: Services;
   server: Server;
-  realtime: { presence: PresenceService; fanOut: FanOut; transport: RealtimeTransport; topics: UserTopics };
+  realtime: {
+    presence: PresenceService;
+    relay: EventRelay;
+    transport: RealtimeTransport;
+    topics: UserTopics;
+    /** resolves once every event this process committed so far has been handed to its connections */
+    drain(): Promise<void>;
+  };
   start(): Promise<StartedApp>;
   stop(): Promise<void>;
 }
@@ -71,13 +85,16 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   const db = await connectDatabase(target, { onQuery: options.onQuery });
   await migrateToLatest(db);
   const tokens = new TokenService(config.tokenSecret, clock);
+  const bus = createInProcessBus();
   const services: Services = {
     config,
     db,
     clock,
     tokens,
     callers: new CallerResolver({ db, tokens, operatorToken: config.operatorToken }),
-    bus: createInProcessBus(),
+    bus,
+    events: new EventLog(db, clock, bus),
+    cursors: new CursorCodec(config.tokenSecret),
     log,
     metrics: new Metrics({
       openConnections: () => transport?.connections().length ?? 0,
@@ -101,14 +118,19 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
 
-  // Real-time: per-user topics (Redis across instances), fan-out of committed changes, presence.
-  // after a Redis outage the events published meanwhile are lost: every client reconnects
-  // (1012 "service restart" is retried by graphql-ws clients) and its subscriptions sync again
-  const topics = config.redisUrl
-    ? createRedisTopics(config.redisUrl, log, { onResync: () => transport?.closeAll(CLOSE_RESYNC, 'resync') })
-    : createLocalTopics(log);
-  const fanOut = new FanOut(db, clock, services.bus, topics, services);
-  fanOut.start();
+  // Real-time: every instance reads the event log in order and hands each event to the receivers
+  // connected to it (per-user topics in memory). Redis only carries "something committed" notices
+  // between instances; without them (no Redis, or Redis down) the relay's polling finds the rows.
+  const topics = createLocalTopics(log);
+  const delivery = new LocalDelivery(new Audiences(db, clock, randomUUID()), topics, services);
+  const relay = new EventRelay(db, delivery.deliver, log, { pollMs: config.eventPollMs, batchSize: 500 });
+  services.events.onCommit((xid) => relay.wake(xid));
+  let wakeups: CommitWakeups | undefined;
+  if (config.redisUrl) {
+    wakeups = createRedisWakeups(config.redisUrl, log, (xid) => relay.wake(xid));
+    services.events.onCommit((xid) => wakeups!.announce(xid));
+  }
+  const pruner = new EventPruner(db, clock, log, config.eventRetentionSeconds);
   const presence = new PresenceService(services, { heartbeatMs: config.presenceHeartbeatMs, instanceTimeoutMs: config.presenceTimeoutMs });
   transport = attachWebSocket(server, yoga, {
     services,
@@ -152,8 +174,10 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   return {
     services,
     server,
-    realtime: { presence, fanOut, transport: transport!, topics },
+    realtime: { presence, relay, transport: transport!, topics, drain: () => relay.delivered(services.events.newestCommitted) },
     async start() {
+      await relay.start();
+      pruner.start();
       await presence.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -170,7 +194,9 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       server.closeAllConnections();
       await closed;
       await presence.stop();
-      await fanOut.stop();
+      pruner.stop();
+      await relay.stop();
+      await wakeups?.close();
       await topics.close();
       await rateLimiter.close();
       await services.bus.close();
@@ -178,9 +204,6 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     },
   };
 }
-
-/** WebSocket close code 1012 "service restart": clients reconnect and resync. */
-const CLOSE_RESYNC = 1012;
 
 function json(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });

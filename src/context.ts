@@ -6,6 +6,8 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { AppRow, Database, ExtProfileKeyRow, UserRow } from './db/database.ts';
 import type { EventBus } from './events/bus.ts';
+import type { EventLog } from './events/log.ts';
+import type { CursorCodec } from './events/cursor.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { listExtProfileKeys } from './apps/repository.ts';
@@ -21,6 +23,10 @@ export interface Services {
   tokens: TokenService;
   callers: CallerResolver;
   bus: EventBus;
+  /** commits changes with their events (every write that someone is told about goes through it) */
+  events: EventLog;
+  /** resume points of userEvents, bound to their user */
+  cursors: CursorCodec;
   log: Logger;
   metrics: Metrics;
 }

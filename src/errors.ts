@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'LIMIT_EXCEEDED'
   | 'VERSION_CONFLICT'
   | 'RATE_LIMITED'
+  | 'CURSOR_EXPIRED'
   | 'INTERNAL';
 
 export interface ErrorDetails {

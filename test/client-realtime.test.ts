@@ -77,7 +77,7 @@ it('friend events reach both users, each from their own side, and nobody else', 
     [Events.FRIEND_ADDED, 'alice'],
     [Events.FRIEND_DELETE, ['alice']],
   ]);
-  await server.app.realtime.fanOut.drain();
+  await server.app.realtime.drain();
   await carol!.quiet(Events.FRIEND_ADDED, 200);
   expect(friendEvents(carol)).toEqual([]);
   await Promise.all([alice!, bob!, carol!].map((u) => u.client.disconnect()));

@@ -374,7 +374,7 @@ describe('events', () => {
     await phone.waitFor(Events.OWN_USER_PROFILE_CHANGED, 2);
     const [fromBackend] = await web.waitFor(Events.OWN_USER_PROFILE_CHANGED, 1);
     expect(fromBackend).toMatchObject({ name: 'From backend', gender: 2 });
-    await server.app.realtime.fanOut.drain();
+    await server.app.realtime.drain();
     await web.quiet(Events.OWN_USER_PROFILE_CHANGED, 200);
     await web.quiet(Events.SUBSCRIBED_RELATION_CHANGE, 0);
     expect(web.of(Events.OWN_USER_PROFILE_CHANGED)).toHaveLength(1);

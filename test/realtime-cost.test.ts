@@ -47,12 +47,12 @@ async function measure(subscribers: number, liveCount: number): Promise<Cost> {
   await seedSubscriptions(server, app.appKey, ids, 'star', 'ONLINE_STATUS');
   const connections = await openConnections(app, ids.slice(0, liveCount));
   for (const { sub } of connections) expect(changes(sub).map((e) => `${e.subscribeType}:${e.userId}`)).toEqual(['USER_PROFILE:star', 'ONLINE_STATUS:star']);
-  await server.app.realtime.fanOut.drain();
+  await server.app.realtime.drain();
 
   // one profile change
   server.statements.length = 0;
   const written = await updateMy(star, { name: `star of ${subscribers}` });
-  await server.app.realtime.fanOut.drain();
+  await server.app.realtime.drain();
   for (const { sub } of connections) {
     await waitUntil(sub, () => changes(sub).length === 3);
     expect(changes(sub)[2]!.userProfile).toMatchObject({ userId: 'star', name: `star of ${subscribers}`, version: written.version });
@@ -63,7 +63,7 @@ async function measure(subscribers: number, liveCount: number): Promise<Cost> {
   server.statements.length = 0;
   const starLive = connectLive(server.url, { authToken: star.token, platform: 'IOS' });
   await starLive.connected;
-  await server.app.realtime.fanOut.drain();
+  await server.app.realtime.drain();
   for (const { sub } of connections) {
     await waitUntil(sub, () => changes(sub).length === 4);
     expect(changes(sub)[3]!.details).toEqual([expect.objectContaining({ platform: 'IOS', online: true })]);

@@ -139,7 +139,7 @@ describe('connect-time sync (SPEC §6)', () => {
       const finalVersion = Math.max(...written.map((p) => p.version));
       const stored = (await bob.ok<{ myUserProfile: ProfileJson }>(MY_PROFILE)).myUserProfile;
       expect(stored.version).toBe(finalVersion);
-      await server.app.realtime.fanOut.drain();
+      await server.app.realtime.drain();
       await waitUntil(sub, () => {
         const last = changes(sub).at(-1);
         return last !== undefined && last.userProfile!.version === finalVersion && statusEvents(sub).length >= 2;
@@ -165,7 +165,7 @@ describe('connect-time sync (SPEC §6)', () => {
       const sub = live.subscribe(STATUS_SUBSCRIPTION, { types: ['USER_PROFILE'] });
       await sleep(round);
       const last = await updateMy(bob, { name: `last-${round}` });
-      await server.app.realtime.fanOut.drain();
+      await server.app.realtime.drain();
       await waitUntil(sub, () => changes(sub).at(-1)?.userProfile?.version === last.version && statusEvents(sub).length >= 2);
       const versions = changes(sub).map((e) => e.userProfile!.version);
       expect(versions.every((v, i) => i === 0 || v > versions[i - 1]!)).toBe(true);
@@ -360,7 +360,7 @@ describe('subscribedRelationChange and ownUserProfileChanged: other connections 
     await waitUntil(onWeb, () => onWeb.events.length === 1);
     const written = await Promise.all(Array.from({ length: 20 }, (_, i) => updateMy(alice, { name: `n${i}`, level: i })));
     const finalVersion = Math.max(...written.map((p) => p.version));
-    await server.app.realtime.fanOut.drain();
+    await server.app.realtime.drain();
     await waitUntil(onWeb, () => (onWeb.events.at(-1).ownUserProfileChanged as ProfileJson).version === finalVersion);
     await expectNothingMore(server, [onWeb], 100);
     const versions = onWeb.events.map((e) => (e.ownUserProfileChanged as ProfileJson).version);
@@ -476,7 +476,7 @@ describe('connection authentication', () => {
     await again.connected;
     expect((await phone.closed).code).toBe(4403);
     expect((await web.closed).code).toBe(4403);
-    await server.app.realtime.fanOut.drain();
+    await server.app.realtime.drain();
     const outcome = await Promise.race([again.closed.then((c) => `closed ${c.code}`), bob.closed.then((c) => `bob closed ${c.code}`), sleep(300).then(() => 'open')]);
     expect(outcome).toBe('open');
     // the fresh connection works and is online; the old token is refused over HTTP and WebSocket

@@ -81,7 +81,7 @@ it('friendEvents reach both users, each from their own side, and nobody else', a
     { __typename: 'FriendAdded', userId: 'alice' },
     { __typename: 'FriendDeleted', userIds: ['alice'] },
   ]);
-  await server.app.realtime.fanOut.drain();
+  await server.app.realtime.drain();
   await c!.events.quiet(200);
   expect(c!.events.events).toEqual([]);
   await Promise.all(streams.map((s) => s.live.dispose()));

@@ -1,3 +1,4 @@
+import { inTransaction } from '../db/transaction.ts';
 import { type Kysely, sql } from 'kysely';
 import type { AppRow, Database, ExtProfileKeyRow, FriendAddPermission, ProfileVisibility, UserRow } from '../db/database.ts';
 import { compiledStatement } from '../db/compiled.ts';
@@ -62,7 +63,7 @@ export async function defineExtProfileKey(
   maxKeys: number,
   now: Date,
 ): Promise<ExtProfileKeyRow | 'limit'> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await trx.selectFrom('apps').select('appKey').where('appKey', '=', appKey).forUpdate().execute();
     const existing = await trx.selectFrom('extProfileKeys').select('key').where('appKey', '=', appKey).execute();
     if (!existing.some((k) => k.key === key.key) && existing.length >= maxKeys) return 'limit';
@@ -77,26 +78,8 @@ export async function defineExtProfileKey(
   });
 }
 
-/**
- * Removes a key from the registry and its values from every profile of the app. A profile that
- * loses a value is changed: its version and updatedAt move (SPEC §2). Returns the changed
- * profiles, or false when the key was not defined.
- */
-export async function removeExtProfileKey(
-  db: Kysely<Database>,
-  appKey: string,
-  key: string,
-  now: Date,
-): Promise<false | UserRow[]> {
-  return db.transaction().execute(async (trx) => {
-    const removed = await trx.deleteFrom('extProfileKeys').where('appKey', '=', appKey).where('key', '=', key).executeTakeFirst();
-    if (removed.numDeletedRows === 0n) return false;
-    return trx
-      .updateTable('users')
-      .set({ ext: sql<string>`ext - ${key}::text`, version: sql<number>`version + 1`, updatedAt: now })
-      .where('appKey', '=', appKey)
-      .where(sql<boolean>`ext ? ${key}::text`)
-      .returningAll()
-      .execute();
-  });
+/** Removes a key from the registry; false when it was not defined. */
+export async function removeExtProfileKey(db: Kysely<Database>, appKey: string, key: string): Promise<boolean> {
+  const removed = await db.deleteFrom('extProfileKeys').where('appKey', '=', appKey).where('key', '=', key).executeTakeFirst();
+  return removed.numDeletedRows > 0n;
 }

@@ -1,4 +1,4 @@
-import { revokeTokens, ensureUser } from '../profiles/repository.ts';
+import { ensureUser } from '../profiles/repository.ts';
 import { EXT_KEY_PATTERN, EXT_KEYS_PER_APP, textProblem } from '../profiles/rules.ts';
 import { TOKEN_TTL_DEFAULT, TOKEN_TTL_MAX } from '../auth/tokens.ts';
 import { appError, badInput, limitExceeded } from '../errors.ts';
@@ -8,7 +8,8 @@ import { UserProfileVisibility } from '../visibility/schema.ts';
 import { FriendAddPermission } from '../friends/permission.ts';
 import type { AppRow, ExtProfileKeyRow } from '../db/database.ts';
 import type { Context } from '../context.ts';
-import { createApp, defineExtProfileKey, listExtProfileKeys, removeExtProfileKey, updateAppSettings } from './repository.ts';
+import { createApp, defineExtProfileKey, listExtProfileKeys, updateAppSettings } from './repository.ts';
+import { removeExtKey, revokeUserTokens } from './service.ts';
 
 const APP_NAME_MAX = 64;
 
@@ -75,10 +76,7 @@ builder.mutationFields((t) => ({
     resolve: async (_r, args, ctx) => {
       const app = appOfBackend(ctx);
       const userId = userIdArg(args.userId);
-      const generation = await revokeTokens(ctx.db, app.appKey, userId);
-      if (generation === null) return false;
-      await ctx.bus.publish({ type: 'tokensRevoked', appKey: app.appKey, userId, generation, at: ctx.clock.now().toISOString() });
-      return true;
+      return revokeUserTokens(ctx, app.appKey, userId);
     },
   }),
   updateAppSettings: t.field({
@@ -130,14 +128,7 @@ builder.mutationFields((t) => ({
     resolve: async (_r, args, ctx) => {
       const { appKey } = appOfBackend(ctx);
       if (!EXT_KEY_PATTERN.test(args.key)) throw badInput('key must be 1-32 letters or digits', { fields: ['key'], keys: [args.key] });
-      const now = ctx.clock.now();
-      const changed = await removeExtProfileKey(ctx.db, appKey, args.key, now);
-      if (!changed) return false;
-      // each profile that lost a value changed like any backend write
-      for (const profile of changed) {
-        await ctx.bus.publish({ type: 'profileChanged', appKey, userId: profile.userId, profile, at: now.toISOString(), origin: { by: 'backend' } });
-      }
-      return true;
+      return removeExtKey(ctx, appKey, args.key);
     },
   }),
   createApp: t.field({

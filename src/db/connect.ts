@@ -97,3 +97,4 @@ async function withAdminClient<T>(url: string, work: (client: pg.Client) => Prom
 }
 
 const quoteIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
+

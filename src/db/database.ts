@@ -16,6 +16,7 @@ export interface Database {
   presenceConnections: PresenceConnectionsTable;
   presenceUsers: PresenceUsersTable;
   presencePlatforms: PresencePlatformsTable;
+  events: EventsTable;
 }
 
 export type ProfileVisibility = 'NOT_SET' | 'INVISIBLE' | 'EVERYONE' | 'FRIENDS_ONLY';
@@ -138,4 +139,17 @@ export interface PresencePlatformsTable {
   platform: string;
   online: boolean;
   changeTime: Date;
+}
+
+export interface EventsTable {
+  position: Generated<string>;
+  /** the writing transaction's id (pg_current_xact_id), as a bigint */
+  xid: Generated<string>;
+  appKey: string;
+  /** direct: the receiver; otherwise the subject whose audience receives it */
+  userId: string;
+  direct: boolean;
+  kind: string;
+  payload: ColumnType<unknown, string, string>;
+  occurredAt: Date;
 }

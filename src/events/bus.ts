@@ -23,7 +23,11 @@ export type FriendEventPayload =
       };
     };
 
-/** Facts the domains publish after a committed write; real-time delivery subscribes to them. */
+/**
+ * Facts the domains record with a committed write. Those that someone receives are written to the
+ * event log in the write's transaction (src/events/repository.ts) and delivered from there; all of
+ * them are also announced in process after the commit (`EventBus`), for local observers.
+ */
 export type DomainEvent =
   /** `profile` is the row as committed by this change */
   | { type: 'profileChanged'; appKey: string; userId: string; profile: UserRow; origin: ChangeOrigin; at: string }
@@ -53,7 +57,28 @@ export type DomainEvent =
   | { type: 'friendshipChanged'; appKey: string; userIds: [string, string]; at: string }
   /** tokens of a generation below `generation` no longer work */
   | { type: 'tokensRevoked'; appKey: string; userId: string; generation: number; at: string }
-  | { type: 'usersCleaned'; appKey: string; userIds: string[]; at: string };
+  | { type: 'usersCleaned'; appKey: string; userIds: string[]; at: string }
+  /** a cleaned user: its own sockets close (4403) */
+  | { type: 'userRemoved'; appKey: string; userId: string; at: string }
+  /**
+   * A watcher of a user removed while online learns that it went offline. Addressed to the
+   * watcher itself: the subscriptions and friendships that would name the audience are gone.
+   */
+  | {
+      type: 'watchedUserGone';
+      appKey: string;
+      receiverId: string;
+      subjectId: string;
+      subscribeType: 'ONLINE_STATUS' | 'FRIEND_ONLINE_STATUS';
+      /** epoch ms, for a subscription; null for a friend */
+      subscribeTime: number | null;
+      expiry: number | null;
+      expiresAt: number | null;
+      details: { platform: string; online: boolean; changeTime: string }[];
+      incarnation: number;
+      version: number;
+      at: string;
+    };
 
 export interface EventBus {
   publish(event: DomainEvent): Promise<void>;
@@ -61,7 +86,7 @@ export interface EventBus {
   close(): Promise<void>;
 }
 
-/** Single-instance bus (no REDIS_URL). Listeners run after the publishing write committed. */
+/** In-process notices of committed events. Listeners run after the write committed. */
 export function createInProcessBus(): EventBus {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);

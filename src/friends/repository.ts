@@ -1,5 +1,7 @@
+import { inTransaction } from '../db/transaction.ts';
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { AppRow, Database, FriendAddPermission, FriendApplicationRow } from '../db/database.ts';
+import { compiledStatement } from '../db/compiled.ts';
 
 /** At most this many friends per user (RongCloud's limit). */
 export const FRIEND_LIMIT = 3000;
@@ -294,7 +296,7 @@ export async function addFriend(
   now: Date,
 ): Promise<AddFriendOutcome> {
   const { appKey } = app;
-  return db.transaction().execute(async (trx): Promise<AddFriendOutcome> => {
+  return inTransaction(db, async (trx): Promise<AddFriendOutcome> => {
     const users = await lockUsers(trx, appKey, [userId, targetId]);
     for (const id of [targetId, userId]) if (!users.has(id)) return { ok: false, reason: 'user_not_found', userId: id };
     if (await areFriends(trx, appKey, userId, targetId)) return { ok: false, reason: 'already_friends' };
@@ -331,7 +333,7 @@ export async function acceptApplication(
   applicantId: string,
   now: Date,
 ): Promise<Befriended | FriendshipRefusal> {
-  return db.transaction().execute(async (trx): Promise<Befriended | FriendshipRefusal> => {
+  return inTransaction(db, async (trx): Promise<Befriended | FriendshipRefusal> => {
     const users = await lockUsers(trx, appKey, [userId, applicantId]);
     if (!users.has(userId)) return { ok: false, reason: 'user_not_found', userId };
     const application = await findApplication(trx, appKey, applicantId, userId);
@@ -352,7 +354,7 @@ export async function adminAddFriend(
   friendId: string,
   now: Date,
 ): Promise<Befriended | { ok: true; outcome: 'ALREADY_FRIENDS' } | FriendshipRefusal> {
-  return db.transaction().execute(async (trx): Promise<Befriended | { ok: true; outcome: 'ALREADY_FRIENDS' } | FriendshipRefusal> => {
+  return inTransaction(db, async (trx): Promise<Befriended | { ok: true; outcome: 'ALREADY_FRIENDS' } | FriendshipRefusal> => {
     const users = await lockUsers(trx, appKey, [userId, friendId]);
     for (const id of [userId, friendId]) if (!users.has(id)) return { ok: false, reason: 'user_not_found', userId: id };
     if (await areFriends(trx, appKey, userId, friendId)) return { ok: true, outcome: 'ALREADY_FRIENDS' };
@@ -360,4 +362,26 @@ export async function adminAddFriend(
     if (full) return { ok: false, reason: 'limit', userId: full };
     return { ok: true, outcome: 'ADDED', addedAt: now, accepted: await befriend(trx, appKey, userId, friendId, now) };
   });
+}
+
+const friendIdsStatement = compiledStatement((db, appKey: string, userId: string) =>
+  db.selectFrom('friendships').select('friendId').where('appKey', '=', appKey).where('userId', '=', userId).orderBy('addedAt').orderBy('friendId'),
+);
+
+/** Every friend of one user, oldest friendship first (fan-out, snapshots). */
+export async function friendIdsOf(db: Db, appKey: string, userId: string): Promise<string[]> {
+  return (await friendIdsStatement(db as Kysely<Database>, appKey, userId)).map((r) => r.friendId);
+}
+
+/** Friends of several users at once: user → their friends. */
+export async function friendsOfEach(db: Db, appKey: string, userIds: readonly string[]): Promise<Map<string, string[]>> {
+  const result = new Map<string, string[]>();
+  if (userIds.length === 0) return result;
+  const rows = await db.selectFrom('friendships').select(['userId', 'friendId']).where('appKey', '=', appKey).where('userId', 'in', userIds).execute();
+  for (const r of rows) {
+    let list = result.get(r.userId);
+    if (!list) result.set(r.userId, (list = []));
+    list.push(r.friendId);
+  }
+  return result;
 }

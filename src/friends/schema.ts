@@ -1,7 +1,6 @@
-import { GraphQLError } from 'graphql';
 import type { Context } from '../context.ts';
-import type { AppRow, FriendApplicationRow, UserRow } from '../db/database.ts';
-import { appError, badInput, forbidden, limitExceeded, notFound } from '../errors.ts';
+import type { AppRow, UserRow } from '../db/database.ts';
+import { appError, badInput, notFound } from '../errors.ts';
 import type { FriendEventPayload } from '../events/bus.ts';
 import { UserProfile } from '../profiles/schema.ts';
 import { isValidUserId, RC, textProblem } from '../profiles/rules.ts';
@@ -12,23 +11,15 @@ import {
   type ApplicationCursor,
   type ApplicationDirection,
   type ApplicationStatus,
-  type Befriended,
   type FriendCursor,
   type FriendItem,
-  type FriendshipRefusal,
-  FRIEND_LIMIT,
-  acceptApplication,
-  addFriend,
-  adminAddFriend,
-  applicationStatus,
-  deleteFriendships,
   friendIdsAmong,
   listApplications,
   listFriends,
-  refuseApplication,
   setFriendAddPermission,
   setFriendRemark,
 } from './repository.ts';
+import { acceptFriendship, applicationView, endFriendships, makeFriends, refuseFriendship, requestFriendship, type ApplicationView } from './service.ts';
 
 const EXTRA_MAX = 128;
 const REASON_MAX = 128;
@@ -70,22 +61,6 @@ const FriendPage = builder.objectRef<{ items: FriendItem[]; nextPageToken: strin
   }),
 });
 
-/** An application as one party sees it; the same shape travels on the bus (ISO timestamps). */
-type ApplicationView = Extract<FriendEventPayload, { kind: 'FriendApplicationStatusChanged' }>['application'];
-
-function applicationView(row: FriendApplicationRow, viewerId: string, now: Date): ApplicationView {
-  const sent = row.fromUserId === viewerId;
-  return {
-    userId: sent ? row.toUserId : row.fromUserId,
-    direction: sent ? 'SENT' : 'RECEIVED',
-    status: applicationStatus(row, now),
-    extra: row.extra,
-    reason: row.reason,
-    createdAt: row.createdAt.toISOString(),
-    expiresAt: row.expiresAt.toISOString(),
-  };
-}
-
 const FriendApplication = builder.objectRef<ApplicationView>('FriendApplication').implement({
   fields: (t) => ({
     userId: t.exposeID('userId', { description: 'the other party' }),
@@ -120,21 +95,21 @@ type FriendAddedPayload = Extract<FriendEventPayload, { kind: 'FriendAdded' }>;
 type FriendDeletedPayload = Extract<FriendEventPayload, { kind: 'FriendDeleted' }>;
 type ApplicationChangedPayload = Extract<FriendEventPayload, { kind: 'FriendApplicationStatusChanged' }>;
 
-const FriendAdded = builder.objectRef<FriendAddedPayload>('FriendAdded').implement({
+export const FriendAdded = builder.objectRef<FriendAddedPayload>('FriendAdded').implement({
   fields: (t) => ({
     userId: t.exposeID('userId', { description: 'the new friend' }),
     addedAt: t.field({ type: 'DateTime', resolve: (e) => new Date(e.addedAt) }),
   }),
 });
 
-const FriendDeleted = builder.objectRef<FriendDeletedPayload>('FriendDeleted').implement({
+export const FriendDeleted = builder.objectRef<FriendDeletedPayload>('FriendDeleted').implement({
   fields: (t) => ({
     userIds: t.exposeIDList('userIds', { description: 'the former friends, as seen by the receiver' }),
     deletedAt: t.field({ type: 'DateTime', resolve: (e) => new Date(e.deletedAt) }),
   }),
 });
 
-const FriendApplicationStatusChanged = builder.objectRef<ApplicationChangedPayload>('FriendApplicationStatusChanged').implement({
+export const FriendApplicationStatusChanged = builder.objectRef<ApplicationChangedPayload>('FriendApplicationStatusChanged').implement({
   fields: (t) => ({ application: t.field({ type: FriendApplication, resolve: (e) => e.application }) }),
 });
 
@@ -224,55 +199,6 @@ function optionalText(value: string | null | undefined, max: number, arg: string
   const problem = textProblem(value, max);
   if (problem) throw badInput(`${arg} ${problem}`, { fields: [arg], rcCode: problem.startsWith('is ') ? RC.FRIEND_FIELD_TOO_LONG : undefined });
   return value;
-}
-
-function refusalError(refusal: FriendshipRefusal, callerId: string | null): GraphQLError {
-  switch (refusal.reason) {
-    case 'user_not_found':
-      return notFound(`user "${refusal.userId}" does not exist`, { rcCode: RC.USER_NOT_FOUND, userIds: [refusal.userId] });
-    case 'already_friends':
-      return badInput('you are already friends', { rcCode: RC.FRIEND_ALREADY });
-    case 'not_allowed':
-      return forbidden('this user does not accept friend requests', { rcCode: RC.FRIEND_ADD_DISALLOWED });
-    case 'application_not_found':
-      return notFound('no pending friend application from this user (it may have expired or been handled)', {
-        rcCode: RC.FRIEND_APPLICATION_MISSING,
-      });
-    case 'limit': {
-      // "my" limit is the caller's; for the backend, that of the first user argument
-      const mine = refusal.userId === callerId;
-      return limitExceeded(`user "${refusal.userId}" already has ${FRIEND_LIMIT} friends, the most allowed`, {
-        rcCode: mine ? RC.FRIEND_MY_LIMIT : RC.FRIEND_THEIR_LIMIT,
-        userIds: [refusal.userId],
-      });
-    }
-  }
-}
-
-async function publishFriendEvent(ctx: Context, appKey: string, receiverId: string, event: FriendEventPayload, at: Date) {
-  await ctx.bus.publish({ type: 'friendEvent', appKey, receiverId, event, at: at.toISOString() });
-}
-
-/** Both parties learn the application's new status, each from their own side. */
-async function announceApplication(ctx: Context, appKey: string, row: FriendApplicationRow, now: Date) {
-  for (const receiverId of [row.fromUserId, row.toUserId]) {
-    await publishFriendEvent(ctx, appKey, receiverId, { kind: 'FriendApplicationStatusChanged', application: applicationView(row, receiverId, now) }, now);
-  }
-}
-
-/** After a committed friendship: applications it accepted, FriendAdded to both, then the relation change. */
-async function announceFriendship(ctx: Context, appKey: string, a: string, b: string, result: Befriended) {
-  const now = result.addedAt;
-  ctx.visibility?.reset();
-  for (const row of result.accepted) await announceApplication(ctx, appKey, row, now);
-  const addedAt = now.toISOString();
-  await publishFriendEvent(ctx, appKey, a, { kind: 'FriendAdded', userId: b, addedAt }, now);
-  await publishFriendEvent(ctx, appKey, b, { kind: 'FriendAdded', userId: a, addedAt }, now);
-  await ctx.bus.publish({ type: 'friendshipChanged', appKey, userIds: [a, b], at: addedAt });
-}
-
-function rejectSelf(userId: string, otherId: string, arg: string) {
-  if (userId === otherId) throw badInput('a user cannot befriend itself', { fields: [arg], rcCode: RC.FRIEND_SELF });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -368,13 +294,9 @@ builder.mutationFields((t) => ({
       const { app, userId } = userCaller(ctx);
       const targetId = userIdArg(args.userId);
       const extra = optionalText(args.extra, EXTRA_MAX, 'extra');
-      rejectSelf(userId, targetId, 'userId');
-      const now = ctx.clock.now();
-      const result = await addFriend(ctx.db, app, userId, targetId, extra, now);
-      if (!result.ok) throw refusalError(result, userId);
-      if (result.outcome === 'ADDED') await announceFriendship(ctx, app.appKey, userId, targetId, result);
-      else await announceApplication(ctx, app.appKey, result.application, now);
-      return { outcome: result.outcome };
+      const outcome = await requestFriendship(ctx, app, userId, targetId, extra);
+      if (outcome === 'ADDED') ctx.visibility?.reset();
+      return { outcome };
     },
   }),
   acceptFriendApplication: t.boolean({
@@ -383,9 +305,8 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const { app, userId } = userCaller(ctx);
       const applicantId = userIdArg(args.userId);
-      const result = await acceptApplication(ctx.db, app.appKey, userId, applicantId, ctx.clock.now());
-      if (!result.ok) throw refusalError(result, userId);
-      await announceFriendship(ctx, app.appKey, userId, applicantId, result);
+      await acceptFriendship(ctx, app.appKey, userId, applicantId);
+      ctx.visibility?.reset();
       return true;
     },
   }),
@@ -397,10 +318,7 @@ builder.mutationFields((t) => ({
       const { app, userId } = userCaller(ctx);
       const applicantId = userIdArg(args.userId);
       const reason = optionalText(args.reason, REASON_MAX, 'reason');
-      const now = ctx.clock.now();
-      const row = await refuseApplication(ctx.db, app.appKey, applicantId, userId, reason, now);
-      if (!row) throw refusalError({ ok: false, reason: 'application_not_found' }, userId);
-      await announceApplication(ctx, app.appKey, row, now);
+      await refuseFriendship(ctx, app.appKey, userId, applicantId, reason);
       return true;
     },
   }),
@@ -411,18 +329,8 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const { app, userId } = userCaller(ctx);
       const ids = userIdList(args.userIds, { max: DELETE_MAX });
-      const removed = await deleteFriendships(ctx.db, app.appKey, userId, ids);
-      if (removed.length === 0) return true;
-      ctx.visibility?.reset();
-      const now = ctx.clock.now();
-      const deletedAt = now.toISOString();
-      await publishFriendEvent(ctx, app.appKey, userId, { kind: 'FriendDeleted', userIds: removed, deletedAt }, now);
-      for (const friendId of removed) {
-        await publishFriendEvent(ctx, app.appKey, friendId, { kind: 'FriendDeleted', userIds: [userId], deletedAt }, now);
-      }
-      for (const friendId of removed) {
-        await ctx.bus.publish({ type: 'friendshipChanged', appKey: app.appKey, userIds: [userId, friendId], at: deletedAt });
-      }
+      const removed = await endFriendships(ctx, app.appKey, userId, ids);
+      if (removed.length) ctx.visibility?.reset();
       return true;
     },
   }),
@@ -448,10 +356,7 @@ builder.mutationFields((t) => ({
       const app = backendApp(ctx);
       const userId = userIdArg(args.userId);
       const friendId = userIdArg(args.friendId, 'friendId');
-      rejectSelf(userId, friendId, 'friendId');
-      const result = await adminAddFriend(ctx.db, app.appKey, userId, friendId, ctx.clock.now());
-      if (!result.ok) throw refusalError(result, userId);
-      if (result.outcome === 'ADDED') await announceFriendship(ctx, app.appKey, userId, friendId, result);
+      await makeFriends(ctx, app.appKey, userId, friendId);
       return true;
     },
   }),

@@ -1,3 +1,4 @@
+import { inTransaction } from '../db/transaction.ts';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Selectable } from 'kysely';
 import type { Database, PresenceConnectionsTable } from '../db/database.ts';
@@ -65,7 +66,7 @@ async function connectionsOnPlatform(trx: Transaction<Database>, c: Pick<Connect
 
 /** Records a connection; returns the online change when it is the platform's first. */
 export async function addConnection(db: Kysely<Database>, c: ConnectionRecord, now: Date): Promise<PresenceChange | null> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await lockUser(trx, c.appKey, c.userId);
     await trx.insertInto('presenceConnections').values({ ...c, connectedAt: now }).execute();
     if ((await connectionsOnPlatform(trx, c)) > 1) return null;
@@ -86,7 +87,7 @@ export async function removeConnection(
 ): Promise<PresenceChange | null> {
   const c = await db.selectFrom('presenceConnections').selectAll().where('connectionId', '=', connectionId).executeTakeFirst();
   if (!c) return null;
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await lockUser(trx, c.appKey, c.userId);
     let deletion = trx.deleteFrom('presenceConnections').where('connectionId', '=', connectionId);
     if (options.onlyOrphaned) {
@@ -151,17 +152,17 @@ export async function unregisterInstance(db: Kysely<Database>, instanceId: strin
  * interrupted run's. An instance that declared no deadline is judged by the reaper's own timeout
  * (its heartbeat older than `staleBefore`).
  */
-export async function orphanedConnections(db: Kysely<Database>, now: Date, staleBefore: Date): Promise<string[]> {
+export async function orphanedConnections(db: Kysely<Database>, now: Date, staleBefore: Date): Promise<{ connectionId: string; appKey: string; userId: string }[]> {
   await db
     .deleteFrom('serverInstances')
     .where((eb) => eb.or([eb('aliveUntil', '<', now), eb.and([eb('aliveUntil', 'is', null), eb('heartbeatAt', '<', staleBefore)])]))
     .execute();
   const rows = await db
     .selectFrom('presenceConnections as c')
-    .select('c.connectionId')
+    .select(['c.connectionId', 'c.appKey', 'c.userId'])
     .where(({ not, exists, selectFrom }) =>
       not(exists(selectFrom('serverInstances as i').select('i.instanceId').whereRef('i.instanceId', '=', 'c.instanceId'))),
     )
     .execute();
-  return rows.map((r) => r.connectionId);
+  return rows;
 }

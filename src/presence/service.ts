@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Services } from '../context.ts';
+import type { DomainEvent } from '../events/bus.ts';
 import {
   addConnection,
   heartbeat,
@@ -29,7 +30,7 @@ export class PresenceService {
   readonly instanceId = randomUUID();
   private readonly live = new Map<string, ConnectionRecord>();
   /** connections closed here whose removal from the database failed; retried by tick() */
-  private readonly pendingRemoval = new Set<string>();
+  private readonly pendingRemoval = new Map<string, Who>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> = Promise.resolve();
 
@@ -59,7 +60,7 @@ export class PresenceService {
     const record = { ...c, instanceId: this.instanceId };
     this.live.set(c.connectionId, record);
     try {
-      await this.announce(await addConnection(this.services.db, record, this.services.clock.now()));
+      await this.add(record, this.services.clock.now());
     } catch (error) {
       this.live.delete(c.connectionId);
       throw error;
@@ -67,14 +68,32 @@ export class PresenceService {
   }
 
   async disconnect(connectionId: string): Promise<void> {
-    if (!this.live.delete(connectionId)) return;
+    const record = this.live.get(connectionId);
+    if (!record) return;
+    this.live.delete(connectionId);
     try {
-      await this.announce(await removeConnection(this.services.db, connectionId, this.services.clock.now()));
+      await this.remove(record, this.services.clock.now());
     } catch (error) {
       // the row would keep the user online for as long as this instance lives: retry on each tick
-      this.pendingRemoval.add(connectionId);
+      this.pendingRemoval.set(connectionId, record);
       throw error;
     }
+  }
+
+  /** A connection's row and, when it is its platform's first, the online event: one transaction. */
+  private add(record: ConnectionRecord, now: Date): Promise<void> {
+    return this.services.events.write({ appKey: record.appKey, userIds: [record.userId] }, async (trx, recordEvent) => {
+      const change = await addConnection(trx, record, now);
+      if (change) recordEvent(presenceEvent(change));
+    });
+  }
+
+  /** Forgets a connection and, when it was its platform's last, records the offline event with it. */
+  private remove(who: Who, now: Date, options: { onlyOrphaned?: boolean } = {}): Promise<void> {
+    return this.services.events.write({ appKey: who.appKey, userIds: [who.userId] }, async (trx, recordEvent) => {
+      const change = await removeConnection(trx, who.connectionId, now, options);
+      if (change) recordEvent(presenceEvent(change));
+    });
   }
 
   /**
@@ -84,36 +103,35 @@ export class PresenceService {
   async tick(): Promise<void> {
     const now = this.services.clock.now();
     const wall = new Date();
-    for (const connectionId of [...this.pendingRemoval]) {
-      await this.announce(await removeConnection(this.services.db, connectionId, now));
+    for (const [connectionId, who] of [...this.pendingRemoval]) {
+      await this.remove(who, now);
       this.pendingRemoval.delete(connectionId);
     }
     if (!(await heartbeat(this.services.db, this.instanceId, wall, this.aliveUntil(wall)))) {
       // Judged dead while alive (e.g. a long pause): come back and put our users online again.
       await registerInstance(this.services.db, this.instanceId, wall, this.aliveUntil(wall));
-      for (const record of this.live.values()) {
-        await this.announce(await addConnection(this.services.db, record, now).catch(() => null));
-      }
+      for (const record of this.live.values()) await this.add(record, now).catch(() => {});
     }
     const orphans = await orphanedConnections(this.services.db, wall, new Date(wall.getTime() - this.timing.instanceTimeoutMs));
-    for (const connectionId of orphans) await this.announce(await removeConnection(this.services.db, connectionId, now, { onlyOrphaned: true }));
+    for (const orphan of orphans) await this.remove(orphan, now, { onlyOrphaned: true });
   }
 
   /** This instance counts as alive until this long after a heartbeat at `wall`; every reaper honours it. */
   private aliveUntil(wall: Date): Date {
     return new Date(wall.getTime() + this.timing.instanceTimeoutMs);
   }
+}
 
-  private async announce(change: PresenceChange | null): Promise<void> {
-    if (!change) return;
-    await this.services.bus.publish({
-      type: 'presenceChanged',
-      appKey: change.appKey,
-      userId: change.userId,
-      version: change.version,
-      incarnation: change.incarnation,
-      details: change.details.map((d) => ({ platform: d.platform, online: d.online, changeTime: d.changeTime.toISOString() })),
-      at: change.changeTime.toISOString(),
-    });
-  }
+type Who = Pick<ConnectionRecord, 'connectionId' | 'appKey' | 'userId'>;
+
+function presenceEvent(change: PresenceChange): DomainEvent {
+  return {
+    type: 'presenceChanged',
+    appKey: change.appKey,
+    userId: change.userId,
+    version: change.version,
+    incarnation: change.incarnation,
+    details: change.details.map((d) => ({ platform: d.platform, online: d.online, changeTime: d.changeTime.toISOString() })),
+    at: change.changeTime.toISOString(),
+  };
 }

@@ -1,3 +1,4 @@
+import { inTransaction } from '../db/transaction.ts';
 import { randomInt } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { compiledStatement } from '../db/compiled.ts';
@@ -86,6 +87,20 @@ export async function updateProfile(
   return { ok: false, reason: exists ? 'version_conflict' : 'not_found' };
 }
 
+/**
+ * Drops one ext key's value from every profile of the app that has it; each such profile changed
+ * (its version and updatedAt move, SPEC §2). Returns the changed rows.
+ */
+export async function dropExtValues(db: Kysely<Database>, appKey: string, key: string, now: Date): Promise<UserRow[]> {
+  return db
+    .updateTable('users')
+    .set({ ext: sql<string>`ext - ${key}::text`, version: sql<number>`version + 1`, updatedAt: now })
+    .where('appKey', '=', appKey)
+    .where(sql<boolean>`ext ? ${key}::text`)
+    .returningAll()
+    .execute();
+}
+
 /** Bumps the user's token generation; returns the new one, or null for an unknown user. */
 export async function revokeTokens(db: Kysely<Database>, appKey: string, userId: string): Promise<number | null> {
   const row = await db
@@ -98,13 +113,14 @@ export async function revokeTokens(db: Kysely<Database>, appKey: string, userId:
   return row?.tokenGeneration ?? null;
 }
 
-/** Removes profiles with their friendships, applications and subscriptions (both directions). */
+/**
+ * Removes profiles; their friendships, applications, presence and own subscriptions go by
+ * cascade (subscriptions naming them as target are the subscriptions domain's to remove).
+ */
 export async function cleanUsers(db: Kysely<Database>, appKey: string, userIds: readonly string[]): Promise<number> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     // lock the users in id order first, as friend transactions do, so the two cannot deadlock
     await trx.selectFrom('users').select('userId').where('appKey', '=', appKey).where('userId', 'in', userIds).orderBy('userId').forUpdate().execute();
-    // rows where the cleaned user is the target; rows where it subscribes go by cascade
-    await trx.deleteFrom('statusSubscriptions').where('appKey', '=', appKey).where('targetId', 'in', userIds).execute();
     const result = await trx.deleteFrom('users').where('appKey', '=', appKey).where('userId', 'in', userIds).executeTakeFirst();
     return Number(result.numDeletedRows);
   });

@@ -1,11 +1,13 @@
 import type { UserRow } from '../db/database.ts';
 import type { Context } from '../context.ts';
 import { appError, badInput, notFound } from '../errors.ts';
+import type { ChangeOrigin } from '../events/bus.ts';
 import { builder } from '../schema/builder.ts';
 import { intInRange, userIdArg, userIdList } from '../schema/validate-args.ts';
-import { cleanUsers, ensureUser, findUserByUniqueId, listUsers, updateProfile, type ProfilePatch, type UpdateOutcome } from './repository.ts';
+import { findUserByUniqueId, listUsers, type ProfilePatch } from './repository.ts';
+import { applyProfilePatch, cleanProfiles, writeProfile } from './service.ts';
 import { RC, UNIQUE_ID_PATTERN } from './rules.ts';
-import { profilePatchFrom, type ProfileInput, type Writer } from './validation.ts';
+import type { ProfileInput, Writer } from './validation.ts';
 import { isProfileView, readableExt, type ProfileView } from './view.ts';
 
 export const Gender = builder.enumType('Gender', {
@@ -138,80 +140,24 @@ function requireApp(ctx: Context) {
   return ctx.caller;
 }
 
-class RefusedWrite {
-  constructor(readonly outcome: UpdateOutcome) {}
+/** Where a write comes from: the backend, or this user's socket or device (SPEC §6 "other connections"). */
+function originOf(ctx: Context, writer: Writer): ChangeOrigin {
+  if (writer === 'backend' || ctx.caller.kind !== 'user') return { by: 'backend' };
+  return { by: 'user', userId: ctx.caller.userId, deviceId: ctx.deviceId, connectionId: ctx.connectionId };
 }
 
-/** Validates, writes atomically and announces one profile change. */
-async function writeProfile(
+/** Writes one profile through the service, then lets this request see the new row. */
+export async function saveProfile(
   ctx: Context,
-  appKey: string,
-  userId: string,
-  input: ProfileInput,
-  writer: Writer,
-  options: { expectedVersion?: number; createIfMissing?: boolean } = {},
+  target: { appKey: string; userId: string; writer: Writer; expectedVersion?: number; createIfMissing?: boolean },
+  change: { input: ProfileInput } | { patch: ProfilePatch },
 ): Promise<UserRow> {
-  const patch = profilePatchFrom(input, writer, await ctx.loaders.extKeys());
-  return applyProfilePatch(ctx, appKey, userId, patch, writer, options);
-}
-
-/**
- * Writes a validated patch atomically, then makes the change visible: this request's loaders and
- * visibility decisions forget the old row, and the change is announced to real-time delivery.
- */
-export async function applyProfilePatch(
-  ctx: Context,
-  appKey: string,
-  userId: string,
-  patch: ProfilePatch,
-  writer: Writer,
-  options: { expectedVersion?: number; createIfMissing?: boolean } = {},
-): Promise<UserRow> {
-  const now = ctx.clock.now();
-  const outcome = options.createIfMissing
-    ? await ctx.db
-        .transaction()
-        .execute(async (trx) => {
-          await ensureUser(trx, appKey, userId, now);
-          const result = await updateProfile(trx, appKey, userId, patch, now, options.expectedVersion);
-          // a refused write (e.g. a taken uniqueId) left the transaction aborted: roll it back, user creation included
-          if (!result.ok) throw new RefusedWrite(result);
-          return result;
-        })
-        .catch((error: unknown) => {
-          if (error instanceof RefusedWrite) return error.outcome;
-          throw error;
-        })
-    : await updateProfile(ctx.db, appKey, userId, patch, now, options.expectedVersion);
-  if (!outcome.ok) {
-    switch (outcome.reason) {
-      case 'version_conflict':
-        throw appError('VERSION_CONFLICT', `expectedVersion ${options.expectedVersion} does not match the stored version; reload and retry`, {
-          fields: ['expectedVersion'],
-        });
-      case 'unique_id_taken':
-        throw badInput(`uniqueId "${patch.set.uniqueId}" is already taken in this app`, { fields: ['uniqueId'] });
-      case 'not_found':
-        throw notFound(`user "${userId}" does not exist`, { rcCode: RC.USER_NOT_FOUND });
-    }
-  }
-  ctx.loaders.profile.clear(userId).prime(userId, outcome.row);
+  const write = { ...target, origin: originOf(ctx, target.writer) };
+  const row = 'input' in change ? await writeProfile(ctx, write, change.input, await ctx.loaders.extKeys()) : await applyProfilePatch(ctx, write, change.patch);
+  ctx.loaders.profile.clear(target.userId).prime(target.userId, row);
   ctx.visibility?.reset();
-  await ctx.bus.publish({
-    type: 'profileChanged',
-    appKey,
-    userId,
-    profile: outcome.row,
-    at: now.toISOString(),
-    origin:
-      writer === 'backend'
-        ? { by: 'backend' }
-        : { by: 'user', userId, deviceId: ctx.deviceId, connectionId: ctx.connectionId },
-  });
-  return outcome.row;
+  return row;
 }
-
-export { writeProfile };
 
 builder.queryFields((t) => ({
   myUserProfile: t.field({
@@ -290,9 +236,7 @@ builder.mutationFields((t) => ({
     },
     resolve: async (_root, { profile, expectedVersion }, ctx) => {
       const caller = requireUser(ctx);
-      return writeProfile(ctx, caller.app.appKey, caller.userId, profile as ProfileInput, 'user', {
-        expectedVersion: expectedVersion ?? undefined,
-      });
+      return saveProfile(ctx, { appKey: caller.app.appKey, userId: caller.userId, writer: 'user', expectedVersion: expectedVersion ?? undefined }, { input: profile as ProfileInput });
     },
   }),
   setUserProfile: t.field({
@@ -304,7 +248,7 @@ builder.mutationFields((t) => ({
     },
     resolve: async (_root, { userId, profile }, ctx) => {
       const caller = requireApp(ctx);
-      return writeProfile(ctx, caller.app.appKey, userIdArg(userId), profile as ProfileInput, 'backend', { createIfMissing: true });
+      return saveProfile(ctx, { appKey: caller.app.appKey, userId: userIdArg(userId), writer: 'backend', createIfMissing: true }, { input: profile as ProfileInput });
     },
   }),
   cleanUserProfiles: t.int({
@@ -314,8 +258,9 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { userIds }, ctx) => {
       const caller = requireApp(ctx);
       const ids = userIdList(userIds, { max: 20 });
-      const removed = await cleanUsers(ctx.db, caller.app.appKey, ids);
-      await ctx.bus.publish({ type: 'usersCleaned', appKey: caller.app.appKey, userIds: ids, at: ctx.clock.now().toISOString() });
+      const removed = await cleanProfiles(ctx, caller.app.appKey, ids);
+      ctx.loaders.profile.clearAll();
+      ctx.visibility?.reset();
       return removed;
     },
   }),

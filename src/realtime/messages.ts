@@ -1,5 +1,16 @@
 import type { ChangeOrigin, FriendEventPayload } from '../events/bus.ts';
 import type { ProfileView } from '../profiles/view.ts';
+import type { LogPosition } from '../events/repository.ts';
+
+/**
+ * Where a message stands in the event log, for messages delivered from it (absent on the
+ * snapshot's items): resumable streams hand it out as their cursor and skip what they replayed.
+ */
+export interface FromLog {
+  position?: LogPosition;
+  /** ISO time of the change */
+  occurredAt?: string;
+}
 
 /** JSON-safe (ISO date strings) so that the same message travels in process or through Redis. */
 export interface PlatformStatusJson {
@@ -15,7 +26,7 @@ export type StatusSubscribeType = 'ONLINE_STATUS' | 'USER_PROFILE' | 'FRIEND_ONL
  * `incarnation` the subject's creation time (ms): a user removed and created again restarts its
  * versions, so streams compare (incarnation, order).
  */
-export interface StatusMessage {
+export interface StatusMessage extends FromLog {
   kind: 'status';
   subjectId: string;
   subscribeType: StatusSubscribeType;
@@ -41,7 +52,7 @@ export function isLater(a: { incarnation: number; order: number }, b: { incarnat
   return a.incarnation !== b.incarnation ? a.incarnation > b.incarnation : a.order > b.order;
 }
 
-export interface RelationMessage {
+export interface RelationMessage extends FromLog {
   kind: 'relation';
   origin: ChangeOrigin;
   operationType: 'SUBSCRIBE' | 'UNSUBSCRIBE';
@@ -51,13 +62,13 @@ export interface RelationMessage {
   operationTime: string;
 }
 
-export interface OwnProfileMessage {
+export interface OwnProfileMessage extends FromLog {
   kind: 'ownProfile';
   origin: ChangeOrigin;
   profile: ProfileView;
 }
 
-export interface FriendMessage {
+export interface FriendMessage extends FromLog {
   kind: 'friend';
   event: FriendEventPayload;
 }

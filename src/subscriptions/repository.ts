@@ -1,3 +1,4 @@
+import { inTransaction } from '../db/transaction.ts';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Selectable } from 'kysely';
 import { compiledStatement } from '../db/compiled.ts';
@@ -25,7 +26,7 @@ export async function subscribe(
   s: { appKey: string; subscriberId: string; type: StatusSubscribeType; targetIds: readonly string[]; expiry: number; now: Date },
   limits = { perSubscriber: SUBSCRIPTIONS_PER_SUBSCRIBER, perTarget: SUBSCRIBERS_PER_TARGET },
 ): Promise<SubscribeOutcome> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await advisoryLock(trx, `sub:${s.appKey}:${s.type}:${s.subscriberId}`);
     const mine = trx
       .selectFrom('statusSubscriptions')
@@ -145,3 +146,35 @@ const subscribersStatement = compiledStatement((db, appKey: string, targetId: st
     .where('type', '=', type)
     .where('expiresAt', '>', now),
 );
+
+/** Removes every subscription naming these users as target (theirs as subscriber go by cascade). */
+export async function removeSubscriptionsTo(db: Kysely<Database>, appKey: string, targetIds: readonly string[]): Promise<void> {
+  if (targetIds.length === 0) return;
+  await db.deleteFrom('statusSubscriptions').where('appKey', '=', appKey).where('targetId', 'in', targetIds).execute();
+}
+
+/** Unexpired subscribers of several targets for one type: target → subscribers. */
+export async function subscribersOfEach(db: Kysely<Database>, appKey: string, targetIds: readonly string[], type: StatusSubscribeType, now: Date): Promise<Map<string, Subscriber[]>> {
+  const result = new Map<string, Subscriber[]>();
+  if (targetIds.length === 0) return result;
+  const rows = await db
+    .selectFrom('statusSubscriptions')
+    .select([
+      'targetId',
+      'subscriberId',
+      sql<number>`(extract(epoch from subscribed_at) * 1000)::float8`.as('subscribedAtMs'),
+      'expiry',
+      sql<number>`(extract(epoch from expires_at) * 1000)::float8`.as('expiresAtMs'),
+    ])
+    .where('appKey', '=', appKey)
+    .where('targetId', 'in', targetIds)
+    .where('type', '=', type)
+    .where('expiresAt', '>', now)
+    .execute();
+  for (const { targetId, ...subscriber } of rows) {
+    let list = result.get(targetId);
+    if (!list) result.set(targetId, (list = []));
+    list.push(subscriber);
+  }
+  return result;
+}

@@ -1,13 +1,14 @@
 import type { Context } from '../context.ts';
-import { appError, badInput, limitExceeded } from '../errors.ts';
+import type { ChangeOrigin } from '../events/bus.ts';
+import { appError, badInput } from '../errors.ts';
 import { UserProfile } from '../profiles/schema.ts';
-import { RC } from '../profiles/rules.ts';
 import type { ProfileView } from '../profiles/view.ts';
 import type { EventStream, RealtimeConnection } from '../realtime/connection.ts';
 import { isLater, type StatusMessage, type StatusSubscribeType } from '../realtime/messages.ts';
 import { builder } from '../schema/builder.ts';
 import { intInRange, userIdList } from '../schema/validate-args.ts';
-import { countSubscriptions, subscribe, subscriptionsOf, unsubscribe } from './repository.ts';
+import { countSubscriptions, subscriptionsOf } from './repository.ts';
+import { EXPIRY_MAX, EXPIRY_MIN, IDS_PER_CALL, subscribableType, subscribeToStatus, unsubscribeFromStatus } from './service.ts';
 import { statusSnapshot } from './snapshot.ts';
 import {
   SubscribeType,
@@ -19,22 +20,18 @@ import {
   type SyncFinished,
 } from './types.ts';
 
-export const EXPIRY_MIN = 60;
-export const EXPIRY_MAX = 2_592_000;
-const IDS_PER_CALL = 200;
+export { EXPIRY_MAX, EXPIRY_MIN };
 const ALL_TYPES: StatusSubscribeType[] = ['ONLINE_STATUS', 'USER_PROFILE', 'FRIEND_ONLINE_STATUS', 'FRIEND_USER_PROFILE'];
+
+/** Where a user's change comes from: its socket, or its device over HTTP (SPEC §6 "other connections"). */
+export function originOf(ctx: Context): ChangeOrigin {
+  if (ctx.caller.kind !== 'user') return { by: 'backend' };
+  return { by: 'user', userId: ctx.caller.userId, deviceId: ctx.deviceId, connectionId: ctx.connectionId };
+}
 
 function userCaller(ctx: Context) {
   if (ctx.caller.kind !== 'user') throw appError('FORBIDDEN', 'user token required');
   return ctx.caller;
-}
-
-/** Only ONLINE_STATUS and USER_PROFILE are subscribed to; the FRIEND_* types come with friendship. */
-function subscribableType(type: StatusSubscribeType): 'ONLINE_STATUS' | 'USER_PROFILE' {
-  if (type !== 'ONLINE_STATUS' && type !== 'USER_PROFILE') {
-    throw badInput(`${type} needs no subscription: friends receive it automatically`, { fields: ['type'] });
-  }
-  return type;
 }
 
 /** Event streams live on graphql-ws connections; that is where presence and delivery are. */
@@ -100,28 +97,8 @@ builder.mutationFields((t) => ({
       const type = subscribableType(args.type);
       const ids = userIdList(args.userIds, { max: IDS_PER_CALL });
       const expiry = intInRange(args.expiry, EXPIRY_MIN, EXPIRY_MAX, 'expiry');
-      if (ids.includes(caller.userId)) throw badInput('you cannot subscribe to yourself', { fields: ['userIds'] });
-      const now = ctx.clock.now();
-      const outcome = await subscribe(ctx.db, { appKey: caller.app.appKey, subscriberId: caller.userId, type, targetIds: ids, expiry, now });
-      if (!outcome.ok) {
-        throw limitExceeded(`a user holds at most 1000 ${type} subscriptions; you hold ${outcome.held} and asked for ${ids.length} more or refreshed`, {
-          rcCode: RC.SUBSCRIBE_SUBSCRIBER_FULL,
-        });
-      }
-      if (outcome.subscribed.length) {
-        await ctx.bus.publish({
-          type: 'subscriptionChanged',
-          appKey: caller.app.appKey,
-          userId: caller.userId,
-          origin: { by: 'user', userId: caller.userId, deviceId: ctx.deviceId, connectionId: ctx.connectionId },
-          operationType: 'SUBSCRIBE',
-          subscribeType: type,
-          userIds: outcome.subscribed,
-          expiry,
-          at: now.toISOString(),
-        });
-      }
-      return { failedUserIds: outcome.failedUserIds };
+      const failedUserIds = await subscribeToStatus(ctx, { appKey: caller.app.appKey, userId: caller.userId, origin: originOf(ctx) }, type, ids, expiry);
+      return { failedUserIds };
     },
   }),
   unsubscribeUserStatus: t.boolean({
@@ -131,20 +108,7 @@ builder.mutationFields((t) => ({
       const caller = userCaller(ctx);
       const type = subscribableType(args.type);
       const ids = userIdList(args.userIds, { max: IDS_PER_CALL });
-      const removed = await unsubscribe(ctx.db, caller.app.appKey, caller.userId, type, ids);
-      if (removed.length) {
-        await ctx.bus.publish({
-          type: 'subscriptionChanged',
-          appKey: caller.app.appKey,
-          userId: caller.userId,
-          origin: { by: 'user', userId: caller.userId, deviceId: ctx.deviceId, connectionId: ctx.connectionId },
-          operationType: 'UNSUBSCRIBE',
-          subscribeType: type,
-          userIds: removed,
-          expiry: null,
-          at: ctx.clock.now().toISOString(),
-        });
-      }
+      await unsubscribeFromStatus(ctx, { appKey: caller.app.appKey, userId: caller.userId, origin: originOf(ctx) }, type, ids);
       return true;
     },
   }),

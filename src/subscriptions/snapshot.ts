@@ -4,7 +4,8 @@ import { listExtProfileKeys } from '../apps/repository.ts';
 import { presenceOf } from '../presence/repository.ts';
 import { findUsers } from '../profiles/repository.ts';
 import type { StatusMessage, StatusSubscribeType } from '../realtime/messages.ts';
-import { viewsByAudience } from '../realtime/fanout.ts';
+import { viewsByAudience } from '../visibility/views.ts';
+import { friendIdsAmong, friendIdsOf } from '../friends/repository.ts';
 import { subscriptionsOf } from './repository.ts';
 
 const ONLINE_TYPES = new Set<StatusSubscribeType>(['ONLINE_STATUS', 'FRIEND_ONLINE_STATUS']);
@@ -29,9 +30,12 @@ export async function statusSnapshot(
     const rows = await subscriptionsOf(db, appKey, receiverId, type, now, onlyUserIds ? { targetIds: onlyUserIds } : undefined);
     watched = rows.map((r) => ({ userId: r.targetId, subscribeTime: r.subscribedAt, expiry: r.expiry, expiresAt: r.expiresAt }));
   } else {
-    let query = db.selectFrom('friendships').select('friendId').where('appKey', '=', appKey).where('userId', '=', receiverId).orderBy('addedAt').orderBy('friendId');
-    if (onlyUserIds) query = query.where('friendId', 'in', onlyUserIds.length ? onlyUserIds : ['']);
-    watched = (await query.execute()).map((r) => ({ userId: r.friendId, subscribeTime: null, expiry: null, expiresAt: null }));
+    let friendIds = await friendIdsOf(db, appKey, receiverId);
+    if (onlyUserIds) {
+      const only = new Set(onlyUserIds);
+      friendIds = friendIds.filter((id) => only.has(id));
+    }
+    watched = friendIds.map((id) => ({ userId: id, subscribeTime: null, expiry: null, expiresAt: null }));
   }
   if (watched.length === 0) return [];
   const ids = watched.map((w) => w.userId);
@@ -57,11 +61,9 @@ export async function statusSnapshot(
   const [rows, extKeys, friendRows] = await Promise.all([
     findUsers(db, appKey, ids),
     listExtProfileKeys(db, appKey),
-    type === 'FRIEND_USER_PROFILE'
-      ? Promise.resolve(null)
-      : db.selectFrom('friendships').select('friendId').where('appKey', '=', appKey).where('userId', '=', receiverId).where('friendId', 'in', ids).execute(),
+    type === 'FRIEND_USER_PROFILE' ? Promise.resolve(null) : friendIdsAmong(db, appKey, receiverId, ids),
   ]);
-  const friends = friendRows === null ? null : new Set(friendRows.map((r) => r.friendId));
+  const friends = friendRows;
   const byId = new Map(rows.map((r) => [r.userId, r]));
   return watched.map((w) => {
     const row = byId.get(w.userId);

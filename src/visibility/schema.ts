@@ -1,6 +1,6 @@
 import { appError, notFound } from '../errors.ts';
 import { emptyPatch } from '../profiles/repository.ts';
-import { applyProfilePatch } from '../profiles/schema.ts';
+import { saveProfile } from '../profiles/schema.ts';
 import { RC } from '../profiles/rules.ts';
 import { builder } from '../schema/builder.ts';
 
@@ -35,7 +35,7 @@ builder.mutationField('updateMyUserProfileVisibility', (t) =>
     resolve: async (_root, { visibility }, ctx) => {
       if (ctx.caller.kind !== 'user') throw appError('FORBIDDEN', 'user token required');
       // A visibility change is a profile write: it bumps version and reaches subscribers (SPEC §2, §6).
-      const row = await applyProfilePatch(ctx, ctx.caller.app.appKey, ctx.caller.userId, { ...emptyPatch(), set: { visibility } }, 'user');
+      const row = await saveProfile(ctx, { appKey: ctx.caller.app.appKey, userId: ctx.caller.userId, writer: 'user' }, { patch: { ...emptyPatch(), set: { visibility } } });
       return row.visibility;
     },
   }),

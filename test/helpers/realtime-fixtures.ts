@@ -97,7 +97,7 @@ export async function waitUntil(sub: LiveSubscription<any> | null, done: () => b
 
 /** Every fan-out handed over so far was published; then nothing more may arrive within the quiet period. */
 export async function expectNothingMore(server: TestServer, subs: LiveSubscription<any>[], ms = 300): Promise<void> {
-  await server.app.realtime.fanOut.drain();
+  await server.app.realtime.drain();
   const before = subs.map((s) => s.events.length);
   await new Promise((r) => setTimeout(r, ms));
   subs.forEach((s, i) => expect(s.events.slice(before[i]!), 'no further events expected').toEqual([]));

@@ -2,12 +2,14 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './2026-11-25T2200_initial.ts';
 import * as presence from './2026-11-25T2330_presence.ts';
 import * as instanceDeadline from './2026-11-26T0300_instance_deadline.ts';
+import * as eventLog from './2026-12-01T0900_event_log.ts';
 
 /** Timestamped migrations, applied in name order. Add new ones here. */
 const migrations: Record<string, Migration> = {
   '2026-11-25T2200_initial': initial,
   '2026-11-25T2330_presence': presence,
   '2026-11-26T0300_instance_deadline': instanceDeadline,
+  '2026-12-01T0900_event_log': eventLog,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,79 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Clock } from '../clock.ts';
+import type { Database } from '../db/database.ts';
+import type { DomainEvent, EventBus } from './bus.ts';
+import { appendEvents, lockSubjects } from './repository.ts';
+
+/** Records events produced inside a write transaction; they are committed with it or not at all. */
+export type RecordEvent = (event: DomainEvent) => void;
+
+/** Told after a transaction with events committed (its xid), so that readers look at once. */
+export type CommitListener = (xid: bigint) => void;
+
+/**
+ * The one way a domain service commits a change together with its events (SPEC §9: nothing
+ * committed is lost). `write` takes the subjects' event locks first (per-user order, see
+ * repository.ts), runs the change, appends what it recorded, commits, and only then tells the
+ * in-process bus and the relays; if telling fails or never happens, the relays' polling still
+ * finds the rows, so a lost wake-up delays events but loses none.
+ */
+export class EventLog {
+  private readonly listeners = new Set<CommitListener>();
+  /** the newest transaction id this process committed events in */
+  private lastCommitted = 0n;
+  /** tests: do not tell anyone of commits (as if the process died right after committing) */
+  silent = false;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly clock: Clock,
+    private readonly bus: EventBus,
+  ) {}
+
+  onCommit(listener: CommitListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get newestCommitted(): bigint {
+    return this.lastCommitted;
+  }
+
+  /**
+   * Runs `work` in one transaction with the event locks of `subjects` (appKey, userIds) taken first.
+   * `work` records events with `record`; `logged(xid)` lets it report rows it appended itself.
+   */
+  async write<T>(
+    subjects: { appKey: string; userIds: readonly string[] },
+    work: (trx: Transaction<Database>, record: RecordEvent, logged: (xid: bigint | null) => void) => Promise<T>,
+  ): Promise<T> {
+    const recorded: DomainEvent[] = [];
+    let xid: bigint | null = null;
+    const result = await this.db.transaction().execute(async (trx) => {
+      await lockSubjects(trx, subjects.appKey, subjects.userIds);
+      const value = await work(
+        trx,
+        (event) => recorded.push(event),
+        (x) => (xid ??= x),
+      );
+      const appended = await appendEvents(trx, recorded, this.clock.now());
+      xid ??= appended;
+      return value;
+    });
+    if (xid !== null) this.committed(xid);
+    for (const event of recorded) await this.bus.publish(event);
+    return result;
+  }
+
+  private committed(xid: bigint): void {
+    if (xid > this.lastCommitted) this.lastCommitted = xid;
+    if (this.silent) return;
+    for (const listener of this.listeners) {
+      try {
+        listener(xid);
+      } catch {
+        // a wake-up is a hint; the relays poll anyway
+      }
+    }
+  }
+}

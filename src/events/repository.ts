@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../db/database.ts';
+import type { DomainEvent } from './bus.ts';
+
+/**
+ * The event log's only module that touches the `events` table.
+ *
+ * Order without gaps. A position is drawn when a row is inserted, but transactions commit in
+ * any order: a reader that took "everything after position 41" could see 43 committed while 42
+ * is still in flight, move on, and skip 42 for good (the known problem of transactional
+ * outboxes). Readers here order rows by (xid, position), where xid is the writing transaction's
+ * id, and only read below the oldest transaction id still running,
+ * `pg_snapshot_xmin(pg_current_snapshot())`: every transaction below it has finished, so no row
+ * can ever appear behind what a reader has passed. Nothing is skipped; a long transaction only
+ * delays what comes after it. (The same approach as Postgres outboxes that order by
+ * `pg_current_xact_id()`; EventStoreDB avoids the problem with a single writer instead.)
+ *
+ * Order per subject. Every transaction that logs an event for a user first takes that user's
+ * advisory lock (`lockSubjects`), before it writes anything, so its transaction id is assigned
+ * only once the previous writer of that user has committed: per user, xid order is commit order.
+ */
+
+/** A place in the log: everything at or before it has been read. `p = 0` marks "all of xid < x". */
+export interface LogPosition {
+  x: bigint;
+  p: bigint;
+}
+
+export const compare = (a: LogPosition, b: LogPosition): number => (a.x !== b.x ? (a.x < b.x ? -1 : 1) : a.p === b.p ? 0 : a.p < b.p ? -1 : 1);
+
+export interface LoggedEvent {
+  position: LogPosition;
+  appKey: string;
+  userId: string;
+  direct: boolean;
+  event: DomainEvent;
+  occurredAt: Date;
+}
+
+/** Where one domain event goes in the log: whose stream, and whether only that user's. */
+function placement(event: DomainEvent): { userId: string; direct: boolean } | null {
+  switch (event.type) {
+    case 'profileChanged':
+    case 'presenceChanged':
+      return { userId: event.userId, direct: false };
+    case 'subscriptionChanged':
+    case 'tokensRevoked':
+      return { userId: event.userId, direct: true };
+    case 'friendEvent':
+    case 'watchedUserGone':
+      return { userId: event.receiverId, direct: true };
+    case 'userRemoved':
+      return { userId: event.userId, direct: true };
+    case 'friendshipChanged':
+    case 'usersCleaned':
+      return null;
+  }
+}
+
+/** Whether an event belongs in the log (the others are in-process notices only). */
+export const isLogged = (event: DomainEvent): boolean => placement(event) !== null;
+
+/** 64-bit advisory lock keys for users (a collision only serializes two users' writes). */
+function lockKey(appKey: string, userId: string): string {
+  return createHash('sha1').update(`ev\u0000${appKey}\u0000${userId}`).digest().readBigInt64BE(0).toString();
+}
+
+/** Takes the users' event locks in one sorted order (no deadlock); must come before any write. */
+export async function lockSubjects(trx: Kysely<Database>, appKey: string, userIds: readonly string[]): Promise<void> {
+  const keys = [...new Set(userIds.map((u) => lockKey(appKey, u)))].sort();
+  if (keys.length === 0) return;
+  if (keys.length === 1) await sql`select pg_advisory_xact_lock(${keys[0]}::bigint)`.execute(trx);
+  else await sql`select pg_advisory_xact_lock(k) from (select unnest(${keys}::bigint[]) as k order by 1) s`.execute(trx);
+}
+
+/** Appends events inside the caller's transaction; returns the transaction's id. */
+export async function appendEvents(trx: Kysely<Database>, events: readonly DomainEvent[], occurredAt: Date): Promise<bigint | null> {
+  const rows = [];
+  for (const event of events) {
+    const place = placement(event);
+    if (place) rows.push({ appKey: event.appKey, userId: place.userId, direct: place.direct, kind: event.type, payload: JSON.stringify(event), occurredAt });
+  }
+  if (rows.length === 0) return null;
+  const inserted = await trx.insertInto('events').values(rows).returning('xid').execute();
+  return BigInt(inserted[0]!.xid);
+}
+
+/** The id below which every transaction has finished: the safe boundary for readers. */
+export async function watermark(db: Kysely<Database>): Promise<bigint> {
+  const { rows } = await sql<{ xmin: string }>`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin`.execute(db);
+  return BigInt(rows[0]!.xmin);
+}
+
+interface EventRow {
+  position: string;
+  xid: string;
+  appKey: string;
+  userId: string;
+  direct: boolean;
+  payload: unknown;
+  occurredAt: Date;
+}
+
+function toLogged(row: EventRow): LoggedEvent {
+  const payload = typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload;
+  return {
+    position: { x: BigInt(row.xid), p: BigInt(row.position) },
+    appKey: row.appKey,
+    userId: row.userId,
+    direct: row.direct,
+    event: payload as DomainEvent,
+    occurredAt: new Date(row.occurredAt),
+  };
+}
+
+const COLUMNS = ['position', 'xid', 'appKey', 'userId', 'direct', 'payload', 'occurredAt'] as const;
+
+/**
+ * The next rows after `after` that are safe to read, oldest first, and the boundary they were
+ * read under: once fewer than `limit` come back, everything below `(boundary, 0)` has been read.
+ */
+export async function readAfter(db: Kysely<Database>, after: LogPosition, limit: number): Promise<{ events: LoggedEvent[]; boundary: bigint }> {
+  const boundary = await watermark(db);
+  if (boundary <= after.x) return { events: [], boundary };
+  const rows = await db
+    .selectFrom('events')
+    .select(COLUMNS)
+    .where(sql<boolean>`(xid, position) > (${after.x.toString()}::bigint, ${after.p.toString()}::bigint)`)
+    .where('xid', '<', boundary.toString())
+    .orderBy('xid')
+    .orderBy('position')
+    .limit(limit)
+    .execute();
+  return { events: (rows as EventRow[]).map(toLogged), boundary };
+}
+
+/**
+ * One receiver's own rows between two places: its direct events and its own broadcast changes
+ * (own profile), in log order.
+ */
+export async function ownEventsBetween(db: Kysely<Database>, appKey: string, userId: string, after: LogPosition, below: bigint): Promise<LoggedEvent[]> {
+  const rows = await db
+    .selectFrom('events')
+    .select(COLUMNS)
+    .where('appKey', '=', appKey)
+    .where('userId', '=', userId)
+    .where((eb) => eb.or([eb('direct', '=', true), eb('kind', '=', 'profileChanged')]))
+    .where(sql<boolean>`(xid, position) > (${after.x.toString()}::bigint, ${after.p.toString()}::bigint)`)
+    .where('xid', '<', below.toString())
+    .orderBy('xid')
+    .orderBy('position')
+    .execute();
+  return (rows as EventRow[]).map(toLogged);
+}
+
+/** For each watched subject and kind of change (profile, presence): its last change between two places. */
+export async function lastChangesBetween(
+  db: Kysely<Database>,
+  appKey: string,
+  subjectIds: readonly string[],
+  after: LogPosition,
+  below: bigint,
+): Promise<{ userId: string; kind: 'profileChanged' | 'presenceChanged'; position: LogPosition }[]> {
+  if (subjectIds.length === 0) return [];
+  const { rows } = await sql<{ userId: string; kind: 'profileChanged' | 'presenceChanged'; xid: string; position: string }>`
+    select distinct on (user_id, kind) user_id as "userId", kind, xid::text as xid, position::text as position
+    from events
+    where app_key = ${appKey} and not direct and user_id = any(${subjectIds}::text[])
+      and (xid, position) > (${after.x.toString()}::bigint, ${after.p.toString()}::bigint) and xid < ${below.toString()}::bigint
+    order by user_id, kind, xid desc, position desc`.execute(db);
+  return rows.map((r) => ({ userId: r.userId, kind: r.kind, position: { x: BigInt(r.xid), p: BigInt(r.position) } }));
+}
+
+/** Deletes up to `limit` of the oldest rows that occurred before `before`; returns how many. */
+export async function pruneBefore(db: Kysely<Database>, before: Date, limit: number): Promise<number> {
+  const result = await db
+    .deleteFrom('events')
+    .where('position', 'in', (eb) => eb.selectFrom('events').select('position').where('occurredAt', '<', before).orderBy('position').limit(limit))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,0 +1,49 @@
+import { Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.ts';
+
+const CHANNEL = 'phs:events:committed';
+
+/**
+ * Tells the other instances that a transaction with events committed, so that their relays read
+ * the log at once instead of at their next poll. It carries no event: losing a notice (Redis
+ * down, a publish that failed, an instance that died before sending it) only costs latency up to
+ * EVENT_POLL_MS, which is why a Redis outage no longer needs clients to reconnect and resync.
+ */
+export interface CommitWakeups {
+  announce(xid: bigint): void;
+  close(): Promise<void>;
+}
+
+export function createRedisWakeups(url: string, log: Logger, onCommit: (xid: bigint) => void): CommitWakeups {
+  // no offline queue: a notice that cannot go now is worthless later (the poll has read by then)
+  const publisher = new Redis(url, { lazyConnect: false, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+  const subscriber = new Redis(url, { lazyConnect: false });
+  for (const [role, client] of [['publisher', publisher], ['subscriber', subscriber]] as const) {
+    let reported = false;
+    client.on('error', (error) => {
+      if (reported) return;
+      reported = true;
+      log.warn({ err: error.message, role }, 'redis connection problem (retrying; events are read from the log meanwhile)');
+    });
+    client.on('ready', () => {
+      if (reported) log.info({ role }, 'redis connection back');
+      reported = false;
+      // whatever was announced while we were away: read now
+      if (role === 'subscriber') onCommit(0n);
+    });
+  }
+  subscriber.subscribe(CHANNEL).catch(() => {});
+  subscriber.on('message', (_channel: string, payload: string) => {
+    if (/^\d{1,20}$/.test(payload)) onCommit(BigInt(payload));
+  });
+  return {
+    announce(xid) {
+      if (publisher.status !== 'ready') return;
+      publisher.publish(CHANNEL, xid.toString()).catch(() => {});
+    },
+    async close() {
+      publisher.disconnect();
+      subscriber.disconnect();
+    },
+  };
+}

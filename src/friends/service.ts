@@ -1,0 +1,148 @@
+import type { GraphQLError } from 'graphql';
+import type { Services } from '../context.ts';
+import type { AppRow, FriendApplicationRow } from '../db/database.ts';
+import { badInput, forbidden, limitExceeded, notFound } from '../errors.ts';
+import type { FriendEventPayload } from '../events/bus.ts';
+import type { RecordEvent } from '../events/log.ts';
+import { RC } from '../profiles/rules.ts';
+import {
+  type Befriended,
+  type FriendshipRefusal,
+  FRIEND_LIMIT,
+  acceptApplication,
+  addFriend,
+  adminAddFriend,
+  applicationStatus,
+  deleteFriendships,
+  refuseApplication,
+} from './repository.ts';
+
+/**
+ * Friendship rules and writes (SPEC §4). Each operation commits its change and the events of both
+ * parties in one transaction (src/events/log.ts), so a friend event can be late but never lost.
+ */
+
+type Deps = Pick<Services, 'db' | 'clock' | 'events'>;
+
+/** An application as one party sees it; the same shape is logged in friend events (ISO timestamps). */
+export type ApplicationView = Extract<FriendEventPayload, { kind: 'FriendApplicationStatusChanged' }>['application'];
+
+export function applicationView(row: FriendApplicationRow, viewerId: string, now: Date): ApplicationView {
+  const sent = row.fromUserId === viewerId;
+  return {
+    userId: sent ? row.toUserId : row.fromUserId,
+    direction: sent ? 'SENT' : 'RECEIVED',
+    status: applicationStatus(row, now),
+    extra: row.extra,
+    reason: row.reason,
+    createdAt: row.createdAt.toISOString(),
+    expiresAt: row.expiresAt.toISOString(),
+  };
+}
+
+export function refusalError(refusal: FriendshipRefusal, callerId: string | null): GraphQLError {
+  switch (refusal.reason) {
+    case 'user_not_found':
+      return notFound(`user "${refusal.userId}" does not exist`, { rcCode: RC.USER_NOT_FOUND, userIds: [refusal.userId] });
+    case 'already_friends':
+      return badInput('you are already friends', { rcCode: RC.FRIEND_ALREADY });
+    case 'not_allowed':
+      return forbidden('this user does not accept friend requests', { rcCode: RC.FRIEND_ADD_DISALLOWED });
+    case 'application_not_found':
+      return notFound('no pending friend application from this user (it may have expired or been handled)', {
+        rcCode: RC.FRIEND_APPLICATION_MISSING,
+      });
+    case 'limit': {
+      // "my" limit is the caller's; for the backend, that of the first user argument
+      const mine = refusal.userId === callerId;
+      return limitExceeded(`user "${refusal.userId}" already has ${FRIEND_LIMIT} friends, the most allowed`, {
+        rcCode: mine ? RC.FRIEND_MY_LIMIT : RC.FRIEND_THEIR_LIMIT,
+        userIds: [refusal.userId],
+      });
+    }
+  }
+}
+
+export function rejectSelf(userId: string, otherId: string, arg: string): void {
+  if (userId === otherId) throw badInput('a user cannot befriend itself', { fields: [arg], rcCode: RC.FRIEND_SELF });
+}
+
+function friendEvent(record: RecordEvent, appKey: string, receiverId: string, event: FriendEventPayload, at: Date): void {
+  record({ type: 'friendEvent', appKey, receiverId, event, at: at.toISOString() });
+}
+
+/** Both parties learn the application's new status, each from their own side. */
+function recordApplication(record: RecordEvent, appKey: string, row: FriendApplicationRow, now: Date): void {
+  for (const receiverId of [row.fromUserId, row.toUserId]) {
+    friendEvent(record, appKey, receiverId, { kind: 'FriendApplicationStatusChanged', application: applicationView(row, receiverId, now) }, now);
+  }
+}
+
+/** A new friendship: applications it accepted, FriendAdded to both, then the relation change. */
+function recordFriendship(record: RecordEvent, appKey: string, a: string, b: string, result: Befriended): void {
+  const now = result.addedAt;
+  for (const row of result.accepted) recordApplication(record, appKey, row, now);
+  const addedAt = now.toISOString();
+  friendEvent(record, appKey, a, { kind: 'FriendAdded', userId: b, addedAt }, now);
+  friendEvent(record, appKey, b, { kind: 'FriendAdded', userId: a, addedAt }, now);
+  record({ type: 'friendshipChanged', appKey, userIds: [a, b], at: addedAt });
+}
+
+export async function requestFriendship(s: Deps, app: AppRow, userId: string, targetId: string, extra: string | null): Promise<'ADDED' | 'APPLICATION_SENT'> {
+  rejectSelf(userId, targetId, 'userId');
+  const now = s.clock.now();
+  const result = await s.events.write({ appKey: app.appKey, userIds: [userId, targetId] }, async (trx, record) => {
+    const outcome = await addFriend(trx, app, userId, targetId, extra, now);
+    if (outcome.ok && outcome.outcome === 'ADDED') recordFriendship(record, app.appKey, userId, targetId, outcome);
+    else if (outcome.ok) recordApplication(record, app.appKey, outcome.application, now);
+    return outcome;
+  });
+  if (!result.ok) throw refusalError(result, userId);
+  return result.outcome;
+}
+
+export async function acceptFriendship(s: Deps, appKey: string, userId: string, applicantId: string): Promise<void> {
+  const now = s.clock.now();
+  const result = await s.events.write({ appKey, userIds: [userId, applicantId] }, async (trx, record) => {
+    const outcome = await acceptApplication(trx, appKey, userId, applicantId, now);
+    if (outcome.ok) recordFriendship(record, appKey, userId, applicantId, outcome);
+    return outcome;
+  });
+  if (!result.ok) throw refusalError(result, userId);
+}
+
+export async function refuseFriendship(s: Deps, appKey: string, userId: string, applicantId: string, reason: string | null): Promise<void> {
+  const now = s.clock.now();
+  const row = await s.events.write({ appKey, userIds: [userId, applicantId] }, async (trx, record) => {
+    const refused = await refuseApplication(trx, appKey, applicantId, userId, reason, now);
+    if (refused) recordApplication(record, appKey, refused, now);
+    return refused;
+  });
+  if (!row) throw refusalError({ ok: false, reason: 'application_not_found' }, userId);
+}
+
+/** Ends friendships from `userId`'s side; returns the former friends. Both sides get FriendDeleted. */
+export async function endFriendships(s: Deps, appKey: string, userId: string, friendIds: readonly string[]): Promise<string[]> {
+  const now = s.clock.now();
+  const deletedAt = now.toISOString();
+  return s.events.write({ appKey, userIds: [userId, ...friendIds] }, async (trx, record) => {
+    const removed = await deleteFriendships(trx, appKey, userId, friendIds);
+    if (removed.length === 0) return removed;
+    friendEvent(record, appKey, userId, { kind: 'FriendDeleted', userIds: removed, deletedAt }, now);
+    for (const friendId of removed) friendEvent(record, appKey, friendId, { kind: 'FriendDeleted', userIds: [userId], deletedAt }, now);
+    for (const friendId of removed) record({ type: 'friendshipChanged', appKey, userIds: [userId, friendId], at: deletedAt });
+    return removed;
+  });
+}
+
+/** The backend makes two users friends without an application (idempotent). */
+export async function makeFriends(s: Deps, appKey: string, userId: string, friendId: string): Promise<void> {
+  rejectSelf(userId, friendId, 'friendId');
+  const now = s.clock.now();
+  const result = await s.events.write({ appKey, userIds: [userId, friendId] }, async (trx, record) => {
+    const outcome = await adminAddFriend(trx, appKey, userId, friendId, now);
+    if (outcome.ok && outcome.outcome === 'ADDED') recordFriendship(record, appKey, userId, friendId, outcome);
+    return outcome;
+  });
+  if (!result.ok) throw refusalError(result, userId);
+}

@@ -1,0 +1,120 @@
+import type { Services } from '../context.ts';
+import type { ExtProfileKeyRow, UserRow } from '../db/database.ts';
+import { appError, badInput, notFound } from '../errors.ts';
+import type { ChangeOrigin } from '../events/bus.ts';
+import type { RecordEvent } from '../events/log.ts';
+import { friendsOfEach } from '../friends/repository.ts';
+import { presenceOf } from '../presence/repository.ts';
+import { removeSubscriptionsTo, subscribersOfEach } from '../subscriptions/repository.ts';
+import { cleanUsers, ensureUser, updateProfile, type ProfilePatch } from './repository.ts';
+import { RC } from './rules.ts';
+import { profilePatchFrom, type ProfileInput, type Writer } from './validation.ts';
+
+/**
+ * Profile rules and writes (SPEC §2). Every write commits the profile row and its
+ * `profileChanged` event in one transaction; delivery to subscribers, friends and the owner's
+ * other devices follows from the event log.
+ */
+
+type Deps = Pick<Services, 'db' | 'clock' | 'events'>;
+
+export interface ProfileWrite {
+  appKey: string;
+  userId: string;
+  writer: Writer;
+  origin: ChangeOrigin;
+  expectedVersion?: number;
+  /** the backend's setUserProfile creates the user */
+  createIfMissing?: boolean;
+}
+
+class RefusedWrite {
+  constructor(readonly reason: 'not_found' | 'version_conflict' | 'unique_id_taken') {}
+}
+
+/** Validates an input against the app's ext keys and writes it (all or nothing). */
+export async function writeProfile(s: Deps, write: ProfileWrite, input: ProfileInput, extKeys: readonly ExtProfileKeyRow[]): Promise<UserRow> {
+  return applyProfilePatch(s, write, profilePatchFrom(input, write.writer, extKeys as ExtProfileKeyRow[]));
+}
+
+/** Writes a validated patch atomically with its event; refusals write nothing. */
+export async function applyProfilePatch(s: Deps, write: ProfileWrite, patch: ProfilePatch): Promise<UserRow> {
+  const now = s.clock.now();
+  const { appKey, userId } = write;
+  try {
+    return await s.events.write({ appKey, userIds: [userId] }, async (trx, record) => {
+      if (write.createIfMissing) await ensureUser(trx, appKey, userId, now);
+      const outcome = await updateProfile(trx, appKey, userId, patch, now, write.expectedVersion);
+      // a refused write (e.g. a taken uniqueId) leaves the transaction aborted: roll it back, user creation included
+      if (!outcome.ok) throw new RefusedWrite(outcome.reason);
+      record({ type: 'profileChanged', appKey, userId, profile: outcome.row, at: now.toISOString(), origin: write.origin });
+      return outcome.row;
+    });
+  } catch (error) {
+    if (!(error instanceof RefusedWrite)) throw error;
+    switch (error.reason) {
+      case 'version_conflict':
+        throw appError('VERSION_CONFLICT', `expectedVersion ${write.expectedVersion} does not match the stored version; reload and retry`, {
+          fields: ['expectedVersion'],
+        });
+      case 'unique_id_taken':
+        throw badInput(`uniqueId "${patch.set.uniqueId}" is already taken in this app`, { fields: ['uniqueId'] });
+      case 'not_found':
+        throw notFound(`user "${userId}" does not exist`, { rcCode: RC.USER_NOT_FOUND });
+    }
+  }
+}
+
+/**
+ * Removes profiles with their subscriptions, friendships and applications, and says so in the
+ * same transaction (SPEC §2): each former friend gets FriendDeleted naming the cleaned users it
+ * lost, each watcher of a cleaned user that was online gets its offline status, and the cleaned
+ * users' sockets are closed. Returns how many profiles were removed.
+ */
+export async function cleanProfiles(s: Deps, appKey: string, userIds: readonly string[]): Promise<number> {
+  const now = s.clock.now();
+  const at = now.toISOString();
+  return s.events.write({ appKey, userIds }, async (trx, record) => {
+    const cleaned = new Set(userIds);
+    const [friends, presence, subscribers] = await Promise.all([
+      friendsOfEach(trx, appKey, userIds),
+      presenceOf(trx, appKey, userIds),
+      subscribersOfEach(trx, appKey, userIds, 'ONLINE_STATUS', now),
+    ]);
+    recordFormerFriends(record, appKey, friends, cleaned, at);
+    for (const [subjectId, state] of presence) {
+      if (!state.details.some((d) => d.online)) continue;
+      const gone = { subjectId, details: state.details.map((d) => ({ platform: d.platform, online: false, changeTime: d.online ? at : d.changeTime.toISOString() })), incarnation: state.incarnation, version: state.version + 1, at };
+      for (const sub of subscribers.get(subjectId) ?? []) {
+        if (cleaned.has(sub.subscriberId)) continue;
+        record({ type: 'watchedUserGone', appKey, receiverId: sub.subscriberId, subscribeType: 'ONLINE_STATUS', subscribeTime: sub.subscribedAtMs, expiry: sub.expiry, expiresAt: sub.expiresAtMs, ...gone });
+      }
+      for (const friendId of friends.get(subjectId) ?? []) {
+        if (cleaned.has(friendId)) continue;
+        record({ type: 'watchedUserGone', appKey, receiverId: friendId, subscribeType: 'FRIEND_ONLINE_STATUS', subscribeTime: null, expiry: null, expiresAt: null, ...gone });
+      }
+    }
+    await removeSubscriptionsTo(trx, appKey, userIds);
+    const removed = await cleanUsers(trx, appKey, userIds);
+    for (const userId of userIds) record({ type: 'userRemoved', appKey, userId, at });
+    record({ type: 'usersCleaned', appKey, userIds: [...userIds], at });
+    return removed;
+  });
+}
+
+/** One FriendDeleted per former friend, naming every cleaned user it was friends with. */
+function recordFormerFriends(record: RecordEvent, appKey: string, friends: Map<string, string[]>, cleaned: Set<string>, at: string): void {
+  const lost = new Map<string, string[]>();
+  for (const [cleanedId, friendIds] of friends) {
+    for (const friendId of friendIds) {
+      if (cleaned.has(friendId)) continue;
+      let list = lost.get(friendId);
+      if (!list) lost.set(friendId, (list = []));
+      list.push(cleanedId);
+    }
+  }
+  for (const [receiverId, ids] of lost) {
+    record({ type: 'friendEvent', appKey, receiverId, event: { kind: 'FriendDeleted', userIds: ids.sort(), deletedAt: at }, at });
+    for (const id of ids) record({ type: 'friendshipChanged', appKey, userIds: [receiverId, id], at });
+  }
+}

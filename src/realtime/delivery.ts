@@ -1,0 +1,35 @@
+import type { LoggedEvent } from '../events/repository.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { Audiences } from '../subscriptions/audience.ts';
+import { userTopic } from './messages.ts';
+import type { UserTopics } from './topics.ts';
+
+/**
+ * Hands batches read from the event log to the connections of this instance. The receivers of
+ * every event of a batch are looked up side by side; the messages then go out strictly in log
+ * order, so each connection sees its events in cursor order. If any lookup fails nothing of the
+ * batch goes out and the relay reads it again (no event half-delivered, none skipped).
+ */
+export class LocalDelivery {
+  constructor(
+    private readonly audiences: Audiences,
+    private readonly topics: UserTopics,
+    private readonly observe: { log: Logger; metrics: Metrics },
+  ) {}
+
+  readonly deliver = async (events: LoggedEvent[]): Promise<void> => {
+    const start = performance.now();
+    const wanted = (appKey: string, userId: string) => this.topics.listening(userTopic(appKey, userId));
+    const addressed = await Promise.all(events.map((e) => this.audiences.messagesFor(e, wanted)));
+    for (let i = 0; i < events.length; i++) {
+      const batch = addressed[i]!;
+      if (batch.length === 0) continue;
+      await this.topics.publish(batch.map((a) => ({ topic: userTopic(a.appKey, a.userId), message: a.message })));
+      const kinds = new Map<string, number>();
+      for (const { message } of batch) kinds.set(message.kind, (kinds.get(message.kind) ?? 0) + 1);
+      for (const [kind, n] of kinds) this.observe.metrics.eventsPublished.inc({ kind }, n);
+    }
+    for (const e of events) this.observe.metrics.fanOutDuration.observe({ change: e.event.type }, (performance.now() - start) / 1000 / events.length);
+  };
+}

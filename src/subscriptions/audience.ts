@@ -1,0 +1,187 @@
+import type { Kysely } from 'kysely';
+import type { Clock } from '../clock.ts';
+import type { AppRow, Database, UserRow } from '../db/database.ts';
+import type { DomainEvent } from '../events/bus.ts';
+import type { LoggedEvent } from '../events/repository.ts';
+import { findApp, listExtProfileKeys } from '../apps/repository.ts';
+import { friendIdsOf } from '../friends/repository.ts';
+import type { ProfileView } from '../profiles/view.ts';
+import type { RealtimeMessage, StatusMessage } from '../realtime/messages.ts';
+import { viewsByAudience } from '../visibility/views.ts';
+import { subscribersOf, type Subscriber } from './repository.ts';
+
+/** WebSocket close code for connections whose credentials stopped being valid. */
+export const CLOSE_FORBIDDEN = 4403;
+
+/** One message for one user (all of that user's connections). */
+export interface Addressed {
+  appKey: string;
+  userId: string;
+  message: RealtimeMessage;
+}
+
+/** Which receivers a caller wants messages built for (e.g. those connected to this instance). */
+export type ReceiverFilter = (appKey: string, userId: string) => boolean;
+
+/**
+ * Who receives what (SPEC §6): one logged change becomes one message per receiver, cut to what
+ * that receiver may see. Per change: one indexed lookup of subscribers, one of friends, and one
+ * profile view per receiver class (self / friend / other), never a query or a visibility decision
+ * per receiver. Only receivers that `wanted` accepts get a message built.
+ */
+export class Audiences {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly clock: Clock,
+    /** names each change uniquely across instances (see StatusMessage.shared) */
+    private readonly changeIdPrefix: string,
+  ) {}
+
+  async messagesFor(logged: LoggedEvent, wanted: ReceiverFilter): Promise<Addressed[]> {
+    const { event } = logged;
+    const mark = { position: logged.position, occurredAt: logged.occurredAt.toISOString() };
+    if (logged.direct) {
+      if (!wanted(logged.appKey, logged.userId)) return [];
+      const message = directMessage(event, mark);
+      return message ? [{ appKey: logged.appKey, userId: logged.userId, message }] : [];
+    }
+    const changeId = `${this.changeIdPrefix}:${logged.position.x}:${logged.position.p}`;
+    switch (event.type) {
+      case 'profileChanged':
+        return this.profileChanged(event, changeId, mark, wanted);
+      case 'presenceChanged':
+        return this.presenceChanged(event, changeId, mark, wanted);
+      default:
+        return [];
+    }
+  }
+
+  private async profileChanged(event: Extract<DomainEvent, { type: 'profileChanged' }>, changeId: string, mark: Mark, wanted: ReceiverFilter): Promise<Addressed[]> {
+    const { appKey } = event;
+    const profile = event.profile;
+    const [app, extKeys, subscribers, friends] = await Promise.all([
+      findApp(this.db, appKey),
+      listExtProfileKeys(this.db, appKey),
+      subscribersOf(this.db, appKey, profile.userId, 'USER_PROFILE', this.clock.now()),
+      friendIdsOf(this.db, appKey, profile.userId),
+    ]);
+    if (!app) return [];
+    const views = profileViews(profile, app, extKeys);
+    const friendSet = new Set(friends);
+    const change: Change = {
+      subjectId: profile.userId,
+      details: [],
+      changeTime: new Date(profile.updatedAt).toISOString(),
+      incarnation: new Date(profile.createdAt).getTime(),
+      order: profile.version,
+      ...mark,
+    };
+    const out: Addressed[] = [];
+    if (wanted(appKey, profile.userId)) out.push({ appKey, userId: profile.userId, message: { kind: 'ownProfile', origin: event.origin, profile: views.self, ...mark } });
+    const toFriend = `${changeId}:USER_PROFILE:friend`;
+    const toOther = `${changeId}:USER_PROFILE:other`;
+    for (const s of subscribers) {
+      if (!wanted(appKey, s.subscriberId)) continue;
+      const friend = friendSet.has(s.subscriberId);
+      out.push({ appKey, userId: s.subscriberId, message: statusMessage(change, 'USER_PROFILE', s, friend ? views.friend : views.other, friend ? toFriend : toOther) });
+    }
+    const friendMessage = statusMessage(change, 'FRIEND_USER_PROFILE', null, views.friend, `${changeId}:FRIEND_USER_PROFILE`);
+    for (const friendId of friends) if (wanted(appKey, friendId)) out.push({ appKey, userId: friendId, message: friendMessage });
+    return out;
+  }
+
+  private async presenceChanged(event: Extract<DomainEvent, { type: 'presenceChanged' }>, changeId: string, mark: Mark, wanted: ReceiverFilter): Promise<Addressed[]> {
+    const { appKey } = event;
+    const [subscribers, friends] = await Promise.all([
+      subscribersOf(this.db, appKey, event.userId, 'ONLINE_STATUS', this.clock.now()),
+      friendIdsOf(this.db, appKey, event.userId),
+    ]);
+    const change: Change = { subjectId: event.userId, details: event.details, changeTime: event.at, incarnation: event.incarnation, order: event.version, ...mark };
+    const shared = `${changeId}:ONLINE_STATUS`;
+    const out: Addressed[] = [];
+    for (const s of subscribers) if (wanted(appKey, s.subscriberId)) out.push({ appKey, userId: s.subscriberId, message: statusMessage(change, 'ONLINE_STATUS', s, null, shared) });
+    const friendMessage = statusMessage(change, 'FRIEND_ONLINE_STATUS', null, null, `${changeId}:FRIEND_ONLINE_STATUS`);
+    for (const friendId of friends) if (wanted(appKey, friendId)) out.push({ appKey, userId: friendId, message: friendMessage });
+    return out;
+  }
+}
+
+type Mark = { position: LoggedEvent['position']; occurredAt: string };
+
+/**
+ * The message of an event addressed to one user (relation changes, friend events, closes, the
+ * offline status of a removed user): the same live and on replay.
+ */
+export function directMessage(event: DomainEvent, mark: Mark): RealtimeMessage | null {
+  switch (event.type) {
+    case 'subscriptionChanged':
+      return {
+        kind: 'relation',
+        origin: event.origin,
+        operationType: event.operationType,
+        subscribeType: event.subscribeType,
+        userIds: event.userIds,
+        expiry: event.expiry,
+        operationTime: event.at,
+        ...mark,
+      };
+    case 'friendEvent':
+      return { kind: 'friend', event: event.event, ...mark };
+    case 'tokensRevoked':
+      return { kind: 'close', code: CLOSE_FORBIDDEN, reason: 'token revoked', belowGeneration: event.generation };
+    case 'userRemoved':
+      return { kind: 'close', code: CLOSE_FORBIDDEN, reason: 'user removed' };
+    case 'watchedUserGone':
+      return {
+        kind: 'status',
+        subjectId: event.subjectId,
+        subscribeType: event.subscribeType,
+        subscribeTime: event.subscribeTime,
+        expiry: event.expiry,
+        expiresAt: event.expiresAt,
+        details: event.details,
+        profile: null,
+        changeTime: event.at,
+        incarnation: event.incarnation,
+        order: event.version,
+        position: mark.position,
+        occurredAt: mark.occurredAt,
+      };
+    default:
+      return null;
+  }
+}
+
+/** The three cuts of a profile as it was committed (the log holds it as JSON). */
+function profileViews(profile: UserRow, app: AppRow, extKeys: Parameters<typeof viewsByAudience>[2]): { self: ProfileView; friend: ProfileView; other: ProfileView } {
+  return viewsByAudience(profile, app, extKeys);
+}
+
+/** What every receiver of one change shares. */
+interface Change extends Mark {
+  subjectId: string;
+  details: StatusMessage['details'];
+  changeTime: string;
+  incarnation: number;
+  order: number;
+}
+
+/** One receiver's message (built thousands of times per change: one literal, one shape). */
+function statusMessage(change: Change, subscribeType: StatusMessage['subscribeType'], subscription: Subscriber | null, profile: ProfileView | null, shared: string): StatusMessage {
+  return {
+    kind: 'status',
+    subjectId: change.subjectId,
+    subscribeType,
+    subscribeTime: subscription ? subscription.subscribedAtMs : null,
+    expiry: subscription ? subscription.expiry : null,
+    expiresAt: subscription ? subscription.expiresAtMs : null,
+    details: change.details,
+    profile,
+    changeTime: change.changeTime,
+    incarnation: change.incarnation,
+    order: change.order,
+    shared,
+    position: change.position,
+    occurredAt: change.occurredAt,
+  };
+}
