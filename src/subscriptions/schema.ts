@@ -4,7 +4,7 @@ import { appError, badInput } from '../errors.ts';
 import { UserProfile } from '../profiles/schema.ts';
 import type { ProfileView } from '../profiles/view.ts';
 import type { EventStream, RealtimeConnection } from '../realtime/connection.ts';
-import { isLater, type StatusMessage, type StatusSubscribeType } from '../realtime/messages.ts';
+import { isLater, type RelationMessage, type StatusMessage, type StatusSubscribeType } from '../realtime/messages.ts';
 import { builder } from '../schema/builder.ts';
 import { intInRange, userIdList } from '../schema/validate-args.ts';
 import { countSubscriptions, subscriptionsOf } from './repository.ts';
@@ -175,7 +175,7 @@ const DONE: IteratorResult<StatusEvent> = { value: undefined, done: true };
 class StatusChangeStream implements AsyncIterableIterator<StatusEvent> {
   /** newest state per type and subject delivered so far: the snapshot's, then live ones */
   private readonly latest = new Map<StatusSubscribeType, Map<string, StatusMessage>>();
-  private readonly live: EventStream<StatusMessage>;
+  private readonly live: EventStream<StatusMessage | RelationMessage>;
   private synced: StatusEvent[] = [];
   private syncedAt = 0;
   private nextType = 0;
@@ -189,8 +189,17 @@ class StatusChangeStream implements AsyncIterableIterator<StatusEvent> {
     connection: RealtimeConnection,
   ) {
     const wanted = new Set(types);
-    // held unchecked during the sync (the snapshot they are compared with is not read yet)
-    this.live = connection.stream((m) => (m.kind === 'status' && wanted.has(m.subscribeType) && (!this.streaming || this.fresh(m)) ? m : undefined));
+    // held unchecked during the sync (the snapshot they are compared with is not read yet); a
+    // SUBSCRIBE of a streamed type (from any of the user's devices) brings the new targets' status
+    this.live = connection.stream((m) =>
+      m.kind === 'status'
+        ? wanted.has(m.subscribeType) && (!this.streaming || this.fresh(m))
+          ? m
+          : undefined
+        : m.kind === 'relation' && m.operationType === 'SUBSCRIBE' && wanted.has(m.subscribeType)
+          ? m
+          : undefined,
+    );
   }
 
   next(): Promise<IteratorResult<StatusEvent>> {
@@ -199,9 +208,31 @@ class StatusChangeStream implements AsyncIterableIterator<StatusEvent> {
     if (this.nextType < this.types.length) return this.sync(this.types[this.nextType++]!).then(() => this.next());
     if (!this.streaming) {
       this.streaming = true;
-      this.live.retain((m) => this.fresh(m));
+      this.live.retain((m) => m.kind === 'relation' || this.fresh(m));
     }
-    return this.live.next();
+    return this.live.next().then((result) => (result.done || result.value.kind === 'status' ? (result as IteratorResult<StatusEvent>) : this.push(result.value)));
+  }
+
+  /**
+   * SPEC §5: a successful subscribe pushes the current status of each newly subscribed (or
+   * refreshed) user to every connection of the subscriber streaming that type, this one included.
+   */
+  private async push(relation: RelationMessage): Promise<IteratorResult<StatusEvent>> {
+    try {
+      const caller = userCaller(this.ctx);
+      const statuses = await statusSnapshot(this.ctx.db, caller.app, caller.userId, relation.subscribeType, this.ctx.clock.now(), relation.userIds);
+      for (const status of statuses) {
+        const latest = this.latestOf(status.subscribeType);
+        const seen = latest.get(status.subjectId);
+        if (seen === undefined || isLater(status, seen)) latest.set(status.subjectId, status);
+      }
+      this.synced = statuses;
+      this.syncedAt = 0;
+    } catch (error) {
+      this.finish();
+      throw error;
+    }
+    return this.next();
   }
 
   return(): Promise<IteratorResult<StatusEvent>> {

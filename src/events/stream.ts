@@ -1,0 +1,293 @@
+import type { Context } from '../context.ts';
+import { appError } from '../errors.ts';
+import type { FriendEventPayload } from './bus.ts';
+import { type Cursor, cursorExpired } from './cursor.ts';
+import { compare, type LogPosition, lastChangesBetween, ownEventsBetween, watermark } from './repository.ts';
+import { findApp, listExtProfileKeys } from '../apps/repository.ts';
+import { friendIdsOf } from '../friends/repository.ts';
+import { findUsers } from '../profiles/repository.ts';
+import type { ProfileView } from '../profiles/view.ts';
+import type { EventStream, RealtimeConnection } from '../realtime/connection.ts';
+import { isLater, type RealtimeMessage, type RelationMessage, type StatusMessage, type StatusSubscribeType } from '../realtime/messages.ts';
+import { directMessage } from '../subscriptions/audience.ts';
+import { subscriptionsOf } from '../subscriptions/repository.ts';
+import { statusSnapshot } from '../subscriptions/snapshot.ts';
+import { viewsByAudience } from '../visibility/views.ts';
+
+export interface OwnProfileEvent {
+  kind: 'ownProfile';
+  profile: ProfileView;
+}
+
+export interface CaughtUpEvent {
+  kind: 'caughtUp';
+  resumed: boolean;
+}
+
+export type UserEventValue = StatusMessage | RelationMessage | OwnProfileEvent | FriendEventPayload | CaughtUpEvent;
+
+export interface UserEventEnvelope {
+  cursor: string;
+  /** ISO */
+  occurredAt: string;
+  event: UserEventValue;
+}
+
+const ALL_TYPES: StatusSubscribeType[] = ['ONLINE_STATUS', 'USER_PROFILE', 'FRIEND_ONLINE_STATUS', 'FRIEND_USER_PROFILE'];
+const DONE: IteratorResult<UserEventEnvelope> = { value: undefined, done: true };
+
+/**
+ * Opens `userEvents(after:)` for the connection's user (SPEC §9). A bad cursor fails here, before
+ * anything is sent: BAD_USER_INPUT when malformed or another user's, CURSOR_EXPIRED when older
+ * than the retention.
+ */
+export function openUserEvents(ctx: Context, connection: RealtimeConnection, after: string | null | undefined): UserEventStream {
+  if (ctx.caller.kind !== 'user') throw appError('FORBIDDEN', 'user token required');
+  const { app, userId } = ctx.caller;
+  let start: Cursor | null = null;
+  if (after !== null && after !== undefined) {
+    start = ctx.cursors.decode(app.appKey, userId, after);
+    const retentionMs = ctx.config.eventRetentionSeconds * 1000;
+    if (ctx.clock.now().getTime() - start.at > retentionMs) throw cursorExpired(ctx.config.eventRetentionSeconds);
+  }
+  return new UserEventStream(ctx, connection, start);
+}
+
+/**
+ * One device's resumable stream. It listens first, then reads the boundary below which the log
+ * is complete (`watermark`), then sends either the status snapshot (fresh start) or everything
+ * for this user between the cursor and the boundary (resume), then CaughtUp, then live events
+ * above the boundary: live messages at or below it were part of the replay and are dropped, so
+ * each event comes once. Status items are kept newest-only per (type, user) across all three
+ * parts, so a state the replay already showed is not sent again live.
+ */
+export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope> {
+  private readonly live: EventStream<RealtimeMessage>;
+  private readonly ready: UserEventEnvelope[] = [];
+  private readonly latest = new Map<string, { incarnation: number; order: number }>();
+  private boundary: LogPosition | undefined;
+  private newestOwnProfile = 0;
+  private started = false;
+  private finished = false;
+  private readonly appKey: string;
+  private readonly userId: string;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly connection: RealtimeConnection,
+    private readonly start: Cursor | null,
+  ) {
+    const caller = ctx.caller as Extract<Context['caller'], { kind: 'user' }>;
+    this.appKey = caller.app.appKey;
+    this.userId = caller.userId;
+    this.live = connection.stream<RealtimeMessage>((m) => (m.kind === 'close' ? undefined : m));
+  }
+
+  async next(): Promise<IteratorResult<UserEventEnvelope>> {
+    try {
+      for (;;) {
+        if (this.finished) return DONE;
+        const ready = this.ready.shift();
+        if (ready) return { value: ready, done: false };
+        if (!this.started) {
+          this.started = true;
+          await this.catchUp();
+          continue;
+        }
+        const result = await this.live.next();
+        if (result.done) {
+          this.finish();
+          return DONE;
+        }
+        await this.fromLive(result.value);
+      }
+    } catch (error) {
+      this.finish();
+      throw error;
+    }
+  }
+
+  return(): Promise<IteratorResult<UserEventEnvelope>> {
+    this.finish();
+    return Promise.resolve(DONE);
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<UserEventEnvelope>> {
+    this.finish();
+    return Promise.reject(error);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<UserEventEnvelope> {
+    return this;
+  }
+
+  private finish(): void {
+    this.finished = true;
+    this.live.end();
+  }
+
+  private envelope(event: UserEventValue, position: LogPosition, occurredAt: string, snapshot = false): UserEventEnvelope {
+    const at = Date.parse(occurredAt);
+    const cursor = this.ctx.cursors.encode(this.appKey, this.userId, { position, at: Number.isNaN(at) ? this.ctx.clock.now().getTime() : Math.min(at, this.ctx.clock.now().getTime()), snapshot });
+    return { cursor, occurredAt, event };
+  }
+
+  /** Whether a status is newer than what this stream already showed for its type and user. */
+  private fresh(status: StatusMessage): boolean {
+    const key = `${status.subscribeType}\u0000${status.subjectId}`;
+    const seen = this.latest.get(key);
+    if (seen !== undefined && !isLater(status, seen)) return false;
+    this.latest.set(key, { incarnation: status.incarnation, order: status.order });
+    return true;
+  }
+
+  private async catchUp(): Promise<void> {
+    const { db, clock } = this.ctx;
+    const boundary: LogPosition = { x: await watermark(db), p: 0n };
+    this.boundary = boundary;
+    const app = (await findApp(db, this.appKey)) ?? (this.ctx.caller as Extract<Context['caller'], { kind: 'user' }>).app;
+    const now = clock.now();
+    const nowIso = now.toISOString();
+    if (!this.start || this.start.snapshot) {
+      for (const type of ALL_TYPES) {
+        for (const status of await statusSnapshot(db, app, this.userId, type, now)) {
+          if (this.fresh(status)) this.ready.push(this.envelope(status, boundary, status.changeTime, true));
+        }
+      }
+    }
+    if (this.start) {
+      for (const item of await this.replay(this.start.position, boundary.x)) this.ready.push(item);
+    }
+    this.ready.push(this.envelope({ kind: 'caughtUp', resumed: this.start !== null }, boundary, nowIso));
+  }
+
+  /** Everything for this user between `after` and the boundary, in log order (SPEC §9). */
+  private async replay(after: LogPosition, below: bigint): Promise<UserEventEnvelope[]> {
+    const { db, clock } = this.ctx;
+    const { appKey, userId } = this;
+    const now = clock.now();
+    const [app, online, profiles, friends] = await Promise.all([
+      findApp(db, appKey),
+      subscriptionsOf(db, appKey, userId, 'ONLINE_STATUS', now),
+      subscriptionsOf(db, appKey, userId, 'USER_PROFILE', now),
+      friendIdsOf(db, appKey, userId),
+    ]);
+    if (!app) return [];
+    const watching: Record<StatusSubscribeType, Set<string>> = {
+      ONLINE_STATUS: new Set(online.map((s) => s.targetId)),
+      USER_PROFILE: new Set(profiles.map((s) => s.targetId)),
+      FRIEND_ONLINE_STATUS: new Set(friends),
+      FRIEND_USER_PROFILE: new Set(friends),
+    };
+    const watched = [...new Set([...watching.ONLINE_STATUS, ...watching.USER_PROFILE, ...friends])];
+    const [own, changes] = await Promise.all([ownEventsBetween(db, appKey, userId, after, below), lastChangesBetween(db, appKey, watched, after, below)]);
+
+    // Status is coalesced: one item per (type, user) that changed (or was newly subscribed), at
+    // the place of its last change, carrying the state as of now.
+    const placed = new Map<string, { type: StatusSubscribeType; subjectId: string; position: LogPosition }>();
+    const place = (type: StatusSubscribeType, subjectId: string, position: LogPosition) => {
+      if (!watching[type].has(subjectId)) return;
+      const key = `${type}\u0000${subjectId}`;
+      const current = placed.get(key);
+      if (!current || compare(position, current.position) > 0) placed.set(key, { type, subjectId, position });
+    };
+    for (const c of changes) {
+      if (c.kind === 'profileChanged') {
+        place('USER_PROFILE', c.userId, c.position);
+        place('FRIEND_USER_PROFILE', c.userId, c.position);
+      } else {
+        place('ONLINE_STATUS', c.userId, c.position);
+        place('FRIEND_ONLINE_STATUS', c.userId, c.position);
+      }
+    }
+    const items: { position: LogPosition; envelope: () => UserEventEnvelope | null }[] = [];
+    let ownProfileAt: { position: LogPosition; occurredAt: string } | undefined;
+    for (const logged of own) {
+      const { event } = logged;
+      const occurredAt = logged.occurredAt.toISOString();
+      if (event.type === 'profileChanged') {
+        if (event.origin.by === 'user' && event.origin.deviceId !== undefined && event.origin.deviceId === this.connection.info.deviceId) continue;
+        ownProfileAt = { position: logged.position, occurredAt };
+        continue;
+      }
+      if (event.type === 'subscriptionChanged' && event.operationType === 'SUBSCRIBE') {
+        for (const id of event.userIds) place(event.subscribeType, id, logged.position);
+      }
+      const message = directMessage(event, { position: logged.position, occurredAt });
+      if (!message || message.kind === 'close') continue;
+      if (message.kind === 'relation' && this.connection.madeBy(message.origin)) continue;
+      if (message.kind === 'status') {
+        items.push({ position: logged.position, envelope: () => (this.fresh(message) ? this.envelope(message, logged.position, occurredAt) : null) });
+      } else if (message.kind === 'relation') {
+        items.push({ position: logged.position, envelope: () => this.envelope(message, logged.position, occurredAt) });
+      } else if (message.kind === 'friend') {
+        items.push({ position: logged.position, envelope: () => this.envelope(message.event, logged.position, occurredAt) });
+      }
+    }
+    if (ownProfileAt) {
+      const [row] = await findUsers(db, appKey, [userId]);
+      if (row) {
+        const view = viewsByAudience(row, app, await listExtProfileKeys(db, appKey)).self;
+        const at = ownProfileAt;
+        this.newestOwnProfile = view.version;
+        items.push({ position: at.position, envelope: () => this.envelope({ kind: 'ownProfile', profile: view }, at.position, at.occurredAt) });
+      }
+    }
+    const byType = new Map<StatusSubscribeType, Map<string, LogPosition>>();
+    for (const p of placed.values()) {
+      let ids = byType.get(p.type);
+      if (!ids) byType.set(p.type, (ids = new Map()));
+      ids.set(p.subjectId, p.position);
+    }
+    for (const [type, ids] of byType) {
+      for (const status of await statusSnapshot(db, app, userId, type, now, [...ids.keys()])) {
+        const position = ids.get(status.subjectId)!;
+        items.push({ position, envelope: () => (this.fresh(status) ? this.envelope(status, position, status.changeTime) : null) });
+      }
+    }
+    items.sort((a, b) => compare(a.position, b.position));
+    const out: UserEventEnvelope[] = [];
+    for (const item of items) {
+      const envelope = item.envelope();
+      if (envelope) out.push(envelope);
+    }
+    return out;
+  }
+
+  /** A live message: dropped when the replay covered it or it is stale; a SUBSCRIBE also brings the new targets' status. */
+  private async fromLive(message: RealtimeMessage): Promise<void> {
+    const boundary = this.boundary!;
+    if (message.kind === 'close') return;
+    if (message.position && compare(message.position, boundary) <= 0) return;
+    const position = message.position ?? boundary;
+    const occurredAt = message.occurredAt ?? this.ctx.clock.now().toISOString();
+    switch (message.kind) {
+      case 'status':
+        if (this.fresh(message)) this.ready.push(this.envelope(message, position, occurredAt));
+        return;
+      case 'ownProfile':
+        if (message.profile.version < this.newestOwnProfile) return;
+        this.newestOwnProfile = message.profile.version;
+        if (!this.connection.madeBy(message.origin)) this.ready.push(this.envelope({ kind: 'ownProfile', profile: message.profile }, position, occurredAt));
+        return;
+      case 'friend':
+        this.ready.push(this.envelope(message.event, position, occurredAt));
+        return;
+      case 'relation': {
+        if (!this.connection.madeBy(message.origin)) this.ready.push(this.envelope(message, position, occurredAt));
+        if (message.operationType !== 'SUBSCRIBE') return;
+        for (const status of await this.pushed(message)) this.ready.push(this.envelope(status, position, occurredAt));
+        return;
+      }
+    }
+  }
+
+  private async pushed(message: RelationMessage): Promise<StatusMessage[]> {
+    const { db, clock } = this.ctx;
+    const app = (await findApp(db, this.appKey)) ?? (this.ctx.caller as Extract<Context['caller'], { kind: 'user' }>).app;
+    const statuses = await statusSnapshot(db, app, this.userId, message.subscribeType, clock.now(), message.userIds);
+    // pushed even when the state is known: a refreshed subscription has a new subscribeTime and expiry
+    for (const status of statuses) this.fresh(status);
+    return statuses;
+  }
+}
