@@ -15,6 +15,7 @@ import { createRateLimiter } from './ratelimit/plugin.ts';
 import { ensureDevApp } from './apps/dev-app.ts';
 import { loadDevSecrets } from './secrets-store.ts';
 import { PresenceService } from './presence/service.ts';
+import { countOnlineUsers } from './presence/repository.ts';
 import { randomUUID } from 'node:crypto';
 import { EventLog } from './events/log.ts';
 import { EventRelay } from './events/relay.ts';
@@ -98,14 +99,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     log,
     metrics: new Metrics({
       openConnections: () => transport?.connections().length ?? 0,
-      onlineUsers: async () => {
-        const { n } = await db
-          .selectFrom('presencePlatforms')
-          .select(sql<number>`count(distinct (app_key, user_id))::int`.as('n'))
-          .where('online', '=', true)
-          .executeTakeFirstOrThrow();
-        return n;
-      },
+      onlineUsers: () => countOnlineUsers(db),
     }),
   };
   const devApp = persistentEmbedded ? await ensureDevApp(db, target.dataDir!, clock.now()) : undefined;

@@ -7,9 +7,16 @@ import { connectLive, type LiveClient, type LiveSubscription } from './helpers/w
 let server: TestServer;
 beforeAll(async () => {
   // no heartbeat pass during a measurement: only the change's own statements are counted
-  server = await startTestServer({ config: { presenceHeartbeatMs: 3_600_000 } });
+  server = await startTestServer({ config: { presenceHeartbeatMs: 3_600_000, eventPollMs: 3_600_000 } });
 });
 afterAll(() => server?.stop());
+
+/**
+ * The relay's reads of the event log are per batch of changes, not per receiver, and how many it
+ * takes depends on timing (a read can find the boundary held back by a transaction elsewhere and
+ * look again): they are left out of the count; the change's own writes and lookups stay in.
+ */
+const countable = (statements: string[]) => statements.filter((s) => !/pg_snapshot_xmin|from "events"/.test(s));
 
 interface Cost {
   profile: string[];
@@ -57,7 +64,7 @@ async function measure(subscribers: number, liveCount: number): Promise<Cost> {
     await waitUntil(sub, () => changes(sub).length === 3);
     expect(changes(sub)[2]!.userProfile).toMatchObject({ userId: 'star', name: `star of ${subscribers}`, version: written.version });
   }
-  const profile = [...server.statements];
+  const profile = countable(server.statements);
 
   // one presence change: star's first connection
   server.statements.length = 0;
@@ -68,7 +75,7 @@ async function measure(subscribers: number, liveCount: number): Promise<Cost> {
     await waitUntil(sub, () => changes(sub).length === 4);
     expect(changes(sub)[3]!.details).toEqual([expect.objectContaining({ platform: 'IOS', online: true })]);
   }
-  const presence = [...server.statements];
+  const presence = countable(server.statements);
 
   // the sockets stay open until both measurements are done: closing them now would put
   // disconnections in flight during the next measurement

@@ -10,8 +10,13 @@
  * Queries and mutations go over HTTP (fetch) with `Authorization: Bearer <token>` and
  * `X-Device-Id`, so that the server leaves this device out of its own "other devices" events.
  * Events come over one graphql-ws connection (`connection_init` = `{ authToken, platform,
- * deviceId }`) that reconnects by itself with backoff and subscribes again, so the server's
- * status sync runs again and SYNC_SUBSCRIBED_USER_STATUS_FINISHED fires again.
+ * deviceId }`) as one resumable stream, `userEvents(after:)`. The connection reconnects by itself
+ * with backoff and resumes the stream after the cursor of the last event handed to the
+ * listeners, so the events missed while it was down arrive after the reconnect, each once
+ * (status changes coalesced to the latest status per user and type), and then
+ * SYNC_SUBSCRIBED_USER_STATUS_FINISHED fires again for every type. When the server no longer
+ * keeps events that old (CURSOR_EXPIRED) the client starts fresh by itself: the app gets the
+ * full status snapshot again, as after a first connect (see CursorStore).
  *
  * Every method resolves to `{ code: 0, data }`; a failure rejects with a ProfileClientError
  * whose `code` is RongCloud's number where there is one (see ErrorCode), or, with
@@ -148,6 +153,36 @@ export interface ProfileClientOptions {
   errors?: 'reject' | 'resolve';
   /** waits before reconnect attempt `retries` (0-based); default 0.5 s doubling up to 30 s, plus up to 0.5 s jitter */
   retryWait?: (retries: number) => Promise<void>;
+  /**
+   * Where to keep the event stream's resume cursor beyond this client's memory (e.g. localStorage),
+   * so that an app restarted within the server's retention (EVENT_RETENTION_SECONDS, default 7
+   * days) gets what it missed instead of a fresh status snapshot. Without it the cursor lives in
+   * memory only: reconnects of this client (and connect() after disconnect()) still resume.
+   * See CursorStore.
+   */
+  cursorStore?: CursorStore;
+}
+
+/**
+ * The app's storage of the resume cursor (opaque; at most a few hundred characters).
+ *
+ * - `load()` is called once, at the first connect(); null (or a failure) starts fresh.
+ * - `save(cursor)` is called after each event has been handed to the listeners (for the
+ *   catch-up after a (re)connect, once, after its last event): keep it cheap and synchronous.
+ * - `clear()`, optional, is called when the server refused the stored cursor.
+ *
+ * A cursor older than the server's retention fails with CURSOR_EXPIRED, and one of another user
+ * (say, a cursor stored for another account) with BAD_USER_INPUT: the client then drops it and
+ * starts fresh by itself. The app sees what it sees after a first connect: the status of every
+ * subscribed user and friend, then SYNC_SUBSCRIBED_USER_STATUS_FINISHED for each type; friend
+ * and own-profile events from before are not replayed, so an app that caches those should read
+ * them again with queries (getFriends, getFriendApplications, getMyUserProfile) when it sees
+ * SYNC_SUBSCRIBED_USER_STATUS_FINISHED without having seen the events it expected.
+ */
+export interface CursorStore {
+  load(): string | null | undefined | Promise<string | null | undefined>;
+  save(cursor: string): void;
+  clear?(): void;
 }
 
 export type ProfileClient = ReturnType<typeof createProfileClient>;
@@ -166,6 +201,18 @@ const codeForRefusal = (code: number) =>
   code === 4403 ? ErrorCode.UNAUTHENTICATED : code === 4429 ? ErrorCode.LIMIT_EXCEEDED : code === 4400 ? ErrorCode.INVALID_PARAMETER : ErrorCode.NETWORK_ERROR;
 
 const STATUS_TYPES = ['ONLINE_STATUS', 'USER_PROFILE', 'FRIEND_ONLINE_STATUS', 'FRIEND_USER_PROFILE'] as const;
+
+/** an event of the userEvents stream other than UserEventsCaughtUp */
+type StreamEvent = Exclude<ops.OnUserEventsSubscription['userEvents']['event'], { __typename: 'UserEventsCaughtUp' }>;
+
+/** what a (re)started stream delivered before its UserEventsCaughtUp, held until then */
+interface CatchUp {
+  /** per GraphQL subscribe type, in arrival order */
+  statuses: Map<string, SubscribeInfoEvent[]>;
+  /** the other events, in arrival order */
+  others: StreamEvent[];
+}
+const newCatchUp = (): CatchUp => ({ statuses: new Map(), others: [] });
 
 function randomId(): string {
   const bytes = new Uint8Array(12);
@@ -262,53 +309,124 @@ export function createProfileClient(options: ProfileClientOptions) {
   }
 
   // --- real time -----------------------------------------------------------------------------
+  // One stream, userEvents(after:), carries every event (SPEC §9). The client keeps the cursor of
+  // the last envelope it processed and resumes from it after every reconnect, so what happened
+  // while the socket was down arrives once, after the reconnect. Everything the server sends
+  // before UserEventsCaughtUp (the status snapshot on a fresh start, the replay on a resume) is
+  // held and handed to the listeners only when CaughtUp arrives, and only then does the cursor
+  // move: a socket lost half-way through the catch-up drops what was held, and the next resume
+  // sends it again, so nothing is lost and nothing comes twice.
   let ws: WsClient | undefined;
-  let stops: (() => void)[] = [];
+  let stop: (() => void) | undefined;
   let connecting: Promise<IAsyncRes<{ userId: string }>> | undefined;
   /** fails the connect() in progress */
   let abortConnect: ((error: unknown) => void) | undefined;
-  /** per status type still syncing since the last (re)connect: the events held until its SyncFinished */
-  let syncing = new Map<string, SubscribeInfoEvent[]>();
+  /** the cursor of the last envelope processed; undefined until loaded from options.cursorStore */
+  let lastCursor: string | null | undefined;
+  /** what the stream delivered since it (re)started and before its UserEventsCaughtUp */
+  let catchUp: CatchUp | undefined;
 
-  function onStatus(value: ops.OnSubscribedUserStatusChangeSubscription['subscribedUserStatusChange']): void {
-    if (value.__typename === 'SubscribedUserStatusSyncFinished') {
-      const held = syncing.get(value.subscribeType);
-      syncing.delete(value.subscribeType);
-      // the sync arrives as one batch, as RongCloud's onEventChange(SubscribeInfoEvent[]) does
-      if (held?.length) emit(Events.SUBSCRIBED_USER_STATUS_CHANGE, held);
-      emit(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED, subscribeTypes.toNumber(value.subscribeType));
-      return;
+  async function loadCursor(): Promise<string | null> {
+    if (!options.cursorStore) return null;
+    try {
+      const loaded = await options.cursorStore.load();
+      return typeof loaded === 'string' && loaded.length > 0 ? loaded : null;
+    } catch (error) {
+      console.error('profile client: cursorStore.load() failed; starting fresh', error);
+      return null;
     }
-    const event = toSubscribeInfoEvent(value);
-    const held = syncing.get(value.subscribeType);
-    if (held) held.push(event);
-    else emit(Events.SUBSCRIBED_USER_STATUS_CHANGE, [event]);
   }
 
-  function stream<R, V>(document: TypedDocumentString<R, V>, next: (data: R) => void, failed: (error: unknown) => void): () => void {
-    return ws!.subscribe<R>(
-      { query: document.toString() },
-      {
-        next: (result) => {
-          if (result.data) next(result.data);
-        },
-        error: failed,
-        complete: () => {},
-      },
-    );
+  function saveCursor(cursor: string | null): void {
+    lastCursor = cursor;
+    try {
+      if (cursor === null) options.cursorStore?.clear?.();
+      else options.cursorStore?.save(cursor);
+    } catch (error) {
+      console.error('profile client: cursorStore failed to store the cursor', error);
+    }
+  }
+
+  /** Hands one event to the listeners, as RongIMLib's events. */
+  function emitEvent(event: StreamEvent): void {
+    switch (event.__typename) {
+      case 'SubscriptionRelationChange':
+        emit(Events.SUBSCRIBED_RELATION_CHANGE, toSubscribeEvents(event));
+        return;
+      case 'OwnUserProfileChange':
+        emit(Events.OWN_USER_PROFILE_CHANGED, toProfile(event.profile));
+        return;
+      case 'FriendAdded':
+      case 'FriendDeleted':
+      case 'FriendApplicationStatusChanged': {
+        const mapped = toFriendEvent(event);
+        if (mapped?.kind === 'added') emit(Events.FRIEND_ADDED, mapped.event);
+        else if (mapped?.kind === 'deleted') emit(Events.FRIEND_DELETE, mapped.event);
+        else if (mapped?.kind === 'application') emit(Events.FRIEND_APPLICATION_STATUS_CHANGED, mapped.event);
+        return;
+      }
+      case 'UserStatusChange':
+        emit(Events.SUBSCRIBED_USER_STATUS_CHANGE, [toSubscribeInfoEvent(event)]);
+        return;
+    }
+  }
+
+  /** Processes one envelope; true when it was the stream's UserEventsCaughtUp. */
+  function onEnvelope(envelope: ops.OnUserEventsSubscription['userEvents']): boolean {
+    const { event } = envelope;
+    if (catchUp) {
+      if (event.__typename === 'UserEventsCaughtUp') {
+        const held = catchUp;
+        catchUp = undefined;
+        for (const other of held.others) emitEvent(other);
+        // per type: its statuses as one batch (as RongCloud's onEventChange(SubscribeInfoEvent[])
+        // delivers a sync), then SYNC_SUBSCRIBED_USER_STATUS_FINISHED for that type
+        for (const type of STATUS_TYPES) {
+          const statuses = held.statuses.get(type) ?? [];
+          if (statuses.length) emit(Events.SUBSCRIBED_USER_STATUS_CHANGE, statuses);
+          emit(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED, subscribeTypes.toNumber(type));
+        }
+        saveCursor(envelope.cursor);
+        return true;
+      }
+      if (event.__typename === 'UserStatusChange') {
+        const statuses = catchUp.statuses.get(event.subscribeType) ?? [];
+        catchUp.statuses.set(event.subscribeType, statuses);
+        statuses.push(toSubscribeInfoEvent(event));
+      } else {
+        catchUp.others.push(event);
+      }
+      return false;
+    }
+    // a CaughtUp outside a catch-up does not happen; if it did, there is nothing to hand over
+    if (event.__typename !== 'UserEventsCaughtUp') emitEvent(event);
+    saveCursor(envelope.cursor);
+    return false;
   }
 
   function connect(): Promise<IAsyncRes<{ userId: string }>> {
     connecting ??= call(async () => {
       const WebSocketImpl = options.webSocketImpl ?? (globalThis as { WebSocket?: unknown }).WebSocket;
       if (!WebSocketImpl) throw ProfileClientError.invalidParameter('no WebSocket implementation: pass options.webSocketImpl (e.g. the `ws` package)', ['webSocketImpl']);
-      // connect() resolves once the first sync finished for every type: the streams are live then
+      // connect() resolves once the stream caught up (SYNC_SUBSCRIBED_USER_STATUS_FINISHED for
+      // every type): it is live then
       let firstSync!: () => void;
       let firstFailure!: (error: unknown) => void;
       const synced = new Promise<void>((resolve, reject) => ((firstSync = resolve), (firstFailure = reject)));
       abortConnect = firstFailure;
+      if (lastCursor === undefined) {
+        let aborted: unknown;
+        synced.catch((error: unknown) => (aborted ??= error));
+        const loaded = await loadCursor();
+        // (disconnect() may have been called meanwhile)
+        if (aborted !== undefined) throw aborted;
+        lastCursor ??= loaded;
+      }
       let everConnected = false;
+      let everCaughtUp = false;
       let gaveUp = false;
+      /** stream failures in a row that were neither the cursor's fault nor a close */
+      let streamFailures = 0;
       const client = createClient({
         url: wsUrl,
         webSocketImpl: WebSocketImpl,
@@ -324,7 +442,8 @@ export function createProfileClient(options: ProfileClientOptions) {
           connecting: () => emit(Events.CONNECTING, undefined),
           connected: () => {
             everConnected = true;
-            syncing = new Map(STATUS_TYPES.map((type) => [type, [] as SubscribeInfoEvent[]]));
+            // graphql-ws subscribes again on this socket right after this event: a new catch-up
+            catchUp = newCatchUp();
             emit(Events.CONNECTED, undefined);
           },
           closed: (event) => {
@@ -344,34 +463,72 @@ export function createProfileClient(options: ProfileClientOptions) {
         },
       });
       ws = client;
-      const failed = (error: unknown) => {
-        if (gaveUp || ws !== client) return;
-        // a GraphQL error on a stream (not a close): report it as a disconnect-free failure
-        console.error('profile client: event stream failed', error);
+
+      /** (Re)opens the stream on this client, resuming after lastCursor when there is one. */
+      const open = () => {
+        catchUp = newCatchUp();
+        /** the `after` of the latest subscribe message sent for this stream */
+        let sentAfter: string | null = null;
+        const payload = {
+          query: ops.OnUserEventsDocument.toString(),
+          // graphql-ws sends this same payload again by itself after every reconnect; the getter
+          // makes each of those subscribe messages carry the cursor processed last by then
+          get variables() {
+            sentAfter = lastCursor ?? null;
+            return { after: sentAfter };
+          },
+        };
+        stop = client.subscribe<ops.OnUserEventsSubscription>(payload, {
+          next: (result) => {
+            if (gaveUp || ws !== client) return;
+            if (result.errors?.length) console.error('profile client: event stream sent errors', result.errors);
+            if (!result.data) return;
+            if (onEnvelope(result.data.userEvents)) {
+              streamFailures = 0;
+              if (!everCaughtUp) {
+                everCaughtUp = true;
+                firstSync();
+              }
+            }
+          },
+          error: onFailure,
+          // the server ended the stream without closing the socket: open it again
+          complete: () => {
+            if (!gaveUp && ws === client) reopenLater();
+          },
+        });
+        // (called synchronously by graphql-ws before it releases the failed operation, so that
+        // opening the stream again here keeps the socket, and this device online)
+        function onFailure(error: unknown): void {
+          if (gaveUp || ws !== client) return;
+          const first = Array.isArray(error) ? (error[0] as GraphQLErrorLike | undefined) : undefined;
+          const code = first?.extensions?.code;
+          if (sentAfter !== null && (code === 'CURSOR_EXPIRED' || code === 'BAD_USER_INPUT')) {
+            // the cursor is older than the server's retention (or not this user's, e.g. a stored
+            // cursor of another account): drop it and start fresh; the app then gets the status
+            // snapshot and SYNC_SUBSCRIBED_USER_STATUS_FINISHED as after a first connect, and
+            // should re-read with queries whatever else it keeps (friends, applications, profile)
+            saveCursor(null);
+            open();
+            return;
+          }
+          if (!everCaughtUp && first) {
+            firstFailure(ProfileClientError.fromGraphQL(first));
+            return;
+          }
+          // another failure of the stream itself (not a close): report it and open it again after
+          // the same backoff as a reconnect
+          console.error('profile client: event stream failed', error);
+          reopenLater();
+        }
       };
-      // the status stream last: its sync finishing tells that the server took the others too
-      stops = [
-        stream(ops.OnSubscribedRelationChangeDocument, (d) => emit(Events.SUBSCRIBED_RELATION_CHANGE, toSubscribeEvents(d.subscribedRelationChange)), failed),
-        stream(ops.OnOwnUserProfileChangedDocument, (d) => emit(Events.OWN_USER_PROFILE_CHANGED, toProfile(d.ownUserProfileChanged)), failed),
-        stream(
-          ops.OnFriendEventsDocument,
-          (d) => {
-            const mapped = toFriendEvent(d.friendEvents);
-            if (mapped?.kind === 'added') emit(Events.FRIEND_ADDED, mapped.event);
-            else if (mapped?.kind === 'deleted') emit(Events.FRIEND_DELETE, mapped.event);
-            else if (mapped?.kind === 'application') emit(Events.FRIEND_APPLICATION_STATUS_CHANGED, mapped.event);
-          },
-          failed,
-        ),
-        stream(
-          ops.OnSubscribedUserStatusChangeDocument,
-          (d) => {
-            onStatus(d.subscribedUserStatusChange);
-            if (syncing.size === 0) firstSync();
-          },
-          failed,
-        ),
-      ];
+      const reopenLater = () => {
+        catchUp = undefined;
+        void (options.retryWait ?? defaultRetryWait)(streamFailures++).then(() => {
+          if (!gaveUp && ws === client) open();
+        });
+      };
+      open();
       try {
         await synced;
       } catch (error) {
@@ -396,8 +553,9 @@ export function createProfileClient(options: ProfileClientOptions) {
     connecting = undefined;
     abortConnect?.(new ProfileClientError('disconnect() was called before the connection was established', { code: ErrorCode.NETWORK_ERROR }));
     abortConnect = undefined;
-    for (const stop of stops) stop();
-    stops = [];
+    stop?.();
+    stop = undefined;
+    catchUp = undefined;
     // dispose() rethrows how the last connection attempt failed (e.g. the 4403 close): known already
     await Promise.resolve(client?.dispose()).catch(() => {});
   }

@@ -20,9 +20,11 @@ import {
 import { ProfileClientError } from './errors.ts';
 import type {
   ApplicationFieldsFragment,
-  OnFriendEventsSubscription,
-  OnSubscribedRelationChangeSubscription,
+  FriendAddedFieldsFragment,
+  FriendApplicationChangeFieldsFragment,
+  FriendDeletedFieldsFragment,
   ProfileFieldsFragment,
+  RelationChangeFieldsFragment,
   StatusFieldsFragment,
   UserProfileInput,
 } from './generated/graphql.ts';
@@ -206,7 +208,7 @@ export function toSubscribeInfoEvent(s: StatusFieldsFragment): SubscribeInfoEven
   return event;
 }
 
-export function toSubscribeEvents(r: OnSubscribedRelationChangeSubscription['subscribedRelationChange']): SubscribeEvent[] {
+export function toSubscribeEvents(r: RelationChangeFieldsFragment): SubscribeEvent[] {
   const unsubscribe = r.operationType === 'UNSUBSCRIBE';
   return r.userIds.map((userId) => ({
     userId,
@@ -235,7 +237,13 @@ export type FriendEvent =
   | { kind: 'deleted'; event: IFriendDeleted }
   | { kind: 'application'; event: IFriendApplicationStatusChange };
 
-export function toFriendEvent(e: OnFriendEventsSubscription['friendEvents']): FriendEvent | undefined {
+/** a friend event as userEvents (and friendEvents) deliver it */
+export type FriendEventFields =
+  | ({ __typename: 'FriendAdded' } & FriendAddedFieldsFragment)
+  | ({ __typename: 'FriendDeleted' } & FriendDeletedFieldsFragment)
+  | ({ __typename: 'FriendApplicationStatusChanged' } & FriendApplicationChangeFieldsFragment);
+
+export function toFriendEvent(e: FriendEventFields): FriendEvent | undefined {
   switch (e.__typename) {
     case 'FriendAdded':
       return { kind: 'added', event: { userId: e.userId, directionType: DirectionType.BOTH, optTime: ms(e.addedAt) } };

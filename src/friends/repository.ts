@@ -25,15 +25,14 @@ function isPending(row: FriendApplicationRow | undefined, now: Date): row is Fri
 // ---------------------------------------------------------------------------------------------
 // Reads
 
+const friendsAmongStatement = compiledStatement((db, appKey: string, userId: string, candidateIds: readonly string[]) =>
+  db.selectFrom('friendships').select('friendId').where('appKey', '=', appKey).where('userId', '=', userId).where('friendId', 'in', candidateIds),
+);
+
+/** Which of the candidates are friends of `userId` (one indexed lookup; visibility decisions batch into it). */
 export async function friendIdsAmong(db: Db, appKey: string, userId: string, candidateIds: readonly string[]): Promise<Set<string>> {
   if (candidateIds.length === 0) return new Set();
-  const rows = await db
-    .selectFrom('friendships')
-    .select('friendId')
-    .where('appKey', '=', appKey)
-    .where('userId', '=', userId)
-    .where('friendId', 'in', candidateIds)
-    .execute();
+  const rows = await friendsAmongStatement(db as Kysely<Database>, appKey, userId, candidateIds);
   return new Set(rows.map((r) => r.friendId));
 }
 

@@ -166,3 +166,13 @@ export async function orphanedConnections(db: Kysely<Database>, now: Date, stale
     .execute();
   return rows;
 }
+
+/** Users online on at least one platform, over all apps (the phs_online_users gauge). */
+export async function countOnlineUsers(db: Kysely<Database>): Promise<number> {
+  const { n } = await db
+    .selectFrom('presencePlatforms')
+    .select(sql<number>`count(distinct (app_key, user_id))::int`.as('n'))
+    .where('online', '=', true)
+    .executeTakeFirstOrThrow();
+  return n;
+}

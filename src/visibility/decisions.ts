@@ -1,12 +1,8 @@
 import DataLoader from 'dataloader';
 import type { Kysely } from 'kysely';
 import type { AppRow, Database, UserRow } from '../db/database.ts';
-import { compiledStatement } from '../db/compiled.ts';
+import { friendIdsAmong } from '../friends/repository.ts';
 import { type Access, type Audience, accessFor, effectiveVisibility, needsFriendship } from './rule.ts';
-
-const friendsAmong = compiledStatement((db, appKey: string, userId: string, candidates: readonly string[]) =>
-  db.selectFrom('friendships').select('friendId').where('appKey', '=', appKey).where('userId', '=', userId).where('friendId', 'in', candidates),
-);
 
 export type Viewer = { kind: 'user'; userId: string } | { kind: 'backend' };
 
@@ -26,8 +22,7 @@ export class VisibilityDecisions {
   ) {
     if (viewer.kind === 'user') {
       this.friendOfViewer = new DataLoader(async (ownerIds) => {
-        const rows = await friendsAmong(db, app.appKey, viewer.userId, ownerIds);
-        const friends = new Set(rows.map((r) => r.friendId));
+        const friends = await friendIdsAmong(db, app.appKey, viewer.userId, ownerIds);
         return ownerIds.map((id) => friends.has(id));
       });
     }
@@ -78,4 +73,11 @@ export class VisibilityDecisions {
     else audience = 'stranger';
     return accessFor(effective, audience);
   }
+}
+
+/** The request's visibility decisions: for a user as viewer, for the backend, or none (operator, anonymous). */
+export function visibilityFor(db: Kysely<Database>, caller: { kind: string; app?: AppRow; userId?: string }): VisibilityDecisions | null {
+  if (caller.kind === 'user' && caller.app && caller.userId) return new VisibilityDecisions(db, caller.app, { kind: 'user', userId: caller.userId });
+  if (caller.kind === 'app' && caller.app) return new VisibilityDecisions(db, caller.app, { kind: 'backend' });
+  return null;
 }

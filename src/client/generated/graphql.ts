@@ -92,6 +92,29 @@ export type UserProfileVisibility =
   /** user level only: follow the app's default */
   | 'NOT_SET';
 
+export type RelationChangeFieldsFragment = { operationType: SubscribeOperation, subscribeType: SubscribeType, userIds: Array<string>, expiry: number | null, operationTime: string };
+
+export type FriendAddedFieldsFragment = { userId: string, addedAt: string };
+
+export type FriendDeletedFieldsFragment = { userIds: Array<string>, deletedAt: string };
+
+export type FriendApplicationChangeFieldsFragment = { application: { userId: string, direction: FriendApplicationDirection, status: FriendApplicationStatus, extra: string | null, reason: string | null, createdAt: string, expiresAt: string } };
+
+export type OnUserEventsSubscriptionVariables = Exact<{
+  after?: string | null | undefined;
+}>;
+
+
+export type OnUserEventsSubscription = { userEvents: { cursor: string, occurredAt: string, event:
+      | { __typename: 'FriendAdded', userId: string, addedAt: string }
+      | { __typename: 'FriendApplicationStatusChanged', application: { userId: string, direction: FriendApplicationDirection, status: FriendApplicationStatus, extra: string | null, reason: string | null, createdAt: string, expiresAt: string } }
+      | { __typename: 'FriendDeleted', userIds: Array<string>, deletedAt: string }
+      | { __typename: 'OwnUserProfileChange', profile: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } }
+      | { __typename: 'SubscriptionRelationChange', operationType: SubscribeOperation, subscribeType: SubscribeType, userIds: Array<string>, expiry: number | null, operationTime: string }
+      | { __typename: 'UserEventsCaughtUp', resumed: boolean }
+      | { __typename: 'UserStatusChange', userId: string, subscribeType: SubscribeType, subscribeTime: string | null, expiry: number | null, changeTime: string, details: Array<{ platform: Platform, online: boolean, changeTime: string }>, userProfile: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } | null }
+     } };
+
 export type OnSubscribedUserStatusChangeSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -291,6 +314,27 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
+export const RelationChangeFieldsFragmentDoc = new TypedDocumentString(`
+    fragment RelationChangeFields on SubscriptionRelationChange {
+  operationType
+  subscribeType
+  userIds
+  expiry
+  operationTime
+}
+    `, {"fragmentName":"RelationChangeFields"}) as unknown as TypedDocumentString<RelationChangeFieldsFragment, unknown>;
+export const FriendAddedFieldsFragmentDoc = new TypedDocumentString(`
+    fragment FriendAddedFields on FriendAdded {
+  userId
+  addedAt
+}
+    `, {"fragmentName":"FriendAddedFields"}) as unknown as TypedDocumentString<FriendAddedFieldsFragment, unknown>;
+export const FriendDeletedFieldsFragmentDoc = new TypedDocumentString(`
+    fragment FriendDeletedFields on FriendDeleted {
+  userIds
+  deletedAt
+}
+    `, {"fragmentName":"FriendDeletedFields"}) as unknown as TypedDocumentString<FriendDeletedFieldsFragment, unknown>;
 export const ApplicationFieldsFragmentDoc = new TypedDocumentString(`
     fragment ApplicationFields on FriendApplication {
   userId
@@ -302,6 +346,21 @@ export const ApplicationFieldsFragmentDoc = new TypedDocumentString(`
   expiresAt
 }
     `, {"fragmentName":"ApplicationFields"}) as unknown as TypedDocumentString<ApplicationFieldsFragment, unknown>;
+export const FriendApplicationChangeFieldsFragmentDoc = new TypedDocumentString(`
+    fragment FriendApplicationChangeFields on FriendApplicationStatusChanged {
+  application {
+    ...ApplicationFields
+  }
+}
+    fragment ApplicationFields on FriendApplication {
+  userId
+  direction
+  status
+  extra
+  reason
+  createdAt
+  expiresAt
+}`, {"fragmentName":"FriendApplicationChangeFields"}) as unknown as TypedDocumentString<FriendApplicationChangeFieldsFragment, unknown>;
 export const ProfileFieldsFragmentDoc = new TypedDocumentString(`
     fragment ProfileFields on UserProfile {
   userId
@@ -358,6 +417,102 @@ export const StatusFieldsFragmentDoc = new TypedDocumentString(`
   updatedAt
   restricted
 }`, {"fragmentName":"StatusFields"}) as unknown as TypedDocumentString<StatusFieldsFragment, unknown>;
+export const OnUserEventsDocument = new TypedDocumentString(`
+    subscription OnUserEvents($after: String) {
+  userEvents(after: $after) {
+    cursor
+    occurredAt
+    event {
+      __typename
+      ... on UserStatusChange {
+        ...StatusFields
+      }
+      ... on SubscriptionRelationChange {
+        ...RelationChangeFields
+      }
+      ... on OwnUserProfileChange {
+        profile {
+          ...ProfileFields
+        }
+      }
+      ... on FriendAdded {
+        ...FriendAddedFields
+      }
+      ... on FriendDeleted {
+        ...FriendDeletedFields
+      }
+      ... on FriendApplicationStatusChanged {
+        ...FriendApplicationChangeFields
+      }
+      ... on UserEventsCaughtUp {
+        resumed
+      }
+    }
+  }
+}
+    fragment RelationChangeFields on SubscriptionRelationChange {
+  operationType
+  subscribeType
+  userIds
+  expiry
+  operationTime
+}
+fragment FriendAddedFields on FriendAdded {
+  userId
+  addedAt
+}
+fragment FriendDeletedFields on FriendDeleted {
+  userIds
+  deletedAt
+}
+fragment FriendApplicationChangeFields on FriendApplicationStatusChanged {
+  application {
+    ...ApplicationFields
+  }
+}
+fragment ApplicationFields on FriendApplication {
+  userId
+  direction
+  status
+  extra
+  reason
+  createdAt
+  expiresAt
+}
+fragment ProfileFields on UserProfile {
+  userId
+  name
+  portraitUri
+  uniqueId
+  email
+  birthday
+  gender
+  location
+  role
+  level
+  userExtProfile {
+    key
+    value
+  }
+  version
+  updatedAt
+  restricted
+}
+fragment StatusFields on UserStatusChange {
+  userId
+  subscribeType
+  subscribeTime
+  expiry
+  changeTime
+  details {
+    platform
+    online
+    changeTime
+  }
+  userProfile {
+    ...ProfileFields
+  }
+}`) as unknown as TypedDocumentString<OnUserEventsSubscription, OnUserEventsSubscriptionVariables>;
 export const OnSubscribedUserStatusChangeDocument = new TypedDocumentString(`
     subscription OnSubscribedUserStatusChange {
   subscribedUserStatusChange {
@@ -407,14 +562,16 @@ fragment StatusFields on UserStatusChange {
 export const OnSubscribedRelationChangeDocument = new TypedDocumentString(`
     subscription OnSubscribedRelationChange {
   subscribedRelationChange {
-    operationType
-    subscribeType
-    userIds
-    expiry
-    operationTime
+    ...RelationChangeFields
   }
 }
-    `) as unknown as TypedDocumentString<OnSubscribedRelationChangeSubscription, OnSubscribedRelationChangeSubscriptionVariables>;
+    fragment RelationChangeFields on SubscriptionRelationChange {
+  operationType
+  subscribeType
+  userIds
+  expiry
+  operationTime
+}`) as unknown as TypedDocumentString<OnSubscribedRelationChangeSubscription, OnSubscribedRelationChangeSubscriptionVariables>;
 export const OnOwnUserProfileChangedDocument = new TypedDocumentString(`
     subscription OnOwnUserProfileChanged {
   ownUserProfileChanged {
@@ -445,21 +602,30 @@ export const OnFriendEventsDocument = new TypedDocumentString(`
   friendEvents {
     __typename
     ... on FriendAdded {
-      userId
-      addedAt
+      ...FriendAddedFields
     }
     ... on FriendDeleted {
-      userIds
-      deletedAt
+      ...FriendDeletedFields
     }
     ... on FriendApplicationStatusChanged {
-      application {
-        ...ApplicationFields
-      }
+      ...FriendApplicationChangeFields
     }
   }
 }
-    fragment ApplicationFields on FriendApplication {
+    fragment FriendAddedFields on FriendAdded {
+  userId
+  addedAt
+}
+fragment FriendDeletedFields on FriendDeleted {
+  userIds
+  deletedAt
+}
+fragment FriendApplicationChangeFields on FriendApplicationStatusChanged {
+  application {
+    ...ApplicationFields
+  }
+}
+fragment ApplicationFields on FriendApplication {
   userId
   direction
   status
