@@ -20,6 +20,7 @@ import { fanoutScenario } from './scenarios/fanout.ts';
 import { syncScenario } from './scenarios/sync.ts';
 import { idleScenario } from './scenarios/idle.ts';
 import { clusterScenario } from './scenarios/cluster.ts';
+import { reconnectScenario } from './scenarios/reconnect.ts';
 
 const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   read: readScenario,
@@ -28,6 +29,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   sync: syncScenario,
   idle: idleScenario,
   cluster: clusterScenario,
+  reconnect: reconnectScenario,
 };
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -20,6 +20,9 @@ export const SEED = {
   clusterTarget: 'c-target',
   clusterSubscribers: 200, // c000..c199 subscribe to c-target
   idle: 10_000, // i00000..i09999
+  reconnectDevices: 2000, // e0000..e1999: 50 subscriptions each, to t*: t(i + 20k mod 1000), k = 0..49 (even k ONLINE_STATUS, odd k USER_PROFILE)
+  reconnectTargets: 1000, // t0000..t0999: 50 ONLINE_STATUS + 50 USER_PROFILE subscribers each among e*
+  reconnectSubscriptions: 50,
 };
 
 export const id = {
@@ -29,7 +32,17 @@ export const id = {
   fanSubscriber: (i: number) => `f${String(i).padStart(4, '0')}`,
   clusterSubscriber: (i: number) => `c${String(i).padStart(3, '0')}`,
   idle: (i: number) => `i${String(i).padStart(5, '0')}`,
+  reconnectDevice: (i: number) => `e${String(i).padStart(4, '0')}`,
+  reconnectTarget: (i: number) => `t${String(i).padStart(4, '0')}`,
 };
+
+/** The targets reconnect device `i` subscribes to, by type (the seed's formula). */
+export function reconnectTargetsOf(i: number): { online: number[]; profile: number[] } {
+  const online: number[] = [];
+  const profile: number[] = [];
+  for (let k = 0; k < SEED.reconnectSubscriptions; k++) (k % 2 === 0 ? online : profile).push((i + 20 * k) % SEED.reconnectTargets);
+  return { online, profile };
+}
 
 /** Creates the benchmark database when it does not exist yet. */
 export async function ensureDatabase(url = DATABASE_URL): Promise<void> {
@@ -58,7 +71,7 @@ export async function seed(url = DATABASE_URL): Promise<void> {
       [APP_KEY],
     );
     const row = existing.rows[0] as { name: string; users: number; fresh: boolean } | undefined;
-    const expectedUsers = SEED.readers + SEED.writers + SEED.writeSubscribers + 1 + SEED.fanSubscribers + 1 + 1 + SEED.clusterSubscribers + SEED.idle;
+    const expectedUsers = SEED.readers + SEED.writers + SEED.writeSubscribers + 1 + SEED.fanSubscribers + 1 + 1 + SEED.clusterSubscribers + SEED.idle + SEED.reconnectDevices + SEED.reconnectTargets;
     if (row && row.name === SEED_VERSION && row.users === expectedUsers && row.fresh) {
       log(`seed: reusing the data already seeded (${row.users} users, ${SEED_VERSION})`);
       return;
@@ -104,6 +117,8 @@ export async function seed(url = DATABASE_URL): Promise<void> {
     await users('f*', `'f' || lpad(g::text, 4, '0')`, SEED.fanSubscribers);
     await users('c*', `'c' || lpad(g::text, 3, '0')`, SEED.clusterSubscribers);
     await users('i*', `'i' || lpad(g::text, 5, '0')`, SEED.idle);
+    await users('e*', `'e' || lpad(g::text, 4, '0')`, SEED.reconnectDevices);
+    await users('t*', `'t' || lpad(g::text, 4, '0')`, SEED.reconnectTargets);
     await users('f-target', `'${SEED.fanTarget}'`, 1, `'NOT_SET'`);
     await users('c-target', `'${SEED.clusterTarget}'`, 1, `'EVERYONE'`);
     await users('sync-user', `'${SEED.syncUser}'`, 1);
@@ -138,6 +153,11 @@ export async function seed(url = DATABASE_URL): Promise<void> {
     await subscriptions(
       'sync-user -> 500 USER_PROFILE + 500 ONLINE_STATUS',
       `select '${SEED.syncUser}', 'r' || lpad(i::text, 4, '0'), case when i < 500 then 'USER_PROFILE' else 'ONLINE_STATUS' end from generate_series(0, 999) i`,
+    );
+    await subscriptions(
+      `e* -> ${SEED.reconnectSubscriptions} t* each (ONLINE_STATUS and USER_PROFILE alternating)`,
+      `select 'e' || lpad(i::text, 4, '0'), 't' || lpad(((i + 20 * k) % ${SEED.reconnectTargets})::text, 4, '0'), case when k % 2 = 0 then 'ONLINE_STATUS' else 'USER_PROFILE' end
+       from generate_series(0, ${SEED.reconnectDevices - 1}) i, generate_series(0, ${SEED.reconnectSubscriptions - 1}) k`,
     );
     await client.query('commit');
     await client.query('analyze');

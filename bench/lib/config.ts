@@ -12,7 +12,7 @@ export const TOKEN_SECRET = 'bench-token-secret-0123456789-0123456789-abcdef';
 export const OPERATOR_TOKEN = 'bench-operator-token-0123456789';
 export const APP_KEY = 'bench-app';
 /** Bumped whenever the seeded data changes shape: a database seeded by another version is re-seeded. */
-export const SEED_VERSION = 'bench seed v3';
+export const SEED_VERSION = 'bench seed v4';
 /** Pool size of the server (its default, DATABASE_POOL_SIZE=10) and of the floors. */
 export const POOL_SIZE = 10;
 
@@ -35,6 +35,14 @@ export const SCALE = {
   idleConnections: QUICK ? 300 : 10_000,
   clusterSubscribers: QUICK ? 20 : 200,
   clusterChanges: QUICK ? 3 : 30,
+  /** devices (one per user) that drop and reconnect at once */
+  reconnectDevices: QUICK ? 200 : 2000,
+  /** profile changes of subscribed targets made while the devices are away, before each reconnect */
+  reconnectProfileChanges: QUICK ? 40 : 200,
+  /** targets that come online (before one reconnect) and go offline again (before the other) */
+  reconnectPresenceChanges: QUICK ? 20 : 100,
+  /** profile changes made while the devices are connected (the live write load, once per round) */
+  reconnectLiveChanges: QUICK ? 20 : 100,
 };
 
 export const log = (...parts: unknown[]) => process.stderr.write(`${parts.join(' ')}\n`);

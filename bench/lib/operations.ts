@@ -16,3 +16,6 @@ export const readBody = (ids: string[]) => JSON.stringify({ query: READ_QUERY, o
 
 export const writeBody = (name: string, hobby: string) =>
   JSON.stringify({ query: WRITE_MUTATION, operationName: 'Write', variables: { p: { name, userExtProfile: [{ key: 'hobby', value: hobby }] } } });
+
+/** What a device runs on the resumable stream (reconnect scenario): `after` = its last cursor, or omitted. */
+export const USER_EVENTS_SUBSCRIPTION = `subscription Events($after: String) { userEvents(after: $after) { cursor event { __typename ... on UserEventsCaughtUp { resumed } ... on UserStatusChange { userId subscribeType details { platform online changeTime } userProfile { userId name version } } } } }`;

@@ -10,6 +10,15 @@
  *   reset   {}                               forget recorded arrivals
  *   sync    { url, token, query, syncFinished, repeat }  connect+subscribe `repeat` times; time to the last SyncFinished
  *   close   {}                               close every socket
+ *
+ * Devices on the resumable stream (reconnect scenario), kept apart from the sockets above:
+ *   devices     { url, tokens?, query, resume, platform, timeoutMs }  open every device at once (tokens given:
+ *               a new population, else the current one again), run `query` with `after` = the device's last
+ *               cursor when `resume`; answers per device the time from the command to UserEventsCaughtUp
+ *               and the envelopes before it
+ *   dropDevices {}                           close every device socket at once (client side), keep the cursors
+ *   awaitLive   { total, timeoutMs }         wait until `total` envelopes arrived after CaughtUp (since resetLive)
+ *   resetLive   {}                           forget the live envelopes counted so far
  */
 import WebSocket from 'ws';
 import { now } from '../lib/stats.ts';
@@ -161,6 +170,145 @@ async function closeAll() {
   );
 }
 
+interface Device {
+  token: string;
+  /** cursor of the last envelope received */
+  cursor?: string;
+  socket?: WebSocket;
+}
+let devices: Device[] = [];
+let liveEnvelopes = 0;
+let lastLiveAt = 0;
+
+function cursorOf(frame: string): string | undefined {
+  const at = frame.indexOf('"cursor":"');
+  if (at < 0) return undefined;
+  const end = frame.indexOf('"', at + 10);
+  return end < 0 ? undefined : frame.slice(at + 10, end);
+}
+
+/**
+ * Opens one device's socket and its userEvents operation; resolves at UserEventsCaughtUp with
+ * the times (from `t0`) of the ack and of CaughtUp and the envelopes before CaughtUp. The socket
+ * stays open and counts live envelopes afterwards, keeping the device's cursor current.
+ */
+function openDevice(url: string, device: Device, index: number, query: string, resume: boolean, platform: string, t0: number, timeoutMs: number) {
+  return new Promise<{ ackMs: number; caughtUpMs: number; replayed: number; resumed: boolean }>((resolve, reject) => {
+    const after = resume ? device.cursor : undefined;
+    if (resume && !after) return reject(new Error(`device ${index} has no cursor to resume from`));
+    const socket = new WebSocket(url, PROTOCOL, { perMessageDeflate: false });
+    device.socket = socket;
+    let ackMs = NaN;
+    let replayed = 0;
+    let caughtUp = false;
+    let settled = false;
+    const timer = setTimeout(() => fail(new Error(`device ${index}: no UserEventsCaughtUp within ${timeoutMs} ms (${replayed} envelopes)`)), timeoutMs);
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      if (settled) return;
+      settled = true;
+      socket.terminate();
+      reject(error);
+    };
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authToken: device.token, platform, deviceId: `bench-device-${index}` } })));
+    socket.on('error', (e) => fail(e));
+    socket.on('close', (code, reason) => {
+      if (device.socket === socket) device.socket = undefined;
+      fail(new Error(`device ${index}: closed ${code} ${reason}`));
+    });
+    socket.on('message', (data) => {
+      const frame = data.toString();
+      if (frame.startsWith('{"type":"connection_ack"')) {
+        ackMs = now() - t0;
+        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables: after ? { after } : {} } }));
+        return;
+      }
+      if (frame.includes('"type":"ping"')) return socket.send('{"type":"pong"}');
+      if (frame.includes('"type":"error"') || frame.includes('"errors":[')) return fail(new Error(`device ${index}: ${frame.slice(0, 300)}`));
+      if (!frame.includes('"type":"next"')) return;
+      const cursor = cursorOf(frame);
+      if (cursor) device.cursor = cursor;
+      if (caughtUp) {
+        liveEnvelopes++;
+        lastLiveAt = now();
+        if (waiters.length) notify();
+        return;
+      }
+      if (frame.includes('"UserEventsCaughtUp"')) {
+        caughtUp = true;
+        clearTimeout(timer);
+        settled = true;
+        resolve({ ackMs, caughtUpMs: now() - t0, replayed, resumed: frame.includes('"resumed":true') });
+        return;
+      }
+      replayed++;
+    });
+  });
+}
+
+async function openDevices(url: string, tokens: string[] | undefined, query: string, resume: boolean, platform: string, timeoutMs: number) {
+  if (tokens) devices = tokens.map((token) => ({ token }));
+  const t0 = now();
+  const results = await Promise.allSettled(devices.map((d, i) => openDevice(url, d, i, query, resume, platform, t0, timeoutMs)));
+  const errors: string[] = [];
+  const caughtUpMs: number[] = [];
+  const ackMs: number[] = [];
+  const replayed: number[] = [];
+  let resumed = 0;
+  let failed = 0;
+  for (const r of results) {
+    if (r.status === 'rejected') {
+      failed++;
+      if (errors.length < 5) errors.push(String(r.reason));
+      replayed.push(-1);
+      continue;
+    }
+    caughtUpMs.push(r.value.caughtUpMs);
+    ackMs.push(r.value.ackMs);
+    replayed.push(r.value.replayed);
+    if (r.value.resumed) resumed++;
+  }
+  return { caughtUpMs, ackMs, replayed, resumed, failed, errors, ms: now() - t0 };
+}
+
+async function dropDevices() {
+  const open = devices.map((d) => d.socket).filter((s): s is WebSocket => s !== undefined);
+  for (const d of devices) d.socket = undefined;
+  await Promise.all(
+    open.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.removeAllListeners('close');
+          s.removeAllListeners('message');
+          s.once('close', () => resolve());
+          s.on('error', () => {});
+          s.close(1000);
+          setTimeout(() => {
+            s.terminate();
+            resolve();
+          }, 5000).unref();
+        }),
+    ),
+  );
+  return { closed: open.length };
+}
+
+async function awaitLive(total: number, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (liveEnvelopes < total) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, Math.min(left, 1000));
+      waiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+  return { received: liveEnvelopes, complete: liveEnvelopes >= total, lastAt: lastLiveAt };
+}
+
 process.on('message', (raw: any) => {
   const reply = (body: object) => process.send!({ reply: raw.id, ...body });
   void (async () => {
@@ -180,6 +328,16 @@ process.on('message', (raw: any) => {
           return reply(await syncRuns(raw.url, raw.token, raw.query, raw.syncFinished, raw.repeat));
         case 'close':
           await closeAll();
+          return reply({ ok: true });
+        case 'devices':
+          return reply(await openDevices(raw.url, raw.tokens, raw.query, raw.resume === true, raw.platform ?? 'IOS', raw.timeoutMs ?? 120_000));
+        case 'dropDevices':
+          return reply(await dropDevices());
+        case 'awaitLive':
+          return reply(await awaitLive(raw.total, raw.timeoutMs ?? 30_000));
+        case 'resetLive':
+          liveEnvelopes = 0;
+          lastLiveAt = 0;
           return reply({ ok: true });
         case 'exit':
           reply({ ok: true });
