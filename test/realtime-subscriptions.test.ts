@@ -323,11 +323,13 @@ describe('expiry (SPEC §5)', () => {
     const sub2 = await statusStream(live, ['USER_PROFILE', 'ONLINE_STATUS']);
     expect(statusEvents(sub2).map((e) => e.__typename)).toEqual(['SubscribedUserStatusSyncFinished', 'SubscribedUserStatusSyncFinished']);
 
-    // subscribing again brings delivery back
+    // subscribing again brings delivery back: first the pushed current status (SPEC §5), then changes
     await subscribe(alice, 'USER_PROFILE', ['bob'], 60);
-    await updateMy(bob, { name: 'again' });
     await waitUntil(sub, () => statusEvents(sub).length === 7);
-    expect((statusEvents(sub)[6] as StatusChangeJson).userProfile!.name).toBe('again');
+    expect((statusEvents(sub)[6] as StatusChangeJson).userProfile!.name).toBe('after');
+    await updateMy(bob, { name: 'again' });
+    await waitUntil(sub, () => statusEvents(sub).length === 8);
+    expect((statusEvents(sub)[7] as StatusChangeJson).userProfile!.name).toBe('again');
     await Promise.all([live.dispose(), bobPhone.dispose(), bobWeb.dispose()]);
   });
 

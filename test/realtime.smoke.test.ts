@@ -107,9 +107,11 @@ it('keeps streaming a user that was removed and created again (its versions rest
   await app.backend.ok('mutation { cleanUserProfiles(userIds: ["bob"]) }'); // also ends alice's subscription to bob
   server.clock.advance(1000);
   await app.backend.ok('mutation { setUserProfile(userId: "bob", profile: { name: "new bob" }) { version } }');
-  await alice.ok(subscribe);
-  await app.backend.ok('mutation { setUserProfile(userId: "bob", profile: { name: "new bob 2" }) { version } }');
+  await alice.ok(subscribe); // pushes bob's current status (SPEC §5)
   await sub.waitFor(6);
-  expect((sub.events[5] as any).subscribedUserStatusChange.userProfile).toEqual({ name: 'new bob 2', version: 3 });
+  expect((sub.events[5] as any).subscribedUserStatusChange.userProfile).toEqual({ name: 'new bob', version: 2 });
+  await app.backend.ok('mutation { setUserProfile(userId: "bob", profile: { name: "new bob 2" }) { version } }');
+  await sub.waitFor(7);
+  expect((sub.events[6] as any).subscribedUserStatusChange.userProfile).toEqual({ name: 'new bob 2', version: 3 });
   await live.dispose();
 });
