@@ -325,6 +325,8 @@ export function createProfileClient(options: ProfileClientOptions) {
   let lastCursor: string | null | undefined;
   /** what the stream delivered since it (re)started and before its UserEventsCaughtUp */
   let catchUp: CatchUp | undefined;
+  /** how many times disconnect() was called (a connect() waiting for cursorStore.load() gives up) */
+  let disconnects = 0;
 
   async function loadCursor(): Promise<string | null> {
     if (!options.cursorStore) return null;
@@ -413,13 +415,12 @@ export function createProfileClient(options: ProfileClientOptions) {
       let firstSync!: () => void;
       let firstFailure!: (error: unknown) => void;
       const synced = new Promise<void>((resolve, reject) => ((firstSync = resolve), (firstFailure = reject)));
+      synced.catch(() => {}); // (awaited below, unless connect() gave up before)
       abortConnect = firstFailure;
       if (lastCursor === undefined) {
-        let aborted: unknown;
-        synced.catch((error: unknown) => (aborted ??= error));
+        const generation = disconnects;
         const loaded = await loadCursor();
-        // (disconnect() may have been called meanwhile)
-        if (aborted !== undefined) throw aborted;
+        if (disconnects !== generation) throw new ProfileClientError('disconnect() was called before the connection was established', { code: ErrorCode.NETWORK_ERROR });
         lastCursor ??= loaded;
       }
       let everConnected = false;
@@ -478,11 +479,15 @@ export function createProfileClient(options: ProfileClientOptions) {
             return { after: sentAfter };
           },
         };
-        stop = client.subscribe<ops.OnUserEventsSubscription>(payload, {
+        /** this subscription failed (and what follows was decided): its completion is no news */
+        let failed = false;
+        const dispose = client.subscribe<ops.OnUserEventsSubscription>(payload, {
           next: (result) => {
-            if (gaveUp || ws !== client) return;
+            if (gaveUp || ws !== client || failed) return;
+            // a stream that could not start (e.g. CURSOR_EXPIRED) comes as one result with errors
+            // and no data, then completes
+            if (!result.data) return onFailure(result.errors ?? []);
             if (result.errors?.length) console.error('profile client: event stream sent errors', result.errors);
-            if (!result.data) return;
             if (onEnvelope(result.data.userEvents)) {
               streamFailures = 0;
               if (!everCaughtUp) {
@@ -494,13 +499,19 @@ export function createProfileClient(options: ProfileClientOptions) {
           error: onFailure,
           // the server ended the stream without closing the socket: open it again
           complete: () => {
-            if (!gaveUp && ws === client) reopenLater();
+            if (!gaveUp && ws === client && !failed) reopenLater();
           },
         });
+        stop = dispose;
         // (called synchronously by graphql-ws before it releases the failed operation, so that
-        // opening the stream again here keeps the socket, and this device online)
+        // opening the stream again here keeps the socket open, and this device online)
         function onFailure(error: unknown): void {
-          if (gaveUp || ws !== client) return;
+          if (gaveUp || ws !== client || failed) return;
+          failed = true;
+          // done with this operation (were the socket to drop before the server's complete
+          // arrives, graphql-ws would otherwise subscribe it again after the reconnect); the
+          // stream opened again below is subscribed first, so that the socket stays open
+          queueMicrotask(dispose);
           const first = Array.isArray(error) ? (error[0] as GraphQLErrorLike | undefined) : undefined;
           const code = first?.extensions?.code;
           if (sentAfter !== null && (code === 'CURSOR_EXPIRED' || code === 'BAD_USER_INPUT')) {
@@ -551,6 +562,7 @@ export function createProfileClient(options: ProfileClientOptions) {
     const client = ws;
     ws = undefined;
     connecting = undefined;
+    disconnects++;
     abortConnect?.(new ProfileClientError('disconnect() was called before the connection was established', { code: ErrorCode.NETWORK_ERROR }));
     abortConnect = undefined;
     stop?.();

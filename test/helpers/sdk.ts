@@ -99,3 +99,53 @@ export function record(client: ProfileClient, token = ''): RecordedClient {
     },
   };
 }
+
+/**
+ * A retryWait that keeps a client disconnected while `hold()` is in effect: after a drop the
+ * client waits at the gate until `release()`, so a test can make changes while it is offline.
+ */
+export function reconnectGate() {
+  let gate: Promise<void> = Promise.resolve();
+  let open = () => {};
+  return {
+    retryWait: async (retries: number) => {
+      await gate;
+      await new Promise<void>((resolve) => setTimeout(resolve, Math.min(2000, 50 * 2 ** retries)));
+    },
+    hold() {
+      gate = new Promise<void>((resolve) => (open = resolve));
+    },
+    release() {
+      open();
+    },
+  };
+}
+
+/** Drops `userId`'s connections of `app` server-side, as a restarting instance does (1012 by default). */
+export function dropConnections(server: TestServer, app: TestApp, userId: string, code = 1012, reason = 'service restart'): number {
+  const connections = server.app.realtime.transport.connections().filter((c) => c.info.appKey === app.appKey && c.info.userId === userId);
+  for (const c of connections) c.drop(code, reason);
+  return connections.length;
+}
+
+/** An in-memory CursorStore that records what the client did with it. */
+export function memoryCursorStore(initial: string | null = null) {
+  const calls: string[] = [];
+  const store = {
+    value: initial,
+    calls,
+    load() {
+      calls.push('load');
+      return store.value;
+    },
+    save(cursor: string) {
+      calls.push('save');
+      store.value = cursor;
+    },
+    clear() {
+      calls.push('clear');
+      store.value = null;
+    },
+  };
+  return store;
+}
