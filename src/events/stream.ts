@@ -24,6 +24,16 @@ export interface CaughtUpEvent {
   resumed: boolean;
 }
 
+/** An envelope waiting to be sent; its cursor is made when it is sent (see `sealed`). */
+interface Pending {
+  event: UserEventValue;
+  position: LogPosition;
+  occurredAt: string;
+  snapshot: boolean;
+  /** another envelope of the same log row follows for this receiver */
+  continued: boolean;
+}
+
 export type UserEventValue = StatusMessage | RelationMessage | OwnProfileEvent | FriendEventPayload | CaughtUpEvent;
 
 export interface UserEventEnvelope {
@@ -63,8 +73,8 @@ export function openUserEvents(ctx: Context, connection: RealtimeConnection, aft
  */
 export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope> {
   private readonly live: EventStream<RealtimeMessage>;
-  private readonly ready: UserEventEnvelope[] = [];
-  private readonly latest = new Map<string, { incarnation: number; order: number }>();
+  private readonly ready: Pending[] = [];
+  private readonly latest = new Map<string, { incarnation: number; order: number; subscribeTime: number | null; expiry: number | null }>();
   private boundary: LogPosition | undefined;
   private newestOwnProfile = 0;
   private started = false;
@@ -88,7 +98,7 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
       for (;;) {
         if (this.finished) return DONE;
         const ready = this.ready.shift();
-        if (ready) return { value: ready, done: false };
+        if (ready) return { value: this.sealed(ready, this.ready[0]), done: false };
         if (!this.started) {
           this.started = true;
           await this.catchUp();
@@ -126,10 +136,23 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
     this.live.end();
   }
 
-  private envelope(event: UserEventValue, position: LogPosition, occurredAt: string, snapshot = false): UserEventEnvelope {
-    const at = Date.parse(occurredAt);
-    const cursor = this.ctx.cursors.encode(this.appKey, this.userId, { position, at: Number.isNaN(at) ? this.ctx.clock.now().getTime() : Math.min(at, this.ctx.clock.now().getTime()), snapshot });
-    return { cursor, occurredAt, event };
+  private envelope(event: UserEventValue, position: LogPosition, occurredAt: string, snapshot = false, continued = false): Pending {
+    return { event, position, occurredAt, snapshot, continued };
+  }
+
+  /**
+   * The envelope with its cursor. Several envelopes can come from one log row (a subscribe and the
+   * statuses it pushes; a subject's USER_PROFILE and FRIEND_USER_PROFILE change): all but the last
+   * carry the place just before that row, so a resume from them repeats the row's envelopes rather
+   * than skipping those not yet processed.
+   */
+  private sealed(item: Pending, following: Pending | undefined): UserEventEnvelope {
+    const more = item.continued || (following !== undefined && !following.snapshot && compare(following.position, item.position) === 0);
+    const position = more && !item.snapshot && item.position.p > 0n ? { x: item.position.x, p: item.position.p - 1n } : item.position;
+    const now = this.ctx.clock.now().getTime();
+    const at = Date.parse(item.occurredAt);
+    const cursor = this.ctx.cursors.encode(this.appKey, this.userId, { position, at: Number.isNaN(at) ? now : Math.min(at, now), snapshot: item.snapshot });
+    return { cursor, occurredAt: item.occurredAt, event: item.event };
   }
 
   /** Whether a status is newer than what this stream already showed for its type and user. */
@@ -137,7 +160,17 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
     const key = `${status.subscribeType}\u0000${status.subjectId}`;
     const seen = this.latest.get(key);
     if (seen !== undefined && !isLater(status, seen)) return false;
-    this.latest.set(key, { incarnation: status.incarnation, order: status.order });
+    this.latest.set(key, { incarnation: status.incarnation, order: status.order, subscribeTime: status.subscribeTime, expiry: status.expiry });
+    return true;
+  }
+
+  /** A pushed status: news when its state is newer, or its subscription was refreshed (new subscribeTime or expiry). */
+  private freshOrRefreshed(status: StatusMessage): boolean {
+    const key = `${status.subscribeType}\u0000${status.subjectId}`;
+    const seen = this.latest.get(key);
+    if (seen !== undefined && !isLater(status, seen) && seen.subscribeTime === status.subscribeTime && seen.expiry === status.expiry) return false;
+    if (seen === undefined || isLater(status, seen)) this.latest.set(key, { incarnation: status.incarnation, order: status.order, subscribeTime: status.subscribeTime, expiry: status.expiry });
+    else this.latest.set(key, { ...seen, subscribeTime: status.subscribeTime, expiry: status.expiry });
     return true;
   }
 
@@ -162,7 +195,7 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
   }
 
   /** Everything for this user between `after` and the boundary, in log order (SPEC §9). */
-  private async replay(after: LogPosition, below: bigint): Promise<UserEventEnvelope[]> {
+  private async replay(after: LogPosition, below: bigint): Promise<Pending[]> {
     const { db, clock } = this.ctx;
     const { appKey, userId } = this;
     const now = clock.now();
@@ -200,7 +233,8 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
         place('FRIEND_ONLINE_STATUS', c.userId, c.position);
       }
     }
-    const items: { position: LogPosition; envelope: () => UserEventEnvelope | null }[] = [];
+    // at one position, statuses (rank 0) go before the row's own event (rank 1), as live
+    const items: { position: LogPosition; rank?: number; envelope: () => Pending | null }[] = [];
     let ownProfileAt: { position: LogPosition; occurredAt: string } | undefined;
     for (const logged of own) {
       const { event } = logged;
@@ -219,9 +253,9 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
       if (message.kind === 'status') {
         items.push({ position: logged.position, envelope: () => (this.fresh(message) ? this.envelope(message, logged.position, occurredAt) : null) });
       } else if (message.kind === 'relation') {
-        items.push({ position: logged.position, envelope: () => this.envelope(message, logged.position, occurredAt) });
+        items.push({ position: logged.position, rank: 1, envelope: () => this.envelope(message, logged.position, occurredAt) });
       } else if (message.kind === 'friend') {
-        items.push({ position: logged.position, envelope: () => this.envelope(message.event, logged.position, occurredAt) });
+        items.push({ position: logged.position, rank: 1, envelope: () => this.envelope(message.event, logged.position, occurredAt) });
       }
     }
     if (ownProfileAt) {
@@ -245,8 +279,8 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
         items.push({ position, envelope: () => (this.fresh(status) ? this.envelope(status, position, status.changeTime) : null) });
       }
     }
-    items.sort((a, b) => compare(a.position, b.position));
-    const out: UserEventEnvelope[] = [];
+    items.sort((a, b) => compare(a.position, b.position) || (a.rank ?? 0) - (b.rank ?? 0));
+    const out: Pending[] = [];
     for (const item of items) {
       const envelope = item.envelope();
       if (envelope) out.push(envelope);
@@ -263,7 +297,7 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
     const occurredAt = message.occurredAt ?? this.ctx.clock.now().toISOString();
     switch (message.kind) {
       case 'status':
-        if (this.fresh(message)) this.ready.push(this.envelope(message, position, occurredAt));
+        if (this.fresh(message)) this.ready.push(this.envelope(message, position, occurredAt, false, message.continued === true));
         return;
       case 'ownProfile':
         if (message.profile.version < this.newestOwnProfile) return;
@@ -274,9 +308,10 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
         this.ready.push(this.envelope(message.event, position, occurredAt));
         return;
       case 'relation': {
+        // the pushed statuses first, the relation change last: a resume from the relation's cursor
+        // then repeats nothing, and one from a pushed status repeats only states (see `sealed`)
+        if (message.operationType === 'SUBSCRIBE') for (const status of await this.pushed(message)) this.ready.push(this.envelope(status, position, occurredAt));
         if (!this.connection.madeBy(message.origin)) this.ready.push(this.envelope(message, position, occurredAt));
-        if (message.operationType !== 'SUBSCRIBE') return;
-        for (const status of await this.pushed(message)) this.ready.push(this.envelope(status, position, occurredAt));
         return;
       }
     }
@@ -286,8 +321,7 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
     const { db, clock } = this.ctx;
     const app = (await findApp(db, this.appKey)) ?? (this.ctx.caller as Extract<Context['caller'], { kind: 'user' }>).app;
     const statuses = await statusSnapshot(db, app, this.userId, message.subscribeType, clock.now(), message.userIds);
-    // pushed even when the state is known: a refreshed subscription has a new subscribeTime and expiry
-    for (const status of statuses) this.fresh(status);
-    return statuses;
+    // a state this stream showed already is not pushed again, unless the subscription was refreshed
+    return statuses.filter((status) => this.freshOrRefreshed(status));
   }
 }

@@ -45,6 +45,8 @@ export interface StatusMessage extends FromLog {
    * expiry and expiresAt (same subject, type and audience), so their rendering can be shared.
    */
   shared?: string;
+  /** this receiver gets another message of the same change right after (friend and subscriber at once) */
+  continued?: boolean;
 }
 
 /** Whether `a` is a later state of its subject than `b`. */

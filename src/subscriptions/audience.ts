@@ -83,7 +83,9 @@ export class Audiences {
     for (const s of subscribers) {
       if (!wanted(appKey, s.subscriberId)) continue;
       const friend = friendSet.has(s.subscriberId);
-      out.push({ appKey, userId: s.subscriberId, message: statusMessage(change, 'USER_PROFILE', s, friend ? views.friend : views.other, friend ? toFriend : toOther) });
+      const message = statusMessage(change, 'USER_PROFILE', s, friend ? views.friend : views.other, friend ? toFriend : toOther);
+      if (friend) message.continued = true; // its FRIEND_USER_PROFILE message follows
+      out.push({ appKey, userId: s.subscriberId, message });
     }
     const friendMessage = statusMessage(change, 'FRIEND_USER_PROFILE', null, views.friend, `${changeId}:FRIEND_USER_PROFILE`);
     for (const friendId of friends) if (wanted(appKey, friendId)) out.push({ appKey, userId: friendId, message: friendMessage });
@@ -98,8 +100,14 @@ export class Audiences {
     ]);
     const change: Change = { subjectId: event.userId, details: event.details, changeTime: event.at, incarnation: event.incarnation, order: event.version, ...mark };
     const shared = `${changeId}:ONLINE_STATUS`;
+    const friendSet = new Set(friends);
     const out: Addressed[] = [];
-    for (const s of subscribers) if (wanted(appKey, s.subscriberId)) out.push({ appKey, userId: s.subscriberId, message: statusMessage(change, 'ONLINE_STATUS', s, null, shared) });
+    for (const s of subscribers) {
+      if (!wanted(appKey, s.subscriberId)) continue;
+      const message = statusMessage(change, 'ONLINE_STATUS', s, null, shared);
+      if (friendSet.has(s.subscriberId)) message.continued = true; // its FRIEND_ONLINE_STATUS message follows
+      out.push({ appKey, userId: s.subscriberId, message });
+    }
     const friendMessage = statusMessage(change, 'FRIEND_ONLINE_STATUS', null, null, `${changeId}:FRIEND_ONLINE_STATUS`);
     for (const friendId of friends) if (wanted(appKey, friendId)) out.push({ appKey, userId: friendId, message: friendMessage });
     return out;
@@ -181,6 +189,7 @@ function statusMessage(change: Change, subscribeType: StatusMessage['subscribeTy
     incarnation: change.incarnation,
     order: change.order,
     shared,
+    continued: false,
     position: change.position,
     occurredAt: change.occurredAt,
   };

@@ -221,12 +221,16 @@ class StatusChangeStream implements AsyncIterableIterator<StatusEvent> {
     try {
       const caller = userCaller(this.ctx);
       const statuses = await statusSnapshot(this.ctx.db, caller.app, caller.userId, relation.subscribeType, this.ctx.clock.now(), relation.userIds);
-      for (const status of statuses) {
+      // a state already shown is not pushed again, unless the subscription was refreshed
+      const pushed = statuses.filter((status) => {
         const latest = this.latestOf(status.subscribeType);
         const seen = latest.get(status.subjectId);
+        if (seen !== undefined && !isLater(status, seen) && seen.subscribeTime === status.subscribeTime && seen.expiry === status.expiry) return false;
         if (seen === undefined || isLater(status, seen)) latest.set(status.subjectId, status);
-      }
-      this.synced = statuses;
+        else latest.set(status.subjectId, { ...seen, subscribeTime: status.subscribeTime, expiry: status.expiry });
+        return true;
+      });
+      this.synced = pushed;
       this.syncedAt = 0;
     } catch (error) {
       this.finish();
