@@ -33,11 +33,6 @@ const DEVICE_ID_MAX = 128;
 
 export interface RealtimeTransport {
   connections(): RealtimeConnection[];
-  /**
-   * Closes every open connection with `code` and `reason` (e.g. 1012 "resync" after the event bus
-   * lost messages: graphql-ws clients retry 1012, reconnect and run their subscriptions' sync again).
-   */
-  closeAll(code: number, reason: string): void;
   close(): Promise<void>;
 }
 
@@ -226,10 +221,6 @@ export function attachWebSocket(
 
   return {
     connections: () => [...bySocket.values()],
-    closeAll(code, reason) {
-      // onClose takes each connection offline and disposes it, as for any other close
-      for (const socket of bySocket.keys()) closeSocket(socket, code, reason);
-    },
     async close() {
       const open = [...bySocket.entries()];
       bySocket.clear();
