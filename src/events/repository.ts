@@ -86,6 +86,34 @@ export async function appendEvents(trx: Kysely<Database>, events: readonly Domai
   return BigInt(inserted[0]!.xid);
 }
 
+/**
+ * What had committed at one instant: every transaction below `xmin` had finished; between `xmin`
+ * and `xmax`, all but those in `inFlight`. A stream that starts reads what was committed then
+ * (its replay or snapshot) and takes the rest live, so nothing committed before it waits behind an
+ * older transaction that is still open.
+ */
+export interface CommittedSet {
+  xmin: bigint;
+  xmax: bigint;
+  inFlight: Set<bigint>;
+}
+
+export async function committedNow(db: Kysely<Database>): Promise<CommittedSet> {
+  const { rows } = await sql<{ xmin: string; xmax: string; xip: string[] | string | null }>`
+    select pg_snapshot_xmin(s)::text as xmin, pg_snapshot_xmax(s)::text as xmax, array(select pg_snapshot_xip(s)::text) as xip
+    from (select pg_current_snapshot() as s) t`.execute(db);
+  const row = rows[0]!;
+  const xip = Array.isArray(row.xip) ? row.xip : typeof row.xip === 'string' ? row.xip.replace(/[{}]/g, '').split(',').filter(Boolean) : [];
+  return { xmin: BigInt(row.xmin), xmax: BigInt(row.xmax), inFlight: new Set(xip.map((x) => BigInt(x))) };
+}
+
+/** Whether rows of transaction `xid` were committed in that set (so read by whoever read it). */
+export const wasCommitted = (set: CommittedSet, xid: bigint): boolean => xid < set.xmin || (xid < set.xmax && !set.inFlight.has(xid));
+
+function committedIn(set: CommittedSet) {
+  return sql<boolean>`(xid < ${set.xmax.toString()}::bigint and not (xid = any(${[...set.inFlight].map(String)}::bigint[])))`;
+}
+
 /** The id below which every transaction has finished: the safe boundary for readers. */
 export async function watermark(db: Kysely<Database>): Promise<bigint> {
   const { rows } = await sql<{ xmin: string }>`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin`.execute(db);
@@ -136,10 +164,10 @@ export async function readAfter(db: Kysely<Database>, after: LogPosition, limit:
 }
 
 /**
- * One receiver's own rows between two places: its direct events and its own broadcast changes
- * (own profile), in log order.
+ * One receiver's own rows after a place that were committed in `set`: its direct events and its
+ * own broadcast changes (own profile), in log order.
  */
-export async function ownEventsBetween(db: Kysely<Database>, appKey: string, userId: string, after: LogPosition, below: bigint): Promise<LoggedEvent[]> {
+export async function ownEventsSince(db: Kysely<Database>, appKey: string, userId: string, after: LogPosition, set: CommittedSet): Promise<LoggedEvent[]> {
   const rows = await db
     .selectFrom('events')
     .select(COLUMNS)
@@ -147,27 +175,27 @@ export async function ownEventsBetween(db: Kysely<Database>, appKey: string, use
     .where('userId', '=', userId)
     .where((eb) => eb.or([eb('direct', '=', true), eb('kind', '=', 'profileChanged')]))
     .where(sql<boolean>`(xid, position) > (${after.x.toString()}::bigint, ${after.p.toString()}::bigint)`)
-    .where('xid', '<', below.toString())
+    .where(committedIn(set))
     .orderBy('xid')
     .orderBy('position')
     .execute();
   return (rows as EventRow[]).map(toLogged);
 }
 
-/** For each watched subject and kind of change (profile, presence): its last change between two places. */
-export async function lastChangesBetween(
+/** For each watched subject and kind of change (profile, presence): its last change after a place, committed in `set`. */
+export async function lastChangesSince(
   db: Kysely<Database>,
   appKey: string,
   subjectIds: readonly string[],
   after: LogPosition,
-  below: bigint,
+  set: CommittedSet,
 ): Promise<{ userId: string; kind: 'profileChanged' | 'presenceChanged'; position: LogPosition }[]> {
   if (subjectIds.length === 0) return [];
   const { rows } = await sql<{ userId: string; kind: 'profileChanged' | 'presenceChanged'; xid: string; position: string }>`
     select distinct on (user_id, kind) user_id as "userId", kind, xid::text as xid, position::text as position
     from events
     where app_key = ${appKey} and not direct and user_id = any(${subjectIds}::text[])
-      and (xid, position) > (${after.x.toString()}::bigint, ${after.p.toString()}::bigint) and xid < ${below.toString()}::bigint
+      and (xid, position) > (${after.x.toString()}::bigint, ${after.p.toString()}::bigint) and ${committedIn(set)}
     order by user_id, kind, xid desc, position desc`.execute(db);
   return rows.map((r) => ({ userId: r.userId, kind: r.kind, position: { x: BigInt(r.xid), p: BigInt(r.position) } }));
 }

@@ -2,7 +2,7 @@ import type { Context } from '../context.ts';
 import { appError } from '../errors.ts';
 import type { FriendEventPayload } from './bus.ts';
 import { type Cursor, cursorExpired } from './cursor.ts';
-import { compare, type LogPosition, lastChangesBetween, ownEventsBetween, watermark } from './repository.ts';
+import { committedNow, compare, type CommittedSet, type LogPosition, lastChangesSince, ownEventsSince, wasCommitted } from './repository.ts';
 import { findApp, listExtProfileKeys } from '../apps/repository.ts';
 import { friendIdsOf } from '../friends/repository.ts';
 import { findUsers } from '../profiles/repository.ts';
@@ -64,20 +64,25 @@ export function openUserEvents(ctx: Context, connection: RealtimeConnection, aft
 }
 
 /**
- * One device's resumable stream. It listens first, then reads the boundary below which the log
- * is complete (`watermark`), then sends either the status snapshot (fresh start) or everything
- * for this user between the cursor and the boundary (resume), then CaughtUp, then live events
- * above the boundary: live messages at or below it were part of the replay and are dropped, so
- * each event comes once. Status items are kept newest-only per (type, user) across all three
+ * One device's resumable stream. It listens first, then reads what has committed
+ * (`committedNow`), then sends either the status snapshot (fresh start) or everything committed for
+ * this user since the cursor (resume), then CaughtUp, then live events: live messages of
+ * transactions that had committed were part of the replay and are dropped, so each event comes
+ * once, and none committed before the stream waits behind an older transaction still open. Status items are kept newest-only per (type, user) across all three
  * parts, so a state the replay already showed is not sent again live.
  */
 export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope> {
   private readonly live: EventStream<RealtimeMessage>;
   private readonly ready: Pending[] = [];
   private readonly latest = new Map<string, { incarnation: number; order: number; subscribeTime: number | null; expiry: number | null }>();
+  /** what had committed when the stream started: replayed (or in the snapshot), never live */
+  private committed: CommittedSet | undefined;
+  /** the place every cursor handed out during the catch-up stays at or below */
   private boundary: LogPosition | undefined;
   private newestOwnProfile = 0;
   private started = false;
+  /** CaughtUp has been handed out: later envelopes are live, read below the relay's boundary */
+  private caughtUp = false;
   private finished = false;
   private readonly appKey: string;
   private readonly userId: string;
@@ -148,7 +153,12 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
    */
   private sealed(item: Pending, following: Pending | undefined): UserEventEnvelope {
     const more = item.continued || (following !== undefined && !following.snapshot && compare(following.position, item.position) === 0);
-    const position = more && !item.snapshot && item.position.p > 0n ? { x: item.position.x, p: item.position.p - 1n } : item.position;
+    let position = more && !item.snapshot && item.position.p > 0n ? { x: item.position.x, p: item.position.p - 1n } : item.position;
+    // A replayed row above the boundary committed while an older transaction was still open: a
+    // cursor past it would skip that transaction's rows, so it stays at the boundary (a resume
+    // from it repeats such rows rather than lose the older one's).
+    if (!this.caughtUp && this.boundary && compare(position, this.boundary) > 0) position = this.boundary;
+    if (item.event.kind === 'caughtUp') this.caughtUp = true;
     const now = this.ctx.clock.now().getTime();
     const at = Date.parse(item.occurredAt);
     const cursor = this.ctx.cursors.encode(this.appKey, this.userId, { position, at: Number.isNaN(at) ? now : Math.min(at, now), snapshot: item.snapshot });
@@ -176,7 +186,9 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
 
   private async catchUp(): Promise<void> {
     const { db, clock } = this.ctx;
-    const boundary: LogPosition = { x: await watermark(db), p: 0n };
+    const committed = await committedNow(db);
+    const boundary: LogPosition = { x: committed.xmin, p: 0n };
+    this.committed = committed;
     this.boundary = boundary;
     const app = (await findApp(db, this.appKey)) ?? (this.ctx.caller as Extract<Context['caller'], { kind: 'user' }>).app;
     const now = clock.now();
@@ -189,13 +201,13 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
       }
     }
     if (this.start) {
-      for (const item of await this.replay(this.start.position, boundary.x)) this.ready.push(item);
+      for (const item of await this.replay(this.start.position, committed)) this.ready.push(item);
     }
     this.ready.push(this.envelope({ kind: 'caughtUp', resumed: this.start !== null }, boundary, nowIso));
   }
 
   /** Everything for this user between `after` and the boundary, in log order (SPEC §9). */
-  private async replay(after: LogPosition, below: bigint): Promise<Pending[]> {
+  private async replay(after: LogPosition, committed: CommittedSet): Promise<Pending[]> {
     const { db, clock } = this.ctx;
     const { appKey, userId } = this;
     const now = clock.now();
@@ -213,7 +225,7 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
       FRIEND_USER_PROFILE: new Set(friends),
     };
     const watched = [...new Set([...watching.ONLINE_STATUS, ...watching.USER_PROFILE, ...friends])];
-    const [own, changes] = await Promise.all([ownEventsBetween(db, appKey, userId, after, below), lastChangesBetween(db, appKey, watched, after, below)]);
+    const [own, changes] = await Promise.all([ownEventsSince(db, appKey, userId, after, committed), lastChangesSince(db, appKey, watched, after, committed)]);
 
     // Status is coalesced: one item per (type, user) that changed (or was newly subscribed), at
     // the place of its last change, carrying the state as of now.
@@ -292,7 +304,8 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
   private async fromLive(message: RealtimeMessage): Promise<void> {
     const boundary = this.boundary!;
     if (message.kind === 'close') return;
-    if (message.position && compare(message.position, boundary) <= 0) return;
+    // committed before the stream started: its replay (or snapshot) had it
+    if (message.position && wasCommitted(this.committed!, message.position.x)) return;
     const position = message.position ?? boundary;
     const occurredAt = message.occurredAt ?? this.ctx.clock.now().toISOString();
     switch (message.kind) {
