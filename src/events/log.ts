@@ -65,6 +65,15 @@ export class EventLog {
     return result;
   }
 
+  /**
+   * For a change that appended its own event in one statement, outside `write` (the hottest write,
+   * see `changeWithEvent`): tell the bus and the relays as `write` does after its commit.
+   */
+  async committedAlone(xid: bigint | null, events: readonly DomainEvent[]): Promise<void> {
+    if (xid !== null) this.committed(xid);
+    for (const event of events) await this.bus.publish(event);
+  }
+
   private committed(xid: bigint): void {
     if (xid > this.lastCommitted) this.lastCommitted = xid;
     if (this.silent) return;

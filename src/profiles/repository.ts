@@ -1,6 +1,7 @@
 import { inTransaction } from '../db/transaction.ts';
 import { randomInt } from 'node:crypto';
-import { type Kysely, sql } from 'kysely';
+import { CompiledQuery, type Kysely, sql } from 'kysely';
+import { changeWithEvent, subjectLock } from '../events/repository.ts';
 import { compiledStatement } from '../db/compiled.ts';
 import type { Database, UserRow, UsersTable } from '../db/database.ts';
 
@@ -52,9 +53,17 @@ export async function ensureUser(db: Kysely<Database>, appKey: string, userId: s
 
 export type UpdateOutcome = { ok: true; row: UserRow } | { ok: false; reason: 'not_found' | 'version_conflict' | 'unique_id_taken' };
 
+/** The event a profile write appends in the same statement (see `changeWithEvent`). */
+export interface LoggedProfileChange {
+  origin: unknown;
+  at: string;
+}
+
 /**
  * Applies a patch in one statement: the version check, the ext merge and the version bump
  * happen atomically in the database, so two concurrent writers cannot both pass one expectedVersion.
+ * With `logged`, that same statement also takes the user's event lock and appends its
+ * `profileChanged` event (`xid` is then the committed transaction's id).
  */
 export async function updateProfile(
   db: Kysely<Database>,
@@ -63,7 +72,8 @@ export async function updateProfile(
   patch: ProfilePatch,
   now: Date,
   expectedVersion?: number,
-): Promise<UpdateOutcome> {
+  logged?: LoggedProfileChange,
+): Promise<UpdateOutcome & { xid?: bigint | null }> {
   let query = db
     .updateTable('users')
     .set({
@@ -76,8 +86,25 @@ export async function updateProfile(
     .where('userId', '=', userId);
   if (expectedVersion !== undefined) query = query.where('version', '=', expectedVersion);
   try {
-    const row = await query.returningAll().executeTakeFirst();
-    if (row) return { ok: true, row };
+    if (logged) {
+      const statement = changeWithEvent(query.where(subjectLock(appKey, userId)).returningAll().compile(), {
+        appKey,
+        userId,
+        kind: 'profileChanged',
+        occurredAt: now,
+        payload: (param) =>
+          `jsonb_build_object('type', 'profileChanged', 'appKey', changed.app_key, 'userId', changed.user_id, 'at', ${param(logged.at)}::text, 'origin', ${param(JSON.stringify(logged.origin))}::jsonb, 'profile', ${profileJson('changed')})`,
+      });
+      const { rows } = await db.executeQuery<UserRow & { eventXid: string | null }>(CompiledQuery.raw(statement.sql, statement.parameters as unknown[]));
+      const found = rows[0];
+      if (found) {
+        const { eventXid, ...row } = found;
+        return { ok: true, row: row as UserRow, xid: eventXid === null ? null : BigInt(eventXid) };
+      }
+    } else {
+      const row = await query.returningAll().executeTakeFirst();
+      if (row) return { ok: true, row };
+    }
   } catch (error) {
     if (isUniqueViolation(error, 'users_unique_id')) return { ok: false, reason: 'unique_id_taken' };
     throw error;
@@ -85,6 +112,34 @@ export async function updateProfile(
   if (expectedVersion === undefined) return { ok: false, reason: 'not_found' };
   const exists = await findUser(db, appKey, userId);
   return { ok: false, reason: exists ? 'version_conflict' : 'not_found' };
+}
+
+/** Every column of a users row by its UserRow key (a Record: the compiler insists on each one). */
+const USER_COLUMNS: Record<keyof UserRow, string> = {
+  appKey: 'app_key',
+  userId: 'user_id',
+  seq: 'seq::text',
+  name: 'name',
+  portraitUri: 'portrait_uri',
+  uniqueId: 'unique_id',
+  email: 'email',
+  birthday: 'birthday',
+  gender: 'gender',
+  location: 'location',
+  role: 'role',
+  level: 'level',
+  ext: 'ext',
+  visibility: 'visibility',
+  friendAddPermission: 'friend_add_permission',
+  version: 'version',
+  tokenGeneration: 'token_generation',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+};
+
+/** A users row as JSON with the keys UserRow has (the shape events carry the profile in). */
+function profileJson(alias: string): string {
+  return `jsonb_build_object(${Object.entries(USER_COLUMNS).map(([key, column]) => `'${key}', ${alias}.${column}`).join(', ')})`;
 }
 
 /**

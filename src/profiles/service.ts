@@ -41,6 +41,14 @@ export async function writeProfile(s: Deps, write: ProfileWrite, input: ProfileI
 export async function applyProfilePatch(s: Deps, write: ProfileWrite, patch: ProfilePatch): Promise<UserRow> {
   const now = s.clock.now();
   const { appKey, userId } = write;
+  if (!write.createIfMissing) {
+    // one statement: the user's event lock, the update and its event (no transaction round trips)
+    const at = now.toISOString();
+    const outcome = await updateProfile(s.db, appKey, userId, patch, now, write.expectedVersion, { origin: write.origin, at });
+    if (!outcome.ok) throw refusal(outcome.reason, write, patch);
+    await s.events.committedAlone(outcome.xid ?? null, [{ type: 'profileChanged', appKey, userId, profile: outcome.row, at, origin: write.origin }]);
+    return outcome.row;
+  }
   try {
     return await s.events.write({ appKey, userIds: [userId] }, async (trx, record) => {
       if (write.createIfMissing) await ensureUser(trx, appKey, userId, now);
@@ -52,16 +60,20 @@ export async function applyProfilePatch(s: Deps, write: ProfileWrite, patch: Pro
     });
   } catch (error) {
     if (!(error instanceof RefusedWrite)) throw error;
-    switch (error.reason) {
-      case 'version_conflict':
-        throw appError('VERSION_CONFLICT', `expectedVersion ${write.expectedVersion} does not match the stored version; reload and retry`, {
-          fields: ['expectedVersion'],
-        });
-      case 'unique_id_taken':
-        throw badInput(`uniqueId "${patch.set.uniqueId}" is already taken in this app`, { fields: ['uniqueId'] });
-      case 'not_found':
-        throw notFound(`user "${userId}" does not exist`, { rcCode: RC.USER_NOT_FOUND });
-    }
+    throw refusal(error.reason, write, patch);
+  }
+}
+
+function refusal(reason: RefusedWrite['reason'], write: ProfileWrite, patch: ProfilePatch) {
+  switch (reason) {
+    case 'version_conflict':
+      return appError('VERSION_CONFLICT', `expectedVersion ${write.expectedVersion} does not match the stored version; reload and retry`, {
+        fields: ['expectedVersion'],
+      });
+    case 'unique_id_taken':
+      return badInput(`uniqueId "${patch.set.uniqueId}" is already taken in this app`, { fields: ['uniqueId'] });
+    case 'not_found':
+      return notFound(`user "${write.userId}" does not exist`, { rcCode: RC.USER_NOT_FOUND });
   }
 }
 
