@@ -22,6 +22,7 @@ import { EventRelay } from './events/relay.ts';
 import { EventPruner } from './events/pruner.ts';
 import { createRedisWakeups, type CommitWakeups } from './events/wakeups.ts';
 import { CursorCodec } from './events/cursor.ts';
+import { CatchUpGate } from './events/catch-up-gate.ts';
 import { Audiences } from './subscriptions/audience.ts';
 import { LocalDelivery } from './realtime/delivery.ts';
 import { createLocalTopics, type UserTopics } from './realtime/topics.ts';
@@ -96,6 +97,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     bus,
     events: new EventLog(db, clock, bus),
     cursors: new CursorCodec(config.tokenSecret),
+    // as many as the pool has connections (PGlite: one), the rest wait their turn
+    catchUps: new CatchUpGate(target.kind === 'postgres' ? Math.max(2, config.databasePoolSize) : 2),
     log,
     metrics: new Metrics({
       openConnections: () => transport?.connections().length ?? 0,

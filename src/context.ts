@@ -7,6 +7,7 @@ import type { AppRow, Database } from './db/database.ts';
 import type { EventBus } from './events/bus.ts';
 import type { EventLog } from './events/log.ts';
 import type { CursorCodec } from './events/cursor.ts';
+import type { CatchUpGate } from './events/catch-up-gate.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { createLoaders, type Loaders } from './profiles/loaders.ts';
@@ -25,6 +26,8 @@ export interface Services {
   events: EventLog;
   /** resume points of userEvents, bound to their user */
   cursors: CursorCodec;
+  /** how many stream catch-ups run at once here */
+  catchUps: CatchUpGate;
   log: Logger;
   metrics: Metrics;
 }

@@ -1,4 +1,5 @@
 import type { Context } from '../context.ts';
+import type { AppRow } from '../db/database.ts';
 import { appError } from '../errors.ts';
 import type { FriendEventPayload } from './bus.ts';
 import { type Cursor, cursorExpired } from './cursor.ts';
@@ -81,6 +82,8 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
   private boundary: LogPosition | undefined;
   private newestOwnProfile = 0;
   private started = false;
+  /** the app as read at the catch-up */
+  private app: AppRow | undefined;
   /** CaughtUp has been handed out: later envelopes are live, read below the relay's boundary */
   private caughtUp = false;
   private finished = false;
@@ -106,7 +109,7 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
         if (ready) return { value: this.sealed(ready, this.ready[0]), done: false };
         if (!this.started) {
           this.started = true;
-          await this.catchUp();
+          await this.ctx.catchUps.run(() => this.catchUp());
           continue;
         }
         const result = await this.live.next();
@@ -134,6 +137,10 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
 
   [Symbol.asyncIterator](): AsyncIterableIterator<UserEventEnvelope> {
     return this;
+  }
+
+  private callerApp(): AppRow {
+    return (this.ctx.caller as Extract<Context['caller'], { kind: 'user' }>).app;
   }
 
   private finish(): void {
@@ -190,7 +197,9 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
     const boundary: LogPosition = { x: committed.xmin, p: 0n };
     this.committed = committed;
     this.boundary = boundary;
-    const app = (await findApp(db, this.appKey)) ?? (this.ctx.caller as Extract<Context['caller'], { kind: 'user' }>).app;
+    // the app row as one read per catch-up: its settings (default visibility) as of now
+    const app = (await findApp(db, this.appKey)) ?? this.callerApp();
+    this.app = app;
     const now = clock.now();
     const nowIso = now.toISOString();
     if (!this.start || this.start.snapshot) {
@@ -211,13 +220,12 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
     const { db, clock } = this.ctx;
     const { appKey, userId } = this;
     const now = clock.now();
-    const [app, online, profiles, friends] = await Promise.all([
-      findApp(db, appKey),
+    const app = this.app ?? this.callerApp();
+    const [online, profiles, friends] = await Promise.all([
       subscriptionsOf(db, appKey, userId, 'ONLINE_STATUS', now),
       subscriptionsOf(db, appKey, userId, 'USER_PROFILE', now),
       friendIdsOf(db, appKey, userId),
     ]);
-    if (!app) return [];
     const watching: Record<StatusSubscribeType, Set<string>> = {
       ONLINE_STATUS: new Set(online.map((s) => s.targetId)),
       USER_PROFILE: new Set(profiles.map((s) => s.targetId)),
@@ -332,7 +340,7 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
 
   private async pushed(message: RelationMessage): Promise<StatusMessage[]> {
     const { db, clock } = this.ctx;
-    const app = (await findApp(db, this.appKey)) ?? (this.ctx.caller as Extract<Context['caller'], { kind: 'user' }>).app;
+    const app = this.app ?? this.callerApp();
     const statuses = await statusSnapshot(db, app, this.userId, message.subscribeType, clock.now(), message.userIds);
     // a state this stream showed already is not pushed again, unless the subscription was refreshed
     return statuses.filter((status) => this.freshOrRefreshed(status));

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
-import type { AppRow, Database, UserRow } from '../db/database.ts';
+import type { Database } from '../db/database.ts';
 import type { DomainEvent } from '../events/bus.ts';
 import type { LoggedEvent } from '../events/repository.ts';
 import { findApp, listExtProfileKeys } from '../apps/repository.ts';
@@ -66,7 +66,8 @@ export class Audiences {
       friendIdsOf(this.db, appKey, profile.userId),
     ]);
     if (!app) return [];
-    const views = profileViews(profile, app, extKeys);
+    // the profile as it was committed (the log holds it as JSON), cut once per audience
+    const views = viewsByAudience(profile, app, extKeys);
     const friendSet = new Set(friends);
     const change: Change = {
       subjectId: profile.userId,
@@ -158,11 +159,6 @@ export function directMessage(event: DomainEvent, mark: Mark): RealtimeMessage |
     default:
       return null;
   }
-}
-
-/** The three cuts of a profile as it was committed (the log holds it as JSON). */
-function profileViews(profile: UserRow, app: AppRow, extKeys: Parameters<typeof viewsByAudience>[2]): { self: ProfileView; friend: ProfileView; other: ProfileView } {
-  return viewsByAudience(profile, app, extKeys);
 }
 
 /** What every receiver of one change shares. */

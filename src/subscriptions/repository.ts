@@ -132,15 +132,18 @@ export async function subscribersOf(db: Kysely<Database>, appKey: string, target
   return subscribersStatement(db, appKey, targetId, type, now);
 }
 
+/** A subscriber as fan-out needs it: times as epoch ms. */
+const SUBSCRIBER_COLUMNS = [
+  'subscriberId',
+  sql<number>`(extract(epoch from subscribed_at) * 1000)::float8`.as('subscribedAtMs'),
+  'expiry',
+  sql<number>`(extract(epoch from expires_at) * 1000)::float8`.as('expiresAtMs'),
+] as const;
+
 const subscribersStatement = compiledStatement((db, appKey: string, targetId: string, type: StatusSubscribeType, now: Date) =>
   db
     .selectFrom('statusSubscriptions')
-    .select([
-      'subscriberId',
-      sql<number>`(extract(epoch from subscribed_at) * 1000)::float8`.as('subscribedAtMs'),
-      'expiry',
-      sql<number>`(extract(epoch from expires_at) * 1000)::float8`.as('expiresAtMs'),
-    ])
+    .select(SUBSCRIBER_COLUMNS)
     .where('appKey', '=', appKey)
     .where('targetId', '=', targetId)
     .where('type', '=', type)
@@ -159,13 +162,7 @@ export async function subscribersOfEach(db: Kysely<Database>, appKey: string, ta
   if (targetIds.length === 0) return result;
   const rows = await db
     .selectFrom('statusSubscriptions')
-    .select([
-      'targetId',
-      'subscriberId',
-      sql<number>`(extract(epoch from subscribed_at) * 1000)::float8`.as('subscribedAtMs'),
-      'expiry',
-      sql<number>`(extract(epoch from expires_at) * 1000)::float8`.as('expiresAtMs'),
-    ])
+    .select(['targetId', ...SUBSCRIBER_COLUMNS])
     .where('appKey', '=', appKey)
     .where('targetId', 'in', targetIds)
     .where('type', '=', type)

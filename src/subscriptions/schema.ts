@@ -205,7 +205,10 @@ class StatusChangeStream implements AsyncIterableIterator<StatusEvent> {
   next(): Promise<IteratorResult<StatusEvent>> {
     if (this.finished) return Promise.resolve(DONE);
     if (this.syncedAt < this.synced.length) return Promise.resolve({ value: this.synced[this.syncedAt++]!, done: false });
-    if (this.nextType < this.types.length) return this.sync(this.types[this.nextType++]!).then(() => this.next());
+    if (this.nextType < this.types.length) {
+      const type = this.types[this.nextType++]!;
+      return this.ctx.catchUps.run(() => this.sync(type)).then(() => this.next());
+    }
     if (!this.streaming) {
       this.streaming = true;
       this.live.retain((m) => m.kind === 'relation' || this.fresh(m));
