@@ -40,24 +40,19 @@ export class EventLog {
   }
 
   /**
-   * Runs `work` in one transaction with the event locks of `subjects` (appKey, userIds) taken first.
-   * `work` records events with `record`; `logged(xid)` lets it report rows it appended itself.
+   * Runs `work` in one transaction with the event locks of `subjects` (appKey, userIds) taken first;
+   * `work` records its events with `record`.
    */
   async write<T>(
     subjects: { appKey: string; userIds: readonly string[] },
-    work: (trx: Transaction<Database>, record: RecordEvent, logged: (xid: bigint | null) => void) => Promise<T>,
+    work: (trx: Transaction<Database>, record: RecordEvent) => Promise<T>,
   ): Promise<T> {
     const recorded: DomainEvent[] = [];
     let xid: bigint | null = null;
     const result = await this.db.transaction().execute(async (trx) => {
       await lockSubjects(trx, subjects.appKey, subjects.userIds);
-      const value = await work(
-        trx,
-        (event) => recorded.push(event),
-        (x) => (xid ??= x),
-      );
-      const appended = await appendEvents(trx, recorded, this.clock.now());
-      xid ??= appended;
+      const value = await work(trx, (event) => recorded.push(event));
+      xid = await appendEvents(trx, recorded, this.clock.now());
       return value;
     });
     if (xid !== null) this.committed(xid);
