@@ -4,6 +4,8 @@ import type { Logger } from '../observability/logger.ts';
 import { type LogPosition, type LoggedEvent, readAfter, watermark } from './repository.ts';
 
 const RETRY_FIRST_MS = 2;
+/** after this many failed attempts at one batch, events whose delivery keeps failing are left out */
+const ATTEMPTS_BEFORE_SKIPPING = 5;
 
 export interface RelayOptions {
   /** read the log at least this often, woken or not */
@@ -30,10 +32,12 @@ export class EventRelay {
   private waiters: { xid: bigint; resolve: () => void }[] = [];
   private stopped = false;
   private retryMs = RETRY_FIRST_MS;
+  /** failed attempts to deliver the batch at the current place in the log (reads failing do not count) */
+  private failures = 0;
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly deliver: (events: LoggedEvent[]) => Promise<void>,
+    private readonly deliver: (events: LoggedEvent[], skipFailing: boolean) => Promise<void>,
     private readonly log: Logger,
     private readonly options: RelayOptions,
   ) {}
@@ -89,7 +93,13 @@ export class EventRelay {
       for (;;) {
         const { events, boundary } = await readAfter(this.db, this.position, this.options.batchSize);
         if (events.length) {
-          await this.deliver(events);
+          try {
+            await this.deliver(events, this.failures >= ATTEMPTS_BEFORE_SKIPPING);
+          } catch (error) {
+            this.failures++;
+            throw error;
+          }
+          this.failures = 0;
           this.position = events[events.length - 1]!.position;
         }
         if (events.length < this.options.batchSize) {
@@ -98,7 +108,7 @@ export class EventRelay {
         }
       }
     } catch (error) {
-      this.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'reading the event log failed (retrying)');
+      this.log.warn({ err: error instanceof Error ? error.message : String(error), failedDeliveries: this.failures }, 'reading or delivering the event log failed (retrying)');
     }
     this.settle();
   }

@@ -9,7 +9,10 @@ import type { UserTopics } from './topics.ts';
  * Hands batches read from the event log to the connections of this instance. The receivers of
  * every event of a batch are looked up side by side; the messages then go out strictly in log
  * order, so each connection sees its events in cursor order. If any lookup fails nothing of the
- * batch goes out and the relay reads it again (no event half-delivered, none skipped).
+ * batch goes out and the relay reads it again (no event half-delivered, none skipped). Only an
+ * event that fails again and again (`skipFailing`, after several attempts) is left out of live
+ * delivery, logged, so that one bad row cannot stop an instance's delivery for good; streams that
+ * resume still get it from the log.
  */
 export class LocalDelivery {
   constructor(
@@ -18,10 +21,19 @@ export class LocalDelivery {
     private readonly observe: { log: Logger; metrics: Metrics },
   ) {}
 
-  readonly deliver = async (events: LoggedEvent[]): Promise<void> => {
+  readonly deliver = async (events: LoggedEvent[], skipFailing = false): Promise<void> => {
     const start = performance.now();
     const wanted = (appKey: string, userId: string) => this.topics.listening(userTopic(appKey, userId));
-    const addressed = await Promise.all(events.map((e) => this.audiences.messagesFor(e, wanted)));
+    const addressed = skipFailing
+      ? await Promise.all(
+          events.map((e) =>
+            this.audiences.messagesFor(e, wanted).catch((error) => {
+              this.observe.log.error({ err: error, position: `${e.position.x}.${e.position.p}`, change: e.event.type }, 'event left out of live delivery after repeated failures');
+              return [];
+            }),
+          ),
+        )
+      : await Promise.all(events.map((e) => this.audiences.messagesFor(e, wanted)));
     for (let i = 0; i < events.length; i++) {
       const batch = addressed[i]!;
       if (batch.length === 0) continue;
