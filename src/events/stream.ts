@@ -215,7 +215,7 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
     this.ready.push(this.envelope({ kind: 'caughtUp', resumed: this.start !== null }, boundary, nowIso));
   }
 
-  /** Everything for this user between `after` and the boundary, in log order (SPEC §9). */
+  /** Everything for this user since `after` that had committed when the stream started, in log order (SPEC §9). */
   private async replay(after: LogPosition, committed: CommittedSet): Promise<Pending[]> {
     const { db, clock } = this.ctx;
     const { appKey, userId } = this;
