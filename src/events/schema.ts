@@ -1,5 +1,5 @@
 import { appError, badInput } from '../errors.ts';
-import { FriendAdded, FriendApplicationStatusChanged, FriendDeleted } from '../friends/schema.ts';
+import { FriendAdded, FriendApplicationStatusChanged, FriendDeleted, friendEventType } from '../friends/schema.ts';
 import { UserProfile } from '../profiles/schema.ts';
 import { builder } from '../schema/builder.ts';
 import { SubscriptionRelationChange, UserStatusChange } from '../subscriptions/types.ts';
@@ -27,12 +27,8 @@ const UserEvent = builder.unionType('UserEvent', {
         return OwnUserProfileChange;
       case 'caughtUp':
         return UserEventsCaughtUp;
-      case 'FriendAdded':
-        return FriendAdded;
-      case 'FriendDeleted':
-        return FriendDeleted;
-      case 'FriendApplicationStatusChanged':
-        return FriendApplicationStatusChanged;
+      default:
+        return friendEventType(event);
     }
   },
 });

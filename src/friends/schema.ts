@@ -113,18 +113,21 @@ export const FriendApplicationStatusChanged = builder.objectRef<ApplicationChang
   fields: (t) => ({ application: t.field({ type: FriendApplication, resolve: (e) => e.application }) }),
 });
 
+/** The GraphQL type of a friend event (friendEvents and userEvents carry the same payloads). */
+export function friendEventType(event: FriendEventPayload) {
+  switch (event.kind) {
+    case 'FriendAdded':
+      return FriendAdded;
+    case 'FriendDeleted':
+      return FriendDeleted;
+    case 'FriendApplicationStatusChanged':
+      return FriendApplicationStatusChanged;
+  }
+}
+
 const FriendEvent = builder.unionType('FriendEvent', {
   types: [FriendAdded, FriendDeleted, FriendApplicationStatusChanged],
-  resolveType: (event) => {
-    switch (event.kind) {
-      case 'FriendAdded':
-        return FriendAdded;
-      case 'FriendDeleted':
-        return FriendDeleted;
-      case 'FriendApplicationStatusChanged':
-        return FriendApplicationStatusChanged;
-    }
-  },
+  resolveType: friendEventType,
 });
 
 // ---------------------------------------------------------------------------------------------
