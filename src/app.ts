@@ -128,7 +128,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     services.events.onCommit((xid) => wakeups!.announce(xid));
   }
   const pruner = new EventPruner(db, clock, log, config.eventRetentionSeconds);
-  const presence = new PresenceService(services, { heartbeatMs: config.presenceHeartbeatMs, instanceTimeoutMs: config.presenceTimeoutMs });
+  const presence = new PresenceService(services, { heartbeatMs: config.presenceHeartbeatMs, instanceTimeoutMs: config.presenceTimeoutMs, offlineGraceMs: config.presenceOfflineGraceMs });
   transport = attachWebSocket(server, yoga, {
     services,
     topics,

@@ -43,6 +43,7 @@ const EnvSchema = z.object({
     .refine((list) => list.every((o) => o === '*' || /^https?:\/\/[^/\s]+$/i.test(o)), 'CORS_ORIGINS must be a comma list of origins such as https://app.example.com, or *'),
   PRESENCE_HEARTBEAT_MS: z.coerce.number().int().min(50).default(10_000),
   PRESENCE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  PRESENCE_OFFLINE_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(3000),
   EVENT_RETENTION_SECONDS: z.coerce.number().int().min(1).max(31_536_000).default(604_800),
   EVENT_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -93,6 +94,8 @@ export interface Config {
   presenceHeartbeatMs: number;
   /** an instance silent this long is dead and its users go offline */
   presenceTimeoutMs: number;
+  /** a platform's offline is announced this long after its last connection closed, unless it reconnects */
+  presenceOfflineGraceMs: number;
   /** how long the event log keeps events: an older cursor is CURSOR_EXPIRED */
   eventRetentionSeconds: number;
   /** how often each instance reads the event log without being woken (Redis down, a lost wake-up) */
@@ -138,6 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: e.CORS_ORIGINS,
     presenceHeartbeatMs: e.PRESENCE_HEARTBEAT_MS,
     presenceTimeoutMs: e.PRESENCE_TIMEOUT_MS,
+    presenceOfflineGraceMs: e.PRESENCE_OFFLINE_GRACE_MS,
     eventRetentionSeconds: e.EVENT_RETENTION_SECONDS,
     eventPollMs: e.EVENT_POLL_MS,
     logLevel: e.LOG_LEVEL,

@@ -139,6 +139,10 @@ export interface PresencePlatformsTable {
   platform: string;
   online: boolean;
   changeTime: Date;
+  /** wall-clock time at which a pending offline is announced (the grace); null when none is pending */
+  offlineDueAt: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** when the device left, for a pending offline (its change time) */
+  leftAt: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface EventsTable {

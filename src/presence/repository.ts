@@ -33,7 +33,7 @@ async function switchPlatform(trx: Transaction<Database>, c: Pick<ConnectionReco
   await trx
     .insertInto('presencePlatforms')
     .values({ appKey: c.appKey, userId: c.userId, platform: c.platform, online, changeTime: now })
-    .onConflict((oc) => oc.columns(['appKey', 'userId', 'platform']).doUpdateSet({ online, changeTime: now }))
+    .onConflict((oc) => oc.columns(['appKey', 'userId', 'platform']).doUpdateSet({ online, changeTime: now, offlineDueAt: null, leftAt: null }))
     .execute();
   const { version } = await trx
     .updateTable('presenceUsers')
@@ -64,14 +64,36 @@ async function connectionsOnPlatform(trx: Transaction<Database>, c: Pick<Connect
   return n;
 }
 
-/** Records a connection; returns the online change when it is the platform's first. */
+/**
+ * Records a connection; returns the online change when it is the platform's first. A platform whose
+ * offline is still pending (its device left less than the grace ago) is simply online again: no
+ * change, so its watchers see no offline/online pair.
+ */
 export async function addConnection(db: Kysely<Database>, c: ConnectionRecord, now: Date): Promise<PresenceChange | null> {
   return inTransaction(db, async (trx) => {
     await lockUser(trx, c.appKey, c.userId);
     await trx.insertInto('presenceConnections').values({ ...c, connectedAt: now }).execute();
     if ((await connectionsOnPlatform(trx, c)) > 1) return null;
+    const resumed = await trx
+      .updateTable('presencePlatforms')
+      .set({ offlineDueAt: null, leftAt: null })
+      .where('appKey', '=', c.appKey)
+      .where('userId', '=', c.userId)
+      .where('platform', '=', c.platform)
+      .where('online', '=', true)
+      .where('offlineDueAt', 'is not', null)
+      .executeTakeFirst();
+    if (resumed.numUpdatedRows > 0n) return null;
     return switchPlatform(trx, c, true, now);
   });
+}
+
+/** A platform whose last connection closed: its offline waits for the grace (wall-clock `dueAt`). */
+export interface PendingOffline {
+  appKey: string;
+  userId: string;
+  platform: string;
+  dueAt: Date;
 }
 
 /**
@@ -83,8 +105,8 @@ export async function removeConnection(
   db: Kysely<Database>,
   connectionId: string,
   now: Date,
-  options: { onlyOrphaned?: boolean } = {},
-): Promise<PresenceChange | null> {
+  options: { onlyOrphaned?: boolean; /** wall-clock time until which the offline waits */ graceUntil?: Date } = {},
+): Promise<PresenceChange | PendingOffline | null> {
   const c = await db.selectFrom('presenceConnections').selectAll().where('connectionId', '=', connectionId).executeTakeFirst();
   if (!c) return null;
   return inTransaction(db, async (trx) => {
@@ -98,7 +120,47 @@ export async function removeConnection(
     const deleted = await deletion.executeTakeFirst();
     if (deleted.numDeletedRows === 0n) return null; // removed concurrently (e.g. by a reaper)
     if ((await connectionsOnPlatform(trx, c)) > 0) return null;
-    return switchPlatform(trx, c, false, now);
+    if (!options.graceUntil) return switchPlatform(trx, c, false, now);
+    await trx
+      .updateTable('presencePlatforms')
+      .set({ offlineDueAt: options.graceUntil, leftAt: now })
+      .where('appKey', '=', c.appKey)
+      .where('userId', '=', c.userId)
+      .where('platform', '=', c.platform)
+      .execute();
+    return { appKey: c.appKey, userId: c.userId, platform: c.platform, dueAt: options.graceUntil };
+  });
+}
+
+/** Pending offlines whose grace is over (wall clock), oldest first. */
+export async function dueOfflines(db: Kysely<Database>, wallNow: Date, limit = 1000): Promise<Omit<PendingOffline, 'dueAt'>[]> {
+  return db
+    .selectFrom('presencePlatforms')
+    .select(['appKey', 'userId', 'platform'])
+    .where('offlineDueAt', '<=', wallNow)
+    .orderBy('offlineDueAt')
+    .limit(limit)
+    .execute();
+}
+
+/**
+ * Announces a pending offline once its grace is over and the platform still has no connection;
+ * the change carries the time the device left. Null when it was cancelled (a reconnect) or is not
+ * due yet. Any instance may do it: the user's lock makes it happen once.
+ */
+export async function settleOffline(db: Kysely<Database>, p: Omit<PendingOffline, 'dueAt'>, wallNow: Date): Promise<PresenceChange | null> {
+  return inTransaction(db, async (trx) => {
+    await lockUser(trx, p.appKey, p.userId);
+    const row = await trx
+      .selectFrom('presencePlatforms')
+      .select(['offlineDueAt', 'leftAt'])
+      .where('appKey', '=', p.appKey)
+      .where('userId', '=', p.userId)
+      .where('platform', '=', p.platform)
+      .executeTakeFirst();
+    if (!row?.offlineDueAt || row.offlineDueAt.getTime() > wallNow.getTime()) return null;
+    if ((await connectionsOnPlatform(trx, p)) > 0) return null;
+    return switchPlatform(trx, p, false, row.leftAt ?? wallNow);
   });
 }
 

@@ -3,10 +3,12 @@ import type { Services } from '../context.ts';
 import type { DomainEvent } from '../events/bus.ts';
 import {
   addConnection,
+  dueOfflines,
   heartbeat,
   orphanedConnections,
   registerInstance,
   removeConnection,
+  settleOffline,
   unregisterInstance,
   type ConnectionRecord,
   type PresenceChange,
@@ -17,6 +19,8 @@ export interface PresenceTiming {
   heartbeatMs: number;
   /** an instance silent for longer is dead: survivors take its users offline */
   instanceTimeoutMs: number;
+  /** a platform's offline waits this long after its last connection closed (SPEC §5); 0: at once */
+  offlineGraceMs?: number;
 }
 
 /** SPEC §5: users of a crashed instance go offline within 60 s (30 s timeout + ≤10 s reaper period). */
@@ -33,6 +37,8 @@ export class PresenceService {
   private readonly pendingRemoval = new Map<string, Who>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> = Promise.resolve();
+  /** this instance's timers for offlines it left pending (every instance's tick settles the rest) */
+  private readonly graceTimers = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly services: Services,
@@ -52,7 +58,11 @@ export class PresenceService {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.ticking;
+    // their devices are likely to reconnect elsewhere: the offlines stay pending, and another
+    // instance's tick (or this one's restart) announces those whose grace runs out
     await Promise.allSettled([...this.live.keys()].map((id) => this.disconnect(id)));
+    for (const timer of this.graceTimers) clearTimeout(timer);
+    this.graceTimers.clear();
     await unregisterInstance(this.services.db, this.instanceId);
   }
 
@@ -88,10 +98,33 @@ export class PresenceService {
     });
   }
 
-  /** Forgets a connection and, when it was its platform's last, records the offline event with it. */
-  private remove(who: Who, now: Date, options: { onlyOrphaned?: boolean } = {}): Promise<void> {
-    return this.services.events.write({ appKey: who.appKey, userIds: [who.userId] }, async (trx, recordEvent) => {
-      const change = await removeConnection(trx, who.connectionId, now, options);
+  /**
+   * Forgets a connection. When it was its platform's last, the offline waits for the grace (a
+   * device that comes back in time produces no offline/online pair), or is recorded at once when
+   * there is none or the instance holding it died (the reaper: its 30 s were the grace).
+   */
+  private async remove(who: Who, now: Date, options: { onlyOrphaned?: boolean } = {}): Promise<void> {
+    const graceMs = options.onlyOrphaned ? 0 : (this.timing.offlineGraceMs ?? 0);
+    const graceUntil = graceMs > 0 ? new Date(Date.now() + graceMs) : undefined;
+    const pending = await this.services.events.write({ appKey: who.appKey, userIds: [who.userId] }, async (trx, recordEvent) => {
+      const outcome = await removeConnection(trx, who.connectionId, now, { ...options, graceUntil });
+      if (outcome && 'dueAt' in outcome) return outcome;
+      if (outcome) recordEvent(presenceEvent(outcome));
+      return null;
+    });
+    if (!pending) return;
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(timer);
+      this.settle(pending).catch((error) => this.services.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'announcing an offline failed (the next tick retries)'));
+    }, Math.max(0, pending.dueAt.getTime() - Date.now()));
+    timer.unref();
+    this.graceTimers.add(timer);
+  }
+
+  /** A pending offline whose grace is over: announced now unless the device came back. */
+  private settle(p: { appKey: string; userId: string; platform: string }): Promise<void> {
+    return this.services.events.write({ appKey: p.appKey, userIds: [p.userId] }, async (trx, recordEvent) => {
+      const change = await settleOffline(trx, p, new Date());
       if (change) recordEvent(presenceEvent(change));
     });
   }
@@ -114,6 +147,8 @@ export class PresenceService {
     }
     const orphans = await orphanedConnections(this.services.db, wall, new Date(wall.getTime() - this.timing.instanceTimeoutMs));
     for (const orphan of orphans) await this.remove(orphan, now, { onlyOrphaned: true });
+    // offlines left pending by an instance that died or stopped before its timer fired
+    for (const due of await dueOfflines(this.services.db, new Date())) await this.settle(due);
   }
 
   /** This instance counts as alive until this long after a heartbeat at `wall`; every reaper honours it. */

@@ -37,7 +37,9 @@ export async function startTestServer(options: { config?: Partial<Config> } = {}
   const clock = new ManualClock(Date.parse('2026-01-01T00:00:00.000Z'));
   const statements: string[] = [];
   const app = await buildApp({
-    config: { port: 0, host: '127.0.0.1', operatorToken: OPERATOR_TOKEN, tokenSecret: 'test-token-secret-that-is-long-enough-0123456789', logLevel: 'warn', logFormat: 'json', ...options.config },
+    // no offline grace unless a test asks for one (test/presence-grace.test.ts): the other tests
+    // check offlines as they happen
+    config: { port: 0, host: '127.0.0.1', operatorToken: OPERATOR_TOKEN, tokenSecret: 'test-token-secret-that-is-long-enough-0123456789', logLevel: 'warn', logFormat: 'json', presenceOfflineGraceMs: 0, ...options.config },
     database: testDatabase(),
     clock,
     onQuery: (sql) => statements.push(sql),

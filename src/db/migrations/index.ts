@@ -3,6 +3,7 @@ import * as initial from './2026-11-25T2200_initial.ts';
 import * as presence from './2026-11-25T2330_presence.ts';
 import * as instanceDeadline from './2026-11-26T0300_instance_deadline.ts';
 import * as eventLog from './2026-12-01T0900_event_log.ts';
+import * as presenceGrace from './2026-12-01T1100_presence_grace.ts';
 
 /** Timestamped migrations, applied in name order. Add new ones here. */
 const migrations: Record<string, Migration> = {
@@ -10,6 +11,7 @@ const migrations: Record<string, Migration> = {
   '2026-11-25T2330_presence': presence,
   '2026-11-26T0300_instance_deadline': instanceDeadline,
   '2026-12-01T0900_event_log': eventLog,
+  '2026-12-01T1100_presence_grace': presenceGrace,
 };
 
 export const migrationProvider: MigrationProvider = {
