@@ -95,3 +95,26 @@ it('one profile change and one presence change cost the same number of SQL state
   expect(small.presence.length).toBeLessThan(20);
   await Promise.all([small.close(), large.close()]);
 });
+
+it('a change in an app with nobody connected to this instance costs its relay no lookup (every instance reads every event)', async () => {
+  const app = await server.newApp();
+  const star = await app.user('lonely');
+  const fan = await app.user('fan');
+  await fan.ok('mutation { subscribeUserStatus(type: USER_PROFILE, userIds: ["lonely"], expiry: 3600) { failedUserIds } }');
+  await server.app.realtime.drain();
+  server.statements.length = 0;
+  await updateMy(star, { name: 'nobody listens' });
+  await server.app.realtime.drain();
+  const lookups = server.statements.filter((s) => /from "(status_subscriptions|friendships|apps|ext_profile_keys)"/.test(s) && !/"users" inner join "apps"/.test(s));
+  // the request itself reads the ext keys once (validation); the relay reads nothing for it
+  expect(lookups.filter((s) => /status_subscriptions|friendships/.test(s)), lookups.join('\n')).toEqual([]);
+  // while with the fan connected, the same change is looked up once
+  const live = connectLive(server.url, { authToken: fan.token, platform: 'WEB' });
+  await live.connected;
+  await server.app.realtime.drain();
+  server.statements.length = 0;
+  await updateMy(star, { name: 'now someone does' });
+  await server.app.realtime.drain();
+  expect(server.statements.filter((s) => /from "status_subscriptions"/.test(s))).toHaveLength(1);
+  await live.dispose();
+});

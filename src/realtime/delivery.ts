@@ -2,7 +2,7 @@ import type { LoggedEvent } from '../events/repository.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Audiences } from '../subscriptions/audience.ts';
-import { userTopic } from './messages.ts';
+import { userTopic, userTopicGroup } from './messages.ts';
 import type { UserTopics } from './topics.ts';
 
 /**
@@ -24,16 +24,18 @@ export class LocalDelivery {
   readonly deliver = async (events: LoggedEvent[], skipFailing = false): Promise<void> => {
     const start = performance.now();
     const wanted = (appKey: string, userId: string) => this.topics.listening(userTopic(appKey, userId));
+    // every instance reads every event: those of apps nobody here listens to cost no lookup
+    const wantedApp = (appKey: string) => this.topics.listeningInGroup(userTopicGroup(appKey));
     const addressed = skipFailing
       ? await Promise.all(
           events.map((e) =>
-            this.audiences.messagesFor(e, wanted).catch((error) => {
+            this.audiences.messagesFor(e, wanted, wantedApp).catch((error) => {
               this.observe.log.error({ err: error, position: `${e.position.x}.${e.position.p}`, change: e.event.type }, 'event left out of live delivery after repeated failures');
               return [];
             }),
           ),
         )
-      : await Promise.all(events.map((e) => this.audiences.messagesFor(e, wanted)));
+      : await Promise.all(events.map((e) => this.audiences.messagesFor(e, wanted, wantedApp)));
     for (let i = 0; i < events.length; i++) {
       const batch = addressed[i]!;
       if (batch.length === 0) continue;

@@ -87,3 +87,5 @@ export interface CloseMessage {
 export type RealtimeMessage = StatusMessage | RelationMessage | OwnProfileMessage | FriendMessage | CloseMessage;
 
 export const userTopic = (appKey: string, userId: string) => `phs:user:${appKey}:${userId}`;
+/** The group of an app's user topics (user ids and app keys hold no ':'). */
+export const userTopicGroup = (appKey: string) => `phs:user:${appKey}`;

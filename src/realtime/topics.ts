@@ -13,18 +13,29 @@ export interface UserTopics {
   publish(batch: readonly { topic: string; message: RealtimeMessage }[]): Promise<void>;
   /** whether anyone here listens on the topic (only their messages are built) */
   listening(topic: string): boolean;
+  /** whether anyone here listens on a topic of the group (`userTopicGroup`: one app) */
+  listeningInGroup(group: string): boolean;
   close(): Promise<void>;
 }
 
+/** A topic's group: everything before its last ':' (for user topics, the app). */
+const groupOf = (topic: string) => topic.slice(0, topic.lastIndexOf(':'));
+
 class ListenerRegistry {
   private readonly byTopic = new Map<string, Set<TopicListener>>();
+  /** topics with listeners per group, so that a change of an app nobody here listens to costs nothing */
+  private readonly perGroup = new Map<string, number>();
 
   constructor(private readonly log: Logger) {}
 
   add(topic: string, listener: TopicListener): boolean {
     let listeners = this.byTopic.get(topic);
     const first = !listeners;
-    if (!listeners) this.byTopic.set(topic, (listeners = new Set()));
+    if (!listeners) {
+      this.byTopic.set(topic, (listeners = new Set()));
+      const group = groupOf(topic);
+      this.perGroup.set(group, (this.perGroup.get(group) ?? 0) + 1);
+    }
     listeners.add(listener);
     return first;
   }
@@ -35,11 +46,19 @@ class ListenerRegistry {
     listeners.delete(listener);
     if (listeners.size > 0) return false;
     this.byTopic.delete(topic);
+    const group = groupOf(topic);
+    const left = (this.perGroup.get(group) ?? 1) - 1;
+    if (left > 0) this.perGroup.set(group, left);
+    else this.perGroup.delete(group);
     return true;
   }
 
   has(topic: string): boolean {
     return this.byTopic.has(topic);
+  }
+
+  hasGroup(group: string): boolean {
+    return this.perGroup.has(group);
   }
 
   dispatch(topic: string, message: RealtimeMessage): void {
@@ -79,6 +98,7 @@ export function createLocalTopics(log: Logger): UserTopics {
       }
     },
     listening: (topic) => registry.has(topic),
+    listeningInGroup: (group) => registry.hasGroup(group),
     async close() {},
   };
 }

@@ -22,6 +22,8 @@ export interface Addressed {
 
 /** Which receivers a caller wants messages built for (e.g. those connected to this instance). */
 export type ReceiverFilter = (appKey: string, userId: string) => boolean;
+/** Whether any receiver in the app could be wanted: when not, a change costs no lookup at all. */
+export type AppFilter = (appKey: string) => boolean;
 
 /**
  * Who receives what (SPEC §6): one logged change becomes one message per receiver, cut to what
@@ -37,8 +39,9 @@ export class Audiences {
     private readonly changeIdPrefix: string,
   ) {}
 
-  async messagesFor(logged: LoggedEvent, wanted: ReceiverFilter): Promise<Addressed[]> {
+  async messagesFor(logged: LoggedEvent, wanted: ReceiverFilter, wantedApp: AppFilter = () => true): Promise<Addressed[]> {
     const { event } = logged;
+    if (!wantedApp(logged.appKey)) return [];
     const mark = { position: logged.position, occurredAt: logged.occurredAt.toISOString() };
     if (logged.direct) {
       if (!wanted(logged.appKey, logged.userId)) return [];
