@@ -78,7 +78,9 @@ export async function reconnectScenario(): Promise<ScenarioResult> {
     await db.connect();
     const [devices, targets] = await Promise.all([startLoad('bench/load/ws-clients.ts'), startLoad('bench/load/ws-clients.ts')]);
     loads.push(devices, targets);
-    ours = await startOurServer('server', serverEnv());
+    // targets going offline while the devices are away must be announced before the devices
+    // come back (the expected replay counts them): no offline grace here
+    ours = await startOurServer('server', serverEnv({ PRESENCE_OFFLINE_GRACE_MS: '0' }));
     const server = ours;
     const deviceTokens = await tokensFor(range(n).map(id.reconnectDevice));
     const targetTokens = await tokensFor(range(SEED.reconnectTargets).map(id.reconnectTarget));
