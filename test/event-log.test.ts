@@ -210,7 +210,8 @@ describe('a commit nobody is told of still reaches a live subscriber (EventLog.s
     await server?.stop();
   });
 
-  it('delivers a mutation made by a "silent" process within the poll interval', async () => {
+  /** alice, connected, watches bob's profile: her status stream has synced (bob, then SyncFinished) */
+  async function aliceWatchesBob() {
     const app = await server.newApp();
     await app.backend.ok('mutation { updateAppSettings(defaultProfileVisibility: EVERYONE) { appKey } }');
     const alice = await app.user('alice');
@@ -223,7 +224,12 @@ describe('a commit nobody is told of still reaches a live subscriber (EventLog.s
     await live.connected;
     const friends = live.subscribe<{ friendEvents: { __typename: string; userId: string } }>(FRIEND_EVENTS);
     const status = live.subscribe<any>(PROFILE_STATUS);
-    await status.waitFor(2, 10_000); // bob, then SyncFinished
+    await status.waitFor(2, 10_000);
+    return { app, bob, friends, status };
+  }
+
+  it('delivers a mutation made by a "silent" process within the poll interval', async () => {
+    const { app, bob, friends, status } = await aliceWatchesBob();
 
     server.app.services.events.silent = true;
     try {
@@ -245,17 +251,7 @@ describe('a commit nobody is told of still reaches a live subscriber (EventLog.s
   });
 
   it('a row whose delivery keeps failing is left out of live delivery after a few attempts; the events after it still arrive', async () => {
-    const app = await server.newApp();
-    await app.backend.ok('mutation { updateAppSettings(defaultProfileVisibility: EVERYONE) { appKey } }');
-    const alice = await app.user('alice');
-    const bob = await app.user('bob');
-    await subscribe(alice, 'USER_PROFILE', ['bob']);
-    await server.app.realtime.drain();
-    const live = connectLive(server.url, { authToken: alice.token, platform: 'WEB' });
-    sockets.push(live);
-    await live.connected;
-    const status = live.subscribe<any>(PROFILE_STATUS);
-    await status.waitFor(2, 10_000);
+    const { app, bob, status } = await aliceWatchesBob();
 
     // a profile change without its profile: building its messages throws, every time
     const bad = JSON.stringify({ type: 'profileChanged', appKey: app.appKey, userId: 'bob', origin: { by: 'backend' }, at: new Date().toISOString() });
