@@ -310,6 +310,30 @@ describe('userEvents: resume (SPEC §9)', () => {
     await c.dispose();
   });
 
+  it('a friend who also subscribes gets two envelopes of one change; resuming between them still brings the second', async () => {
+    const app = await everyoneApp();
+    await setProfile(app, 'pal', { name: 'pal' });
+    await setProfile(app, 'me', { name: 'me' });
+    await makeFriends(app, 'me', 'pal');
+    await subscribe(await app.user('me'), 'USER_PROFILE', ['pal'], 600);
+    await server.app.realtime.drain();
+    const a = await device(app, 'me', 'A');
+    const sub = await openEvents(a);
+    const base = sub.events.length;
+    await setProfile(app, 'pal', { name: 'pal 2' });
+    await until(sub, base + 2);
+    expect(labels(sub, base)).toEqual(['status:USER_PROFILE:pal', 'status:FRIEND_USER_PROFILE:pal']);
+    const afterFirst = envs(sub)[base]!.cursor;
+    await closeLive(server, app.appKey, 'me', a);
+
+    // processed the USER_PROFILE one only: the FRIEND_USER_PROFILE one is not skipped
+    const b = await device(app, 'me', 'A');
+    const resumed = await openEvents(b, afterFirst);
+    expect(labels(resumed)).toContain('status:FRIEND_USER_PROFILE:pal');
+    expect(labels(resumed).at(-1)).toBe('caughtUp:true');
+    await b.dispose();
+  });
+
   it.skipIf(!process.env.DATABASE_URL)('when the log reader lags, a fresh start does not repeat after CaughtUp what its snapshot showed', async () => {
     const app = await everyoneApp();
     await app.user('me');

@@ -59,9 +59,6 @@ function placement(event: DomainEvent): { userId: string; direct: boolean } | nu
   }
 }
 
-/** Whether an event belongs in the log (the others are in-process notices only). */
-export const isLogged = (event: DomainEvent): boolean => placement(event) !== null;
-
 /** 64-bit advisory lock keys for users (a collision only serializes two users' writes). */
 function lockKey(appKey: string, userId: string): string {
   return createHash('sha1').update(`ev\u0000${appKey}\u0000${userId}`).digest().readBigInt64BE(0).toString();
