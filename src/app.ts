@@ -133,6 +133,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     services,
     topics,
     presence,
+    committedSoFar: () => relay.lastSeen,
     limits: {
       maxPayloadBytes: config.wsMaxPayloadBytes,
       maxBufferedEvents: config.wsMaxBufferedEvents,

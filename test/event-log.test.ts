@@ -406,6 +406,44 @@ describe.skipIf(!DATABASE_URL)('two instances on one database (needs DATABASE_UR
     }
   });
 
+  it('streams without a cursor get no change that committed before they started, even when the relay hands it over only after', async () => {
+    // An older open transaction holds the log's boundary below the changes, so the relay reads
+    // them (and delivers them) only once it ends, after the streams started: they are not news.
+    const app = await a.newApp();
+    const alice = await app.user('alice');
+    for (const id of ['bob', 'carol']) await app.user(id);
+    const blocker = await a.app.services.db.startTransaction().execute();
+    let blocking = true;
+    try {
+      await sql`select pg_current_xact_id()`.execute(blocker);
+      await app.backend.ok('mutation { adminAddFriend(userId: "alice", friendId: "bob") }');
+      await subscribe(alice, 'USER_PROFILE', ['bob']);
+      await app.backend.ok('mutation { setUserProfile(userId: "alice", profile: { name: "before" }) { version } }');
+      await sleep(600); // A's relay (200 ms poll) has read past them: committed, still below the boundary
+
+      const aliceLive = live(a, alice.token);
+      await aliceLive.connected;
+      const friends = aliceLive.subscribe<{ friendEvents: { __typename: string; userId: string } }>(FRIEND_EVENTS);
+      const relations = aliceLive.subscribe<any>('subscription { subscribedRelationChange { operationType userIds } }');
+      const own = aliceLive.subscribe<any>('subscription { ownUserProfileChanged { name } }');
+      await sleep(300);
+      await blocker.commit().execute();
+      blocking = false;
+      await sleep(1_000); // the relay delivers the held-back changes meanwhile
+
+      await app.backend.ok('mutation { adminAddFriend(userId: "alice", friendId: "carol") }');
+      await new GraphQLClient(a.url, bearer(alice.token), { 'x-device-id': 'phone' }).ok('mutation { subscribeUserStatus(type: USER_PROFILE, userIds: ["carol"], expiry: 600) { failedUserIds } }');
+      await app.backend.ok('mutation { setUserProfile(userId: "alice", profile: { name: "after" }) { version } }');
+      await Promise.all([friends.waitFor(1, 10_000), relations.waitFor(1, 10_000), own.waitFor(1, 10_000)]);
+      await friends.quiet(500);
+      expect(friends.events).toEqual([{ friendEvents: { __typename: 'FriendAdded', userId: 'carol' } }]);
+      expect(relations.events).toEqual([{ subscribedRelationChange: { operationType: 'SUBSCRIBE', userIds: ['carol'] } }]);
+      expect(own.events).toEqual([{ ownUserProfileChanged: { name: 'after' } }]);
+    } finally {
+      if (blocking) await blocker.rollback().execute().catch(() => {});
+    }
+  });
+
   it('resumes on B with a cursor from A: exactly the missed events, once, then CaughtUp { resumed: true }, then live', async () => {
     const app = await a.newApp();
     const alice = await app.user('alice');

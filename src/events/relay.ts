@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../observability/logger.ts';
-import { type LogPosition, type LoggedEvent, readAfter, watermark } from './repository.ts';
+import { type CommittedSet, type LogPosition, type LoggedEvent, readAfter, watermark } from './repository.ts';
 
 const RETRY_FIRST_MS = 2;
 /** after this many failed attempts at one batch, events whose delivery keeps failing are left out */
@@ -34,6 +34,7 @@ export class EventRelay {
   private retryMs = RETRY_FIRST_MS;
   /** failed attempts to deliver the batch at the current place in the log (reads failing do not count) */
   private failures = 0;
+  private seen: CommittedSet | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -60,6 +61,16 @@ export class EventRelay {
   /** Where this instance has read to: every event before it was handed to delivery. */
   get read(): LogPosition {
     return this.position;
+  }
+
+  /**
+   * The transactions committed as of this instance's latest read of the log. A stream without a
+   * cursor takes it as its start: a row committed in it but handed to delivery only later (the
+   * boundary was held back by an older open transaction) happened before the stream and is not
+   * its news. Undefined before the first read.
+   */
+  get lastSeen(): CommittedSet | undefined {
+    return this.seen;
   }
 
   /** Read soon; `xid`, when known, is a committed transaction to read past. */
@@ -91,7 +102,8 @@ export class EventRelay {
   private async readAll(): Promise<void> {
     try {
       for (;;) {
-        const { events, boundary } = await readAfter(this.db, this.position, this.options.batchSize);
+        const { events, boundary, snapshot } = await readAfter(this.db, this.position, this.options.batchSize);
+        this.seen = snapshot;
         if (events.length) {
           try {
             await this.deliver(events, this.failures >= ATTEMPTS_BEFORE_SKIPPING);

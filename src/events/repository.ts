@@ -100,7 +100,10 @@ export async function committedNow(db: Kysely<Database>): Promise<CommittedSet> 
   const { rows } = await sql<{ xmin: string; xmax: string; xip: string[] | string | null }>`
     select pg_snapshot_xmin(s)::text as xmin, pg_snapshot_xmax(s)::text as xmax, array(select pg_snapshot_xip(s)::text) as xip
     from (select pg_current_snapshot() as s) t`.execute(db);
-  const row = rows[0]!;
+  return toCommittedSet(rows[0]!);
+}
+
+function toCommittedSet(row: { xmin: string; xmax: string; xip: string[] | string | null }): CommittedSet {
   const xip = Array.isArray(row.xip) ? row.xip : typeof row.xip === 'string' ? row.xip.replace(/[{}]/g, '').split(',').filter(Boolean) : [];
   return { xmin: BigInt(row.xmin), xmax: BigInt(row.xmax), inFlight: new Set(xip.map((x) => BigInt(x))) };
 }
@@ -146,19 +149,20 @@ const COLUMNS = ['position', 'xid', 'appKey', 'userId', 'direct', 'payload', 'oc
  * The next rows after `after` that are safe to read, oldest first, and the boundary they were
  * read under: once fewer than `limit` come back, everything below `(boundary, 0)` has been read.
  */
-export async function readAfter(db: Kysely<Database>, after: LogPosition, limit: number): Promise<{ events: LoggedEvent[]; boundary: bigint }> {
-  // one statement: the boundary, and the rows below it (none when there is nothing new)
-  const { rows } = await sql<{ boundary: string; position: string | null; xid: string; appKey: string; userId: string; direct: boolean; payload: unknown; occurredAt: Date }>`
-    with b as (select pg_snapshot_xmin(pg_current_snapshot())::text::bigint as xmin)
-    select b.xmin::text as boundary, e.position::text as position, e.xid::text as xid, e.app_key, e.user_id, e.direct, e.payload, e.occurred_at
+export async function readAfter(db: Kysely<Database>, after: LogPosition, limit: number): Promise<{ events: LoggedEvent[]; boundary: bigint; snapshot: CommittedSet }> {
+  // one statement: the snapshot (its xmin is the boundary), and the rows below it (none when there is nothing new)
+  const { rows } = await sql<{ xmin: string; xmax: string; xip: string[] | string | null; position: string | null; xid: string; appKey: string; userId: string; direct: boolean; payload: unknown; occurredAt: Date }>`
+    with s as (select pg_current_snapshot() as s), b as (
+      select pg_snapshot_xmin(s)::text::bigint as xmin, pg_snapshot_xmax(s)::text as xmax, array(select pg_snapshot_xip(s)::text) as xip from s)
+    select b.xmin::text as xmin, b.xmax, b.xip, e.position::text as position, e.xid::text as xid, e.app_key, e.user_id, e.direct, e.payload, e.occurred_at
     from b left join lateral (
       select position, xid, app_key, user_id, direct, payload, occurred_at from events
       where (xid, position) > (${after.x.toString()}::bigint, ${after.p.toString()}::bigint) and xid < b.xmin
       order by xid, position limit ${limit}
     ) e on true`.execute(db);
-  const boundary = BigInt(rows[0]!.boundary);
-  const events = rows.filter((r) => r.position !== null).map((r) => toLogged(r as EventRow));
-  return { events, boundary };
+  const snapshot = toCommittedSet(rows[0]!);
+  const events = rows.filter((r) => r.position !== null).map((r) => toLogged(r as unknown as EventRow));
+  return { events, boundary: snapshot.xmin, snapshot };
 }
 
 /**

@@ -373,7 +373,7 @@ builder.subscriptionField('friendEvents', (t) =>
     subscribe: (_root, _args, ctx) => {
       userCaller(ctx);
       if (!ctx.connection) throw badInput('subscriptions are served over graphql-ws at /graphql');
-      return ctx.connection.stream((m) => (m.kind === 'friend' ? m.event : undefined));
+      return ctx.connection.stream((m) => (m.kind === 'friend' ? m.event : undefined), { fromNow: true });
     },
     resolve: (event: FriendEventPayload) => event,
   }),

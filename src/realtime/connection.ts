@@ -1,6 +1,7 @@
 import type { Caller } from '../auth/caller.ts';
 import type { Clock } from '../clock.ts';
 import type { ChangeOrigin } from '../events/bus.ts';
+import { type CommittedSet, wasCommitted } from '../events/repository.ts';
 import type { PresenceService } from '../presence/service.ts';
 import { type RealtimeMessage, userTopic } from './messages.ts';
 import type { UserTopics } from './topics.ts';
@@ -24,6 +25,8 @@ export interface ConnectionDeps {
   clock: Clock;
   /** events held for this connection, over all its operations, before it is dropped */
   maxBufferedEvents: number;
+  /** what had committed as of this instance's latest read of the event log (EventRelay.lastSeen) */
+  committedSoFar(): CommittedSet | undefined;
   close(code: number, reason: string): void;
 }
 
@@ -80,9 +83,16 @@ export class RealtimeConnection {
     return origin.connectionId === this.info.connectionId || (origin.deviceId !== undefined && origin.deviceId === this.info.deviceId);
   }
 
-  /** A stream of the messages `select` maps to a value (undefined = not for this stream). */
-  stream<T>(select: (message: RealtimeMessage) => T | undefined): EventStream<T> {
-    const stream = new EventStream<T>(select, this);
+  /**
+   * A stream of the messages `select` maps to a value (undefined = not for this stream).
+   * `fromNow`: for streams without a cursor or a sync of their own, only changes committed after
+   * the stream started (as far as this instance's latest log read tells: a row that committed
+   * before it but is handed over late is left out).
+   */
+  stream<T>(select: (message: RealtimeMessage) => T | undefined, options: { fromNow?: boolean } = {}): EventStream<T> {
+    const since = options.fromNow ? this.deps.committedSoFar() : undefined;
+    const chosen = since ? (m: RealtimeMessage) => ('position' in m && m.position && wasCommitted(since, m.position.x) ? undefined : select(m)) : select;
+    const stream = new EventStream<T>(chosen, this);
     if (this.dropped || this.closed) stream.end();
     else this.streams.add(stream as EventStream<unknown>);
     return stream;

@@ -6,6 +6,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { randomUUID } from 'node:crypto';
 import type { Context, Services } from '../context.ts';
+import type { CommittedSet } from '../events/repository.ts';
 import type { PresenceService } from '../presence/service.ts';
 import { PLATFORMS } from '../subscriptions/types.ts';
 import { RealtimeConnection } from './connection.ts';
@@ -44,7 +45,7 @@ export interface RealtimeTransport {
 export function attachWebSocket(
   server: Server,
   yoga: YogaServerInstance<Record<string, unknown>, Context>,
-  deps: { services: Services; topics: UserTopics; presence: PresenceService; limits: WebSocketLimits },
+  deps: { services: Services; topics: UserTopics; presence: PresenceService; limits: WebSocketLimits; committedSoFar: () => CommittedSet | undefined },
 ): RealtimeTransport {
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: deps.limits.maxPayloadBytes });
   const bySocket = new Map<WebSocket, RealtimeConnection>();
@@ -90,6 +91,7 @@ export function attachWebSocket(
         presence: deps.presence,
         clock: deps.services.clock,
         maxBufferedEvents: deps.limits.maxBufferedEvents,
+        committedSoFar: deps.committedSoFar,
         close: (code, reason) => closeSocket(socket, code, reason),
       },
     );

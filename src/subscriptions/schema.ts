@@ -130,7 +130,7 @@ builder.subscriptionFields((t) => ({
     authScopes: { user: true },
     subscribe: (_root, _args, ctx) => {
       const connection = liveConnection(ctx);
-      return connection.stream((m) => (m.kind === 'relation' && !connection.madeBy(m.origin) ? m : undefined));
+      return connection.stream((m) => (m.kind === 'relation' && !connection.madeBy(m.origin) ? m : undefined), { fromNow: true });
     },
     resolve: (event) => event,
   }),
@@ -147,7 +147,7 @@ builder.subscriptionFields((t) => ({
         if (m.kind !== 'ownProfile' || m.profile.version < newest) return undefined;
         newest = m.profile.version;
         return connection.madeBy(m.origin) ? undefined : m.profile;
-      });
+      }, { fromNow: true });
     },
     resolve: (profile: ProfileView) => profile,
   }),
