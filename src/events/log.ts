@@ -40,17 +40,19 @@ export class EventLog {
   }
 
   /**
-   * Runs `work` in one transaction with the event locks of `subjects` (appKey, userIds) taken first;
+   * Runs `work` in one transaction with the event locks of `subjects` (one app's userIds, or
+   * (appKey, userId) pairs of any apps) taken first;
    * `work` records its events with `record`.
    */
   async write<T>(
-    subjects: { appKey: string; userIds: readonly string[] },
+    subjects: { appKey: string; userIds: readonly string[] } | readonly { appKey: string; userId: string }[],
     work: (trx: Transaction<Database>, record: RecordEvent) => Promise<T>,
   ): Promise<T> {
     const recorded: DomainEvent[] = [];
     let xid: bigint | null = null;
+    const pairs = 'userIds' in subjects ? subjects.userIds.map((userId) => ({ appKey: subjects.appKey, userId })) : subjects;
     const result = await this.db.transaction().execute(async (trx) => {
-      await lockSubjects(trx, subjects.appKey, subjects.userIds);
+      await lockSubjects(trx, pairs);
       const value = await work(trx, (event) => recorded.push(event));
       xid = await appendEvents(trx, recorded, this.clock.now());
       return value;

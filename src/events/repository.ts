@@ -65,8 +65,8 @@ function lockKey(appKey: string, userId: string): string {
 }
 
 /** Takes the users' event locks in one sorted order (no deadlock); must come before any write. */
-export async function lockSubjects(trx: Kysely<Database>, appKey: string, userIds: readonly string[]): Promise<void> {
-  const keys = [...new Set(userIds.map((u) => lockKey(appKey, u)))].sort();
+export async function lockSubjects(trx: Kysely<Database>, subjects: readonly { appKey: string; userId: string }[]): Promise<void> {
+  const keys = [...new Set(subjects.map((s) => lockKey(s.appKey, s.userId)))].sort();
   if (keys.length === 0) return;
   if (keys.length === 1) await sql`select pg_advisory_xact_lock(${keys[0]}::bigint)`.execute(trx);
   else await sql`select pg_advisory_xact_lock(k) from (select unnest(${keys}::bigint[]) as k order by 1) s`.execute(trx);

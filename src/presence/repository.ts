@@ -1,4 +1,3 @@
-import { inTransaction } from '../db/transaction.ts';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Selectable } from 'kysely';
 import type { Database, PresenceConnectionsTable } from '../db/database.ts';
@@ -23,69 +22,95 @@ export interface PresenceChange {
   changeTime: Date;
 }
 
-/** Locks the user's presence row: every presence change of one user is serialized on it. */
-async function lockUser(trx: Transaction<Database>, appKey: string, userId: string): Promise<void> {
-  await trx.insertInto('presenceUsers').values({ appKey, userId, version: 0 }).onConflict((oc) => oc.doNothing()).execute();
-  await trx.selectFrom('presenceUsers').select('version').where('appKey', '=', appKey).where('userId', '=', userId).forUpdate().execute();
+/** (app, user, platform) keys as three parallel arrays, for set-based statements over `unnest`. */
+type PlatformKey = Pick<ConnectionRecord, 'appKey' | 'userId' | 'platform'>;
+
+function columns(keys: readonly PlatformKey[]) {
+  return {
+    apps: keys.map((k) => k.appKey),
+    users: keys.map((k) => k.userId),
+    platforms: keys.map((k) => k.platform),
+  };
 }
 
-async function switchPlatform(trx: Transaction<Database>, c: Pick<ConnectionRecord, 'appKey' | 'userId' | 'platform'>, online: boolean, now: Date): Promise<PresenceChange> {
-  await trx
-    .insertInto('presencePlatforms')
-    .values({ appKey: c.appKey, userId: c.userId, platform: c.platform, online, changeTime: now })
-    .onConflict((oc) => oc.columns(['appKey', 'userId', 'platform']).doUpdateSet({ online, changeTime: now, offlineDueAt: null, leftAt: null }))
-    .execute();
-  const { version } = await trx
-    .updateTable('presenceUsers')
-    .set({ version: sql<number>`version + 1` })
-    .where('appKey', '=', c.appKey)
-    .where('userId', '=', c.userId)
-    .returning('version')
-    .executeTakeFirstOrThrow();
-  const details = await trx
-    .selectFrom('presencePlatforms')
-    .select(['platform', 'online', 'changeTime'])
-    .where('appKey', '=', c.appKey)
-    .where('userId', '=', c.userId)
-    .orderBy('platform')
-    .execute();
-  const user = await trx.selectFrom('users').select('createdAt').where('appKey', '=', c.appKey).where('userId', '=', c.userId).executeTakeFirstOrThrow();
-  return { appKey: c.appKey, userId: c.userId, platform: c.platform, online, version, incarnation: user.createdAt.getTime(), details, changeTime: now };
-}
+const keyOf = (k: PlatformKey) => `${k.appKey}\u0000${k.userId}\u0000${k.platform}`;
 
-async function connectionsOnPlatform(trx: Transaction<Database>, c: Pick<ConnectionRecord, 'appKey' | 'userId' | 'platform'>): Promise<number> {
-  const { n } = await trx
-    .selectFrom('presenceConnections')
-    .select(sql<number>`count(*)::int`.as('n'))
-    .where('appKey', '=', c.appKey)
-    .where('userId', '=', c.userId)
-    .where('platform', '=', c.platform)
-    .executeTakeFirstOrThrow();
-  return n;
+function distinctKeys(keys: readonly PlatformKey[]): PlatformKey[] {
+  const seen = new Map<string, PlatformKey>();
+  for (const k of keys) if (!seen.has(keyOf(k))) seen.set(keyOf(k), { appKey: k.appKey, userId: k.userId, platform: k.platform });
+  return [...seen.values()];
 }
 
 /**
- * Records a connection; returns the online change when it is the platform's first. A platform whose
- * offline is still pending (its device left less than the grace ago) is simply online again: no
- * change, so its watchers see no offline/online pair.
+ * Platforms switching online or offline, all at once: their rows, one presence version per user,
+ * and each user's whole state after it (one change per user, however many of its platforms
+ * switched). The callers hold the users' event locks, which serialize every presence change of a
+ * user, so versions grow by one per change.
  */
-export async function addConnection(db: Kysely<Database>, c: ConnectionRecord, now: Date): Promise<PresenceChange | null> {
-  return inTransaction(db, async (trx) => {
-    await lockUser(trx, c.appKey, c.userId);
-    await trx.insertInto('presenceConnections').values({ ...c, connectedAt: now }).execute();
-    if ((await connectionsOnPlatform(trx, c)) > 1) return null;
-    const resumed = await trx
-      .updateTable('presencePlatforms')
-      .set({ offlineDueAt: null, leftAt: null })
-      .where('appKey', '=', c.appKey)
-      .where('userId', '=', c.userId)
-      .where('platform', '=', c.platform)
-      .where('online', '=', true)
-      .where('offlineDueAt', 'is not', null)
-      .executeTakeFirst();
-    if (resumed.numUpdatedRows > 0n) return null;
-    return switchPlatform(trx, c, true, now);
+async function switchPlatforms(trx: Transaction<Database>, keys: readonly PlatformKey[], online: boolean, changeTimes: readonly Date[]): Promise<PresenceChange[]> {
+  if (keys.length === 0) return [];
+  const { apps, users, platforms } = columns(keys);
+  await sql`
+    insert into presence_platforms (app_key, user_id, platform, online, change_time)
+    select a, u, p, ${online}, t from unnest(${apps}::text[], ${users}::text[], ${platforms}::text[], ${changeTimes.map((t) => t.toISOString())}::timestamptz[]) as k(a, u, p, t)
+    on conflict (app_key, user_id, platform) do update set online = excluded.online, change_time = excluded.change_time, offline_due_at = null, left_at = null`.execute(trx);
+  const { rows } = await sql<{ userId: string; appKey: string; version: number; createdAt: Date; platform: string | null; online: boolean | null; changeTime: Date | null }>`
+    with k as (select distinct a, u from unnest(${apps}::text[], ${users}::text[]) as k(a, u)),
+    v as (
+      insert into presence_users (app_key, user_id, version) select a, u, 1 from k
+      on conflict (app_key, user_id) do update set version = presence_users.version + 1
+      returning app_key, user_id, version)
+    select v.app_key, v.user_id, v.version, usr.created_at, p.platform, p.online, p.change_time
+    from v join users usr on usr.app_key = v.app_key and usr.user_id = v.user_id
+    left join presence_platforms p on p.app_key = v.app_key and p.user_id = v.user_id
+    order by v.app_key, v.user_id, p.platform`.execute(trx);
+  const firstOfUser = new Map<string, number>();
+  keys.forEach((k, i) => {
+    const userKey = `${k.appKey}\u0000${k.userId}`;
+    if (!firstOfUser.has(userKey)) firstOfUser.set(userKey, i);
   });
+  const changes = new Map<string, PresenceChange>();
+  for (const row of rows) {
+    const userKey = `${row.appKey}\u0000${row.userId}`;
+    let change = changes.get(userKey);
+    if (!change) {
+      const first = firstOfUser.get(userKey)!;
+      change = { appKey: row.appKey, userId: row.userId, platform: keys[first]!.platform, online, version: Number(row.version), incarnation: new Date(row.createdAt).getTime(), details: [], changeTime: changeTimes[first]! };
+      changes.set(userKey, change);
+    }
+    if (row.platform !== null) change.details.push({ platform: row.platform, online: row.online!, changeTime: new Date(row.changeTime!) });
+  }
+  if (changes.size !== firstOfUser.size) throw new Error('presence change for a user that does not exist');
+  return [...changes.values()];
+}
+
+/**
+ * Records connections, all in one go; returns one online change per user whose platform got its
+ * first connection. A platform whose offline is still pending (its device left less than the grace
+ * ago) is simply online again: no change, so its watchers see no offline/online pair.
+ */
+export async function addConnections(trx: Transaction<Database>, records: readonly ConnectionRecord[], now: Date): Promise<PresenceChange[]> {
+  if (records.length === 0) return [];
+  await trx
+    .insertInto('presenceConnections')
+    .values(records.map((c) => ({ ...c, connectedAt: now })))
+    .execute();
+  const keys = distinctKeys(records);
+  const { apps, users, platforms } = columns(keys);
+  // first connections of their platform, minus the platforms whose pending offline this cancels
+  const { rows: first } = await sql<PlatformKey>`
+    with k as (select a, u, p from unnest(${apps}::text[], ${users}::text[], ${platforms}::text[]) as k(a, u, p)),
+    fresh as (
+      select k.* from k where not exists (
+        select 1 from presence_connections c
+        where c.app_key = k.a and c.user_id = k.u and c.platform = k.p and not (c.connection_id = any(${records.map((r) => r.connectionId)}::text[])))),
+    resumed as (
+      update presence_platforms pp set offline_due_at = null, left_at = null from fresh f
+      where pp.app_key = f.a and pp.user_id = f.u and pp.platform = f.p and pp.online and pp.offline_due_at is not null
+      returning pp.app_key as a, pp.user_id as u, pp.platform as p)
+    select a as app_key, u as user_id, p as platform from fresh f
+    where not exists (select 1 from resumed r where r.a = f.a and r.u = f.u and r.p = f.p)`.execute(trx);
+  return switchPlatforms(trx, first, true, first.map(() => now));
 }
 
 /** A platform whose last connection closed: its offline waits for the grace (wall-clock `dueAt`). */
@@ -97,39 +122,40 @@ export interface PendingOffline {
 }
 
 /**
- * Forgets a connection; returns the offline change when it was the platform's last. Idempotent.
- * `onlyOrphaned` (the reaper): only while its instance is gone, so an instance that was judged dead
- * but came back and re-registered keeps its users online.
+ * Forgets connections (already gone ones are skipped); returns one offline change per user whose
+ * platform lost its last connection, or, with `graceUntil`, those platforms' pending offlines.
+ * `onlyOrphaned` (the reaper): only while their instance is gone, so an instance that was judged
+ * dead but came back and re-registered keeps its users online.
  */
-export async function removeConnection(
-  db: Kysely<Database>,
-  connectionId: string,
+export async function removeConnections(
+  trx: Transaction<Database>,
+  connectionIds: readonly string[],
   now: Date,
   options: { onlyOrphaned?: boolean; /** wall-clock time until which the offline waits */ graceUntil?: Date } = {},
-): Promise<PresenceChange | PendingOffline | null> {
-  const c = await db.selectFrom('presenceConnections').selectAll().where('connectionId', '=', connectionId).executeTakeFirst();
-  if (!c) return null;
-  return inTransaction(db, async (trx) => {
-    await lockUser(trx, c.appKey, c.userId);
-    let deletion = trx.deleteFrom('presenceConnections').where('connectionId', '=', connectionId);
-    if (options.onlyOrphaned) {
-      deletion = deletion.where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('serverInstances').select('instanceId').where('instanceId', '=', c.instanceId))),
-      );
-    }
-    const deleted = await deletion.executeTakeFirst();
-    if (deleted.numDeletedRows === 0n) return null; // removed concurrently (e.g. by a reaper)
-    if ((await connectionsOnPlatform(trx, c)) > 0) return null;
-    if (!options.graceUntil) return switchPlatform(trx, c, false, now);
-    await trx
-      .updateTable('presencePlatforms')
-      .set({ offlineDueAt: options.graceUntil, leftAt: now })
-      .where('appKey', '=', c.appKey)
-      .where('userId', '=', c.userId)
-      .where('platform', '=', c.platform)
-      .execute();
-    return { appKey: c.appKey, userId: c.userId, platform: c.platform, dueAt: options.graceUntil };
-  });
+): Promise<{ changes: PresenceChange[]; pending: PendingOffline[] }> {
+  if (connectionIds.length === 0) return { changes: [], pending: [] };
+  let deletion = trx.deleteFrom('presenceConnections').where('connectionId', 'in', connectionIds);
+  if (options.onlyOrphaned) {
+    deletion = deletion.where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('serverInstances').select('instanceId').whereRef('serverInstances.instanceId', '=', 'presenceConnections.instanceId'))),
+    );
+  }
+  const deleted = await deletion.returning(['appKey', 'userId', 'platform']).execute();
+  const keys = distinctKeys(deleted);
+  if (keys.length === 0) return { changes: [], pending: [] };
+  const { apps, users, platforms } = columns(keys);
+  // platforms left without a connection (a connection of the same platform elsewhere keeps it online)
+  const { rows: emptied } = await sql<PlatformKey>`
+    select a as app_key, u as user_id, p as platform from unnest(${apps}::text[], ${users}::text[], ${platforms}::text[]) as k(a, u, p)
+    where not exists (select 1 from presence_connections c where c.app_key = k.a and c.user_id = k.u and c.platform = k.p)`.execute(trx);
+  if (emptied.length === 0) return { changes: [], pending: [] };
+  if (!options.graceUntil) return { changes: await switchPlatforms(trx, emptied, false, emptied.map(() => now)), pending: [] };
+  const e = columns(emptied);
+  await sql`
+    update presence_platforms pp set offline_due_at = ${options.graceUntil.toISOString()}::timestamptz, left_at = ${now.toISOString()}::timestamptz
+    from unnest(${e.apps}::text[], ${e.users}::text[], ${e.platforms}::text[]) as k(a, u, p)
+    where pp.app_key = k.a and pp.user_id = k.u and pp.platform = k.p`.execute(trx);
+  return { changes: [], pending: emptied.map((k) => ({ ...k, dueAt: options.graceUntil! })) };
 }
 
 /** Pending offlines whose grace is over (wall clock), oldest first. */
@@ -144,24 +170,25 @@ export async function dueOfflines(db: Kysely<Database>, wallNow: Date, limit = 1
 }
 
 /**
- * Announces a pending offline once its grace is over and the platform still has no connection;
- * the change carries the time the device left. Null when it was cancelled (a reconnect) or is not
- * due yet. Any instance may do it: the user's lock makes it happen once.
+ * Announces pending offlines whose grace is over and whose platform still has no connection; each
+ * change carries the time the device left. Those cancelled (a reconnect) or not due yet are
+ * skipped. Any instance may do it: the users' event locks make each happen once.
  */
-export async function settleOffline(db: Kysely<Database>, p: Omit<PendingOffline, 'dueAt'>, wallNow: Date): Promise<PresenceChange | null> {
-  return inTransaction(db, async (trx) => {
-    await lockUser(trx, p.appKey, p.userId);
-    const row = await trx
-      .selectFrom('presencePlatforms')
-      .select(['offlineDueAt', 'leftAt'])
-      .where('appKey', '=', p.appKey)
-      .where('userId', '=', p.userId)
-      .where('platform', '=', p.platform)
-      .executeTakeFirst();
-    if (!row?.offlineDueAt || row.offlineDueAt.getTime() > wallNow.getTime()) return null;
-    if ((await connectionsOnPlatform(trx, p)) > 0) return null;
-    return switchPlatform(trx, p, false, row.leftAt ?? wallNow);
-  });
+export async function settleOfflines(trx: Transaction<Database>, due: readonly Omit<PendingOffline, 'dueAt'>[], wallNow: Date): Promise<PresenceChange[]> {
+  if (due.length === 0) return [];
+  const { apps, users, platforms } = columns(distinctKeys(due));
+  const { rows } = await sql<PlatformKey & { leftAt: Date | null }>`
+    select pp.app_key, pp.user_id, pp.platform, pp.left_at
+    from presence_platforms pp join unnest(${apps}::text[], ${users}::text[], ${platforms}::text[]) as k(a, u, p)
+      on pp.app_key = k.a and pp.user_id = k.u and pp.platform = k.p
+    where pp.offline_due_at <= ${wallNow.toISOString()}::timestamptz
+      and not exists (select 1 from presence_connections c where c.app_key = k.a and c.user_id = k.u and c.platform = k.p)`.execute(trx);
+  return switchPlatforms(
+    trx,
+    rows.map((r) => ({ appKey: r.appKey, userId: r.userId, platform: r.platform })),
+    false,
+    rows.map((r) => (r.leftAt ? new Date(r.leftAt) : wallNow)),
+  );
 }
 
 /** Presence of several users: version and per-platform details, for the sync and queries. */

@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Services } from '../context.ts';
 import type { DomainEvent } from '../events/bus.ts';
+import { GroupCommit } from '../db/group-commit.ts';
 import {
-  addConnection,
+  addConnections,
   dueOfflines,
   heartbeat,
   orphanedConnections,
   registerInstance,
-  removeConnection,
-  settleOffline,
+  removeConnections,
+  settleOfflines,
   unregisterInstance,
   type ConnectionRecord,
+  type PendingOffline,
   type PresenceChange,
 } from './repository.ts';
 
@@ -24,11 +26,20 @@ export interface PresenceTiming {
 }
 
 /** SPEC §5: users of a crashed instance go offline within 60 s (30 s timeout + ≤10 s reaper period). */
+/** Connections (or removals, or due offlines) written in one transaction at most. */
+const BATCH = 500;
+
 export const DEFAULT_PRESENCE_TIMING: PresenceTiming = { heartbeatMs: 10_000, instanceTimeoutMs: 30_000 };
 
 /**
  * Online status from graphql-ws connections, shared by all instances through the database.
  * Each instance heartbeats; every instance also reaps the connections of dead ones.
+ *
+ * Connects, disconnects and due offlines are group-committed (`GroupCommit`): those that arrive
+ * while a transaction of their kind is being written go together in the next one, a handful of
+ * set-based statements for the whole batch, so a reconnect storm costs a few transactions per
+ * batch instead of one per socket. A connect resolves (and the socket is acknowledged) only once
+ * its row and online event are committed: an acknowledged device is online for every instance.
  */
 export class PresenceService {
   readonly instanceId = randomUUID();
@@ -39,6 +50,9 @@ export class PresenceService {
   private ticking: Promise<void> = Promise.resolve();
   /** this instance's timers for offlines it left pending (every instance's tick settles the rest) */
   private readonly graceTimers = new Set<NodeJS.Timeout>();
+  private readonly connects = new GroupCommit<ConnectionRecord, void>((records) => this.add(records, this.services.clock.now()), BATCH);
+  private readonly disconnects = new GroupCommit<Who, void>((whos) => this.remove(whos, this.services.clock.now()), BATCH);
+  private readonly settles = new GroupCommit<Omit<PendingOffline, 'dueAt'>, void>((due) => this.settle(due), BATCH);
 
   constructor(
     private readonly services: Services,
@@ -66,11 +80,16 @@ export class PresenceService {
     await unregisterInstance(this.services.db, this.instanceId);
   }
 
+  /** Connects waiting for the next batch (load shedding looks at it). */
+  get connectsWaiting(): number {
+    return this.connects.waiting;
+  }
+
   async connect(c: Omit<ConnectionRecord, 'instanceId'>): Promise<void> {
     const record = { ...c, instanceId: this.instanceId };
     this.live.set(c.connectionId, record);
     try {
-      await this.add(record, this.services.clock.now());
+      await this.connects.submit(record);
     } catch (error) {
       this.live.delete(c.connectionId);
       throw error;
@@ -82,7 +101,7 @@ export class PresenceService {
     if (!record) return;
     this.live.delete(connectionId);
     try {
-      await this.remove(record, this.services.clock.now());
+      await this.disconnects.submit(record);
     } catch (error) {
       // the row would keep the user online for as long as this instance lives: retry on each tick
       this.pendingRemoval.set(connectionId, record);
@@ -90,43 +109,51 @@ export class PresenceService {
     }
   }
 
-  /** A connection's row and, when it is its platform's first, the online event: one transaction. */
-  private add(record: ConnectionRecord, now: Date): Promise<void> {
-    return this.services.events.write({ appKey: record.appKey, userIds: [record.userId] }, async (trx, recordEvent) => {
-      const change = await addConnection(trx, record, now);
-      if (change) recordEvent(presenceEvent(change));
+  /** Connections' rows and, for each platform's first, the online events: one transaction. */
+  private async add(records: ConnectionRecord[], now: Date): Promise<void[]> {
+    await this.services.events.write(records, async (trx, recordEvent) => {
+      for (const change of await addConnections(trx, records, now)) recordEvent(presenceEvent(change));
     });
+    return records.map(() => undefined);
   }
 
   /**
-   * Forgets a connection. When it was its platform's last, the offline waits for the grace (a
+   * Forgets connections. For a platform that lost its last one, the offline waits for the grace (a
    * device that comes back in time produces no offline/online pair), or is recorded at once when
    * there is none or the instance holding it died (the reaper: its 30 s were the grace).
    */
-  private async remove(who: Who, now: Date, options: { onlyOrphaned?: boolean } = {}): Promise<void> {
+  private async remove(whos: Who[], now: Date, options: { onlyOrphaned?: boolean } = {}): Promise<void[]> {
     const graceMs = options.onlyOrphaned ? 0 : (this.timing.offlineGraceMs ?? 0);
     const graceUntil = graceMs > 0 ? new Date(Date.now() + graceMs) : undefined;
-    const pending = await this.services.events.write({ appKey: who.appKey, userIds: [who.userId] }, async (trx, recordEvent) => {
-      const outcome = await removeConnection(trx, who.connectionId, now, { ...options, graceUntil });
-      if (outcome && 'dueAt' in outcome) return outcome;
-      if (outcome) recordEvent(presenceEvent(outcome));
-      return null;
+    const pending = await this.services.events.write(whos, async (trx, recordEvent) => {
+      const outcome = await removeConnections(
+        trx,
+        whos.map((w) => w.connectionId),
+        now,
+        { ...options, graceUntil },
+      );
+      for (const change of outcome.changes) recordEvent(presenceEvent(change));
+      return outcome.pending;
     });
-    if (!pending) return;
-    const timer = setTimeout(() => {
-      this.graceTimers.delete(timer);
-      this.settle(pending).catch((error) => this.services.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'announcing an offline failed (the next tick retries)'));
-    }, Math.max(0, pending.dueAt.getTime() - Date.now()));
-    timer.unref();
-    this.graceTimers.add(timer);
+    if (pending.length && graceUntil) {
+      const timer = setTimeout(() => {
+        this.graceTimers.delete(timer);
+        for (const p of pending) {
+          this.settles.submit(p).catch((error) => this.services.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'announcing an offline failed (the next tick retries)'));
+        }
+      }, Math.max(0, graceUntil.getTime() - Date.now()));
+      timer.unref();
+      this.graceTimers.add(timer);
+    }
+    return whos.map(() => undefined);
   }
 
-  /** A pending offline whose grace is over: announced now unless the device came back. */
-  private settle(p: { appKey: string; userId: string; platform: string }): Promise<void> {
-    return this.services.events.write({ appKey: p.appKey, userIds: [p.userId] }, async (trx, recordEvent) => {
-      const change = await settleOffline(trx, p, new Date());
-      if (change) recordEvent(presenceEvent(change));
+  /** Pending offlines whose grace is over: announced now unless their device came back. */
+  private async settle(due: Omit<PendingOffline, 'dueAt'>[]): Promise<void[]> {
+    await this.services.events.write(due, async (trx, recordEvent) => {
+      for (const change of await settleOfflines(trx, due, new Date())) recordEvent(presenceEvent(change));
     });
+    return due.map(() => undefined);
   }
 
   /**
@@ -137,18 +164,19 @@ export class PresenceService {
     const now = this.services.clock.now();
     const wall = new Date();
     for (const [connectionId, who] of [...this.pendingRemoval]) {
-      await this.remove(who, now);
+      await this.disconnects.submit(who);
       this.pendingRemoval.delete(connectionId);
     }
     if (!(await heartbeat(this.services.db, this.instanceId, wall, this.aliveUntil(wall)))) {
       // Judged dead while alive (e.g. a long pause): come back and put our users online again.
       await registerInstance(this.services.db, this.instanceId, wall, this.aliveUntil(wall));
-      for (const record of this.live.values()) await this.add(record, now).catch(() => {});
+      await Promise.all([...this.live.values()].map((record) => this.connects.submit(record).catch(() => {})));
     }
     const orphans = await orphanedConnections(this.services.db, wall, new Date(wall.getTime() - this.timing.instanceTimeoutMs));
-    for (const orphan of orphans) await this.remove(orphan, now, { onlyOrphaned: true });
+    for (let i = 0; i < orphans.length; i += BATCH) await this.remove(orphans.slice(i, i + BATCH), now, { onlyOrphaned: true });
     // offlines left pending by an instance that died or stopped before its timer fired
-    for (const due of await dueOfflines(this.services.db, new Date())) await this.settle(due);
+    const due = await dueOfflines(this.services.db, new Date());
+    if (due.length) await this.settle(due);
   }
 
   /** This instance counts as alive until this long after a heartbeat at `wall`; every reaper honours it. */

@@ -1,0 +1,56 @@
+/**
+ * Group commit: items submitted while a batch is being written wait and go together in the next
+ * one, so under load N items cost one transaction instead of N, and an item submitted while
+ * nothing is in flight goes at once (no added latency when idle). Each `submit` resolves once its
+ * batch committed, or rejects with its own error. When a batch fails, its items are written one by
+ * one, so that one bad item (a row that breaks a constraint) fails alone.
+ */
+export class GroupCommit<T, R> {
+  private queue: { item: T; resolve: (value: R) => void; reject: (error: unknown) => void }[] = [];
+  private running = false;
+
+  constructor(
+    /** writes the items in one transaction; returns one result per item, in order */
+    private readonly write: (items: T[]) => Promise<R[]>,
+    private readonly maxBatch: number,
+  ) {}
+
+  submit(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  /** items waiting for the next batch (not counting the one being written) */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0, this.maxBatch);
+        try {
+          const results = await this.write(batch.map((b) => b.item));
+          batch.forEach((b, i) => b.resolve(results[i]!));
+        } catch (error) {
+          if (batch.length === 1) {
+            batch[0]!.reject(error);
+            continue;
+          }
+          for (const b of batch) {
+            try {
+              b.resolve((await this.write([b.item]))[0]!);
+            } catch (own) {
+              b.reject(own);
+            }
+          }
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
