@@ -11,9 +11,10 @@
  * `X-Device-Id`, so that the server leaves this device out of its own "other devices" events.
  * Events come over one graphql-ws connection (`connection_init` = `{ authToken, platform,
  * deviceId }`) as one resumable stream, `userEvents(after:)`. The connection reconnects by itself
- * with backoff and resumes the stream after the cursor of the last event handed to the
- * listeners, so the events missed while it was down arrive after the reconnect, each once
- * (status changes coalesced to the latest status per user and type), and then
+ * (each wait random in [0, min(30 s, 0.5 s · 2^retries)], see reconnectDelay; after a 1013 close
+ * with `retry after <N> ms`, N to 2N) and resumes the stream after the cursor of the last event
+ * handed to the listeners, so the events missed while it was down arrive after the reconnect,
+ * each once (status changes coalesced to the latest status per user and type), and then
  * SYNC_SUBSCRIBED_USER_STATUS_FINISHED fires again for every type. When the server no longer
  * keeps events that old (CURSOR_EXPIRED) the client starts fresh by itself: the app gets the
  * full status snapshot again, as after a first connect (see CursorStore).
@@ -40,6 +41,7 @@ import {
   UserProfileVisibility,
   visibilities,
 } from './enums.ts';
+import { reconnectDelay, retryAfterMs, shedDelay } from './backoff.ts';
 import { ErrorCode, ProfileClientError, type GraphQLErrorLike } from './errors.ts';
 import * as ops from './generated/graphql.ts';
 import type { TypedDocumentString } from './generated/graphql.ts';
@@ -62,6 +64,7 @@ import {
   type SubscribeInfoEvent,
 } from './shapes.ts';
 
+export * from './backoff.ts';
 export * from './enums.ts';
 export * from './errors.ts';
 export type * from './shapes.ts';
@@ -151,7 +154,12 @@ export interface ProfileClientOptions {
   webSocketImpl?: unknown;
   /** 'reject' (default): failures reject with ProfileClientError; 'resolve': they resolve to { code, msg } like RongIMLib */
   errors?: 'reject' | 'resolve';
-  /** waits before reconnect attempt `retries` (0-based); default 0.5 s doubling up to 30 s, plus up to 0.5 s jitter */
+  /**
+   * waits before reconnect attempt `retries` (0-based); default a random wait in
+   * [0, min(30 s, 0.5 s · 2^retries)] (reconnectDelay). After a close with 1013 and a reason
+   * containing `retry after <N> ms` (a server shedding load), the attempt also waits at least N
+   * plus a random jitter of up to N ms, whichever retryWait is in use.
+   */
   retryWait?: (retries: number) => Promise<void>;
   /**
    * Where to keep the event stream's resume cursor beyond this client's memory (e.g. localStorage),
@@ -190,7 +198,8 @@ export type ProfileClient = ReturnType<typeof createProfileClient>;
 /**
  * Close codes after which the client does not reconnect: the server refused the credentials
  * (4403, e.g. a revoked token) or the parameters (4400), plus those graphql-ws itself never
- * retries (among them 4429: this user has too many connections open).
+ * retries (among them 4429: this user has too many connections open). 1013 (Try Again Later, a
+ * server shedding load) is retried, after the wait its reason asks for.
  */
 const NO_RETRY_CLOSE_CODES = new Set([4400, 4403, 4401, 4004, 4005, 4406, 4409, 4429, 4500]);
 /** 1000–1999 codes that graphql-ws retries (the rest of that range it does not) */
@@ -220,10 +229,9 @@ function randomId(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function defaultRetryWait(retries: number): Promise<void> {
-  const delay = Math.min(30_000, 500 * 2 ** retries) + Math.floor(Math.random() * 500);
-  await new Promise((resolve) => setTimeout(resolve, delay));
-}
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const defaultRetryWait = (retries: number): Promise<void> => sleep(reconnectDelay(retries));
 
 function isCloseEvent(value: unknown): value is { code: number; reason: string } {
   return typeof value === 'object' && value !== null && 'code' in value && typeof (value as { code: unknown }).code === 'number';
@@ -428,6 +436,9 @@ export function createProfileClient(options: ProfileClientOptions) {
       let gaveUp = false;
       /** stream failures in a row that were neither the cursor's fault nor a close */
       let streamFailures = 0;
+      /** the `retry after <N> ms` of the last close (1013), for the wait before the next attempt */
+      let shedHintMs: number | undefined;
+      const retryWait = options.retryWait ?? defaultRetryWait;
       const client = createClient({
         url: wsUrl,
         webSocketImpl: WebSocketImpl,
@@ -436,7 +447,12 @@ export function createProfileClient(options: ProfileClientOptions) {
         keepAlive: 20_000,
         connectionParams: async () => ({ authToken: await token(), platform, deviceId }),
         retryAttempts: Number.MAX_SAFE_INTEGER,
-        retryWait: options.retryWait ?? defaultRetryWait,
+        // (graphql-ws emits `closed` before it asks for this wait, so the hint is known by then)
+        retryWait: async (retries) => {
+          const hint = shedHintMs;
+          shedHintMs = undefined;
+          await Promise.all([retryWait(retries), hint === undefined ? undefined : sleep(shedDelay(hint))]);
+        },
         // every failure is retried except refused credentials or parameters (a revoked token included)
         shouldRetry: (errOrClose) => !(isCloseEvent(errOrClose) && isFinalClose(errOrClose.code)),
         on: {
@@ -451,6 +467,7 @@ export function createProfileClient(options: ProfileClientOptions) {
             const code = isCloseEvent(event) ? event.code : 1006;
             const reason = isCloseEvent(event) ? String(event.reason) : '';
             const refused = isFinalClose(code);
+            shedHintMs = retryAfterMs(code, reason);
             const fatal = refused || ws !== client;
             if (fatal) gaveUp = true;
             emit(Events.DISCONNECT, { code, reason, willReconnect: !fatal });
@@ -535,7 +552,7 @@ export function createProfileClient(options: ProfileClientOptions) {
       };
       const reopenLater = () => {
         catchUp = undefined;
-        void (options.retryWait ?? defaultRetryWait)(streamFailures++).then(() => {
+        void retryWait(streamFailures++).then(() => {
           if (!gaveUp && ws === client) open();
         });
       };

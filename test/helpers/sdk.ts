@@ -21,7 +21,7 @@ export interface RecordedClient {
   quiet(event: EventName, ms?: number): Promise<void>;
 }
 
-/** Reconnect quickly in tests (production default: 0.5 s doubling up to 30 s). */
+/** Reconnect quickly in tests (production default: reconnectDelay, random up to 0.5 s doubling to 30 s). */
 const fastRetry = async (retries: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** retries)));
 
 /** An SDK client for `userId` of `app` (token issued by the app's backend), recording every event. */
