@@ -140,6 +140,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       initTimeoutMs: config.wsInitTimeoutMs,
       maxConnectionsPerUser: config.wsMaxConnectionsPerUser,
       maxSubscriptionsPerConnection: config.wsMaxSubscriptionsPerConnection,
+      maxPendingConnects: config.wsMaxPendingConnects,
     },
   });
 

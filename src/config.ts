@@ -27,6 +27,7 @@ const EnvSchema = z.object({
   WS_INIT_TIMEOUT_MS: z.coerce.number().int().min(10).default(10_000),
   WS_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).default(20),
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).default(20),
+  WS_MAX_PENDING_CONNECTS: z.coerce.number().int().min(1).default(2000),
   MAX_QUERY_DEPTH: z.coerce.number().int().min(1).default(10),
   MAX_QUERY_ALIASES: z.coerce.number().int().min(0).default(15),
   MAX_QUERY_TOKENS: z.coerce.number().int().min(50).default(2000),
@@ -76,6 +77,8 @@ export interface Config {
   wsMaxConnectionsPerUser: number;
   /** operations running at once on one connection (subscriptions and in-flight queries); one more is refused */
   wsMaxSubscriptionsPerConnection: number;
+  /** connection_inits being authenticated and registered at once on this instance; past it, new ones are shed (1013) */
+  wsMaxPendingConnects: number;
   /** limits on one GraphQL document (graphql-armor); a document over one is BAD_USER_INPUT */
   maxQueryDepth: number;
   maxQueryAliases: number;
@@ -129,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     wsInitTimeoutMs: e.WS_INIT_TIMEOUT_MS,
     wsMaxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
     wsMaxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    wsMaxPendingConnects: e.WS_MAX_PENDING_CONNECTS,
     maxQueryDepth: e.MAX_QUERY_DEPTH,
     maxQueryAliases: e.MAX_QUERY_ALIASES,
     maxQueryTokens: e.MAX_QUERY_TOKENS,

@@ -26,6 +26,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly connectsShed = new Counter({
+    name: 'phs_ws_connects_shed_total',
+    help: 'connection_inits refused with 1013 (try again later) because too many were being set up at once',
+    registers: [this.registry],
+  });
+
   readonly eventsPublished = new Counter({
     name: 'phs_events_published_total',
     help: 'Per-receiver messages published on user topics by the fan-out, by kind',

@@ -23,6 +23,40 @@ export interface WebSocketLimits {
   maxConnectionsPerUser: number;
   /** operations running at once on one connection; one more is refused with LIMIT_EXCEEDED */
   maxSubscriptionsPerConnection: number;
+  /** connection_inits being set up at once; past it, new ones are closed with 1013 and a retry hint */
+  maxPendingConnects: number;
+}
+
+/**
+ * RFC 6455 "Try Again Later": the server sheds a connection_init it cannot set up in reasonable
+ * time. The reason carries `retry after <ms> ms`, the time this instance expects to need for the
+ * connects already waiting; clients wait that long plus jitter.
+ */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+
+/**
+ * How fast this instance has been setting up connections (per second, smoothed), for the retry
+ * hint of a shed connect: the backlog divided by it, within [500 ms, 30 s].
+ */
+class ConnectRate {
+  private perSecond = 0;
+  private windowStart = performance.now();
+  private inWindow = 0;
+
+  done(): void {
+    this.inWindow++;
+    const now = performance.now();
+    if (now - this.windowStart < 1000) return;
+    const rate = (this.inWindow * 1000) / (now - this.windowStart);
+    this.perSecond = this.perSecond === 0 ? rate : 0.5 * this.perSecond + 0.5 * rate;
+    this.windowStart = now;
+    this.inWindow = 0;
+  }
+
+  retryAfterMs(backlog: number): number {
+    const rate = Math.max(this.perSecond, 50);
+    return Math.min(30_000, Math.max(500, Math.ceil((backlog / rate) * 1000)));
+  }
 }
 
 const DELIVERIES = Symbol('deliveries');
@@ -70,9 +104,31 @@ export function attachWebSocket(
 
   /**
    * Authenticates a socket as a user, registers it (presence, its user's topic) and returns the
-   * connection; closes the socket (4403, or 4429 over the per-user limit) and returns null otherwise.
+   * connection; closes the socket (4403, 4429 over the per-user limit, or 1013 when too many are
+   * being set up at once) and returns null otherwise.
    */
+  let pendingConnects = 0;
+  const connectRate = new ConnectRate();
+
   async function establish(ctx: { extra: SocketExtra }, authToken: string, platform: string, deviceId: string | undefined): Promise<RealtimeConnection | null> {
+    const socket = ctx.extra.socket;
+    if (pendingConnects >= deps.limits.maxPendingConnects) {
+      // shed before any work: a clear "later" beats timing out everyone who is already waiting
+      deps.services.metrics.connectsShed.inc();
+      socket.close(CLOSE_TRY_AGAIN_LATER, `server busy: retry after ${connectRate.retryAfterMs(pendingConnects)} ms`);
+      return null;
+    }
+    pendingConnects++;
+    try {
+      const connection = await setUp(ctx, authToken, platform, deviceId);
+      if (connection) connectRate.done();
+      return connection;
+    } finally {
+      pendingConnects--;
+    }
+  }
+
+  async function setUp(ctx: { extra: SocketExtra }, authToken: string, platform: string, deviceId: string | undefined): Promise<RealtimeConnection | null> {
     const socket = ctx.extra.socket;
     const caller = await deps.services.callers.fromUserToken(authToken);
     if (caller.kind !== 'user') {
