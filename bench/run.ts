@@ -13,6 +13,7 @@ import { cpus, loadavg } from 'node:os';
 import pg from 'pg';
 import { DATABASE_URL, PROFILE, QUICK, REDIS_URL, RESULTS_DIR, ROUNDS, log } from './lib/config.ts';
 import type { ScenarioResult } from './lib/harness.ts';
+import type { Spread } from './lib/stats.ts';
 import { seed } from './seed.ts';
 import { readScenario } from './scenarios/read.ts';
 import { writeScenario } from './scenarios/write.ts';
@@ -94,16 +95,21 @@ writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`);
 
 // the table
 const fmt = (n: number | undefined) => (n === undefined ? '' : n >= 100 ? n.toFixed(0) : n.toFixed(2));
-const rows: string[][] = [['scenario', 'figure', 'server median [min-max]', 'floor median [min-max]', 'ratio median [min-max]', 'target', 'met']];
+const cell = (s: Spread | undefined) => (s ? `${fmt(s.median)} [${fmt(s.min)}-${fmt(s.max)}]` : '');
+// the peer columns appear only when a selected scenario has a peer
+const peers = [...new Set(Object.values(results).flatMap((r) => (r.peer ? [r.peer] : [])))];
+const peerHeaders = peers.length ? [`peer (${peers.join(', ')}) median [min-max]`, 'ratio to peer median [min-max]'] : [];
+const rows: string[][] = [['scenario', 'figure', 'server median [min-max]', 'floor median [min-max]', 'ratio median [min-max]', ...peerHeaders, 'target', 'met']];
 for (const r of Object.values(results)) {
   let first = true;
   for (const f of Object.values(r.figures)) {
     rows.push([
       first ? r.name : '',
       f.label,
-      `${fmt(f.server.median)} [${fmt(f.server.min)}-${fmt(f.server.max)}]`,
-      f.floor ? `${fmt(f.floor.median)} [${fmt(f.floor.min)}-${fmt(f.floor.max)}]` : '',
-      f.ratio ? `${fmt(f.ratio.median)} [${fmt(f.ratio.min)}-${fmt(f.ratio.max)}]` : '',
+      cell(f.server),
+      cell(f.floor),
+      cell(f.ratio),
+      ...(peers.length ? [cell(f.peer), cell(f.peerRatio)] : []),
       first ? r.target : '',
       first ? (r.met === null ? '-' : r.met ? 'yes' : 'NO') : '',
     ]);

@@ -148,6 +148,10 @@ export interface Figure {
   floor?: Spread;
   /** server / floor, per round, then median/min/max */
   ratio?: Spread;
+  /** the same figure for the scenario's peer (another stack doing the same work, e.g. socket.io) */
+  peer?: Spread;
+  /** server / peer, per round, then median/min/max */
+  peerRatio?: Spread;
 }
 
 export interface ScenarioResult {
@@ -157,6 +161,8 @@ export interface ScenarioResult {
   /** whether the target was met in this run; null when the run cannot tell (e.g. quick mode) */
   met: boolean | null;
   figures: Record<string, Figure>;
+  /** what the figures' `peer` spreads measure, when the scenario has a peer */
+  peer?: string;
   notes: string[];
   seconds: number;
 }

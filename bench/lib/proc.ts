@@ -56,8 +56,8 @@ export interface ServerProc {
 }
 
 /**
- * Starts a server process (ours: `src/main.ts`; a floor: `bench/floors/*.ts`) with the probe
- * preloaded, and waits until it prints its URL.
+ * Starts a server process (ours: `src/main.ts`; a floor: `bench/floors/*.ts`; a peer:
+ * `bench/peers/*.ts`) with the probe preloaded, and waits until it prints its URL.
  */
 export async function startServerProc(name: string, entry: string, env: Record<string, string>, readyPattern: RegExp, nodeFlags: string[] = []): Promise<ServerProc> {
   const child = spawnNode([...nodeFlags, '--expose-gc', '--import', 'tsx', '--import', './bench/lib/probe.ts', entry], { PORT: '0', HOST: '127.0.0.1', ...env }, { ipc: true });
@@ -157,4 +157,9 @@ export function startOurServer(name: string, env: Record<string, string>): Promi
 /** A floor server from bench/floors. */
 export function startFloor(name: string, entry: string, env: Record<string, string>): Promise<ServerProc> {
   return startServerProc(name, entry, env, /floor listening at (http:\/\/\S+)/);
+}
+
+/** A peer server from bench/peers: the same work on another stack (socket.io), for comparison. */
+export function startPeer(name: string, entry: string, env: Record<string, string>): Promise<ServerProc> {
+  return startServerProc(name, entry, env, /peer listening at (http:\/\/\S+)/);
 }
