@@ -1,6 +1,8 @@
 /**
  * `npm run bench [-- scenario...]`: seeds, then runs each scenario for our server and its floor
  * (one after the other, in the same run), prints a table and writes bench/results/latest.json.
+ * Scenarios: read, write, fanout, sync, idle, cluster, reconnect, storm (10 000 devices drop and
+ * reconnect at once with the SDK's backoff, against the floor's time to connect them).
  *
  * Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/phs_bench, created when missing),
  * REDIS_URL (default redis://127.0.0.1:6379, cluster scenario), BENCH_QUICK=1 (one short round
@@ -22,6 +24,7 @@ import { syncScenario } from './scenarios/sync.ts';
 import { idleScenario } from './scenarios/idle.ts';
 import { clusterScenario } from './scenarios/cluster.ts';
 import { reconnectScenario } from './scenarios/reconnect.ts';
+import { stormScenario } from './scenarios/storm.ts';
 
 const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   read: readScenario,
@@ -31,6 +34,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   idle: idleScenario,
   cluster: clusterScenario,
   reconnect: reconnectScenario,
+  storm: stormScenario,
 };
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('-'));

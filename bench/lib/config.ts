@@ -43,6 +43,8 @@ export const SCALE = {
   reconnectPresenceChanges: QUICK ? 20 : 100,
   /** profile changes made while the devices are connected (the live write load, once per round) */
   reconnectLiveChanges: QUICK ? 20 : 100,
+  /** devices (one per user, the idle users) that drop at once and reconnect in a storm */
+  stormDevices: QUICK ? 300 : 10_000,
 };
 
 export const log = (...parts: unknown[]) => process.stderr.write(`${parts.join(' ')}\n`);

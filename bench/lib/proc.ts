@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { ROOT, log } from './config.ts';
 
 /**
@@ -144,6 +144,38 @@ export function cpuMsOf(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Peak resident set size (VmHWM) in bytes since the process started or since resetPeakRss (Linux). */
+export function peakRssOf(pid: number): number | undefined {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resets the kernel's peak RSS mark (VmHWM) of a process to its current RSS (clear_refs 5, Linux 4.0+); false when refused. */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads a process's RSS every `everyMs` until stop(), which returns the largest reading (bytes). */
+export function sampleRss(pid: number, everyMs = 25): { stop(): number } {
+  let peak = rssOf(pid) ?? 0;
+  const timer = setInterval(() => (peak = Math.max(peak, rssOf(pid) ?? 0)), everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(peak, rssOf(pid) ?? 0);
+    },
+  };
 }
 
 /** Node flags our server runs with: the same as in `npm start` and the Dockerfile. */

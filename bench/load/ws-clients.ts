@@ -19,9 +19,14 @@
  *   dropDevices {}                           close every device socket at once (client side), keep the cursors
  *   awaitLive   { total, timeoutMs }         wait until `total` envelopes arrived after CaughtUp (since resetLive)
  *   resetLive   {}                           forget the live envelopes counted so far
+ *   storm       { url, tokens?, query, resume, platform, timeoutMs }  like `devices`, but each device first waits
+ *               the SDK's first-retry backoff and retries as the SDK would (a 1013 "retry after <N> ms" close: the
+ *               hint plus jitter); answers per device the times from the command to the ack and to CaughtUp, and
+ *               the shed closes and other failed attempts
  */
 import WebSocket from 'ws';
-import { now } from '../lib/stats.ts';
+import { reconnectDelay, retryAfterMs, shedDelay } from '../../src/client/index.ts';
+import { now, sleep } from '../lib/stats.ts';
 
 const PROTOCOL = 'graphql-transport-ws';
 const sockets = new Set<WebSocket>();
@@ -271,6 +276,137 @@ async function openDevices(url: string, tokens: string[] | undefined, query: str
   return { caughtUpMs, ackMs, replayed, resumed, failed, errors, ms: now() - t0 };
 }
 
+/** How one attempt of a storm device ended. */
+type StormAttempt =
+  | { kind: 'caughtUp'; ackMs: number; caughtUpMs: number; replayed: number; resumed: boolean }
+  | { kind: 'closed'; acked: boolean; code: number; reason: string; error?: string };
+
+/**
+ * One connection attempt of a storm device: open, connection_init, subscribe `query` (with
+ * `after` = the device's cursor when `resume`), up to UserEventsCaughtUp. A close or socket error
+ * on the way ends the attempt (the caller decides whether to retry). After CaughtUp the socket
+ * stays open and keeps the device's cursor current, as openDevice's do.
+ */
+function stormAttempt(url: string, device: Device, index: number, query: string, resume: boolean, platform: string, t0: number): Promise<StormAttempt> {
+  return new Promise((resolve, reject) => {
+    const after = resume ? device.cursor : undefined;
+    const socket = new WebSocket(url, PROTOCOL, { perMessageDeflate: false });
+    device.socket = socket;
+    let ackMs = NaN;
+    let replayed = 0;
+    let caughtUp = false;
+    let error: string | undefined;
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authToken: device.token, platform, deviceId: `bench-storm-${index}` } })));
+    // (a failed handshake or a reset is followed by 'close', which settles the attempt)
+    socket.on('error', (e) => (error ??= String(e)));
+    socket.on('close', (code, reason) => {
+      if (device.socket === socket) device.socket = undefined;
+      if (!caughtUp) resolve({ kind: 'closed', acked: !Number.isNaN(ackMs), code, reason: reason.toString(), error });
+    });
+    socket.on('message', (data) => {
+      const frame = data.toString();
+      if (frame.startsWith('{"type":"connection_ack"')) {
+        ackMs = now() - t0;
+        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables: after ? { after } : {} } }));
+        return;
+      }
+      if (frame.includes('"type":"ping"')) return socket.send('{"type":"pong"}');
+      if (frame.includes('"type":"error"') || frame.includes('"errors":[')) {
+        socket.terminate();
+        return reject(new Error(`device ${index}: ${frame.slice(0, 300)}`));
+      }
+      if (!frame.includes('"type":"next"')) return;
+      const cursor = cursorOf(frame);
+      if (cursor) device.cursor = cursor;
+      if (caughtUp) {
+        liveEnvelopes++;
+        lastLiveAt = now();
+        if (waiters.length) notify();
+        return;
+      }
+      if (frame.includes('"UserEventsCaughtUp"')) {
+        caughtUp = true;
+        resolve({ kind: 'caughtUp', ackMs, caughtUpMs: now() - t0, replayed, resumed: frame.includes('"resumed":true') });
+        return;
+      }
+      replayed++;
+    });
+  });
+}
+
+/**
+ * A device in a reconnect storm, doing what the SDK (graphql-ws under src/client) does after
+ * its socket dropped: wait reconnectDelay(retries) (retries counts the attempts since the last
+ * connection_ack), reconnect; after a 1013 close with `retry after <N> ms`, wait at least
+ * shedDelay(N). Closes with a 4xxx code (refused credentials or parameters) end it, as in the SDK.
+ */
+async function stormDevice(url: string, device: Device, index: number, query: string, resume: boolean, platform: string, t0: number, deadline: number) {
+  if (resume && !device.cursor) throw new Error(`device ${index} has no cursor to resume from`);
+  let retries = 0;
+  let hintMs: number | undefined;
+  let attempts = 0;
+  let shed = 0;
+  let otherFailures = 0;
+  for (;;) {
+    await sleep(Math.max(reconnectDelay(retries), hintMs === undefined ? 0 : shedDelay(hintMs)));
+    retries++;
+    if (now() > deadline) throw new Error(`device ${index}: not caught up before the deadline (${attempts} attempts, ${shed} shed)`);
+    attempts++;
+    const outcome = await stormAttempt(url, device, index, query, resume, platform, t0);
+    if (outcome.kind === 'caughtUp') return { ...outcome, attempts, shed, otherFailures };
+    if (outcome.acked) retries = 0;
+    if (outcome.code >= 4000 && outcome.code !== 4499) throw new Error(`device ${index}: closed ${outcome.code} ${outcome.reason}`);
+    hintMs = retryAfterMs(outcome.code, outcome.reason);
+    if (hintMs !== undefined) shed++;
+    else {
+      otherFailures++;
+      if (stormErrors.length < 5) stormErrors.push(`device ${index}: ${outcome.error ?? `closed ${outcome.code} ${outcome.reason}`}`);
+    }
+  }
+}
+/** the first few failed attempts of the current storm that were not shed closes */
+let stormErrors: string[] = [];
+
+async function storm(url: string, tokens: string[] | undefined, query: string, resume: boolean, platform: string, timeoutMs: number) {
+  if (tokens) devices = tokens.map((token) => ({ token }));
+  stormErrors = [];
+  const t0 = now();
+  const deadline = t0 + timeoutMs;
+  const pending = new Set(devices);
+  // (a device stuck in one attempt past the deadline: its socket is ended, which ends the attempt)
+  const stuck = setTimeout(() => {
+    for (const d of pending) d.socket?.terminate();
+  }, timeoutMs + 5000);
+  const results = await Promise.allSettled(devices.map((d, i) => stormDevice(url, d, i, query, resume, platform, t0, deadline).finally(() => pending.delete(d))));
+  clearTimeout(stuck);
+  const errors: string[] = [];
+  const caughtUpMs: number[] = [];
+  const ackMs: number[] = [];
+  let replayed = 0;
+  let resumed = 0;
+  let failed = 0;
+  let attempts = 0;
+  let shed = 0;
+  let otherFailures = 0;
+  let shedDevices = 0;
+  for (const r of results) {
+    if (r.status === 'rejected') {
+      failed++;
+      if (errors.length < 5) errors.push(String(r.reason));
+      continue;
+    }
+    caughtUpMs.push(r.value.caughtUpMs);
+    ackMs.push(r.value.ackMs);
+    replayed += r.value.replayed;
+    attempts += r.value.attempts;
+    shed += r.value.shed;
+    otherFailures += r.value.otherFailures;
+    if (r.value.shed) shedDevices++;
+    if (r.value.resumed) resumed++;
+  }
+  return { caughtUpMs, ackMs, replayed, resumed, failed, errors, attempts, shed, shedDevices, otherFailures, failureSamples: stormErrors, ms: now() - t0 };
+}
+
 async function dropDevices() {
   const open = devices.map((d) => d.socket).filter((s): s is WebSocket => s !== undefined);
   for (const d of devices) d.socket = undefined;
@@ -335,6 +471,8 @@ process.on('message', (raw: any) => {
           return reply(await dropDevices());
         case 'awaitLive':
           return reply(await awaitLive(raw.total, raw.timeoutMs ?? 30_000));
+        case 'storm':
+          return reply(await storm(raw.url, raw.tokens, raw.query, raw.resume === true, raw.platform ?? 'IOS', raw.timeoutMs ?? 120_000));
         case 'resetLive':
           liveEnvelopes = 0;
           lastLiveAt = 0;
