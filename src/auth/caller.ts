@@ -1,27 +1,30 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { AppRow, Database } from '../db/database.ts';
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type { AppRow, Database, UsersTable } from '../db/database.ts';
 import { findApp } from '../apps/repository.ts';
 import { safeEqual, verifySecret } from './secrets.ts';
-import { compiledStatement } from '../db/compiled.ts';
+import { Batcher } from '../db/batcher.ts';
 
-/** Every user-token request: the token generation (revocation) and the app, in one indexed lookup. */
-const userWithApp = compiledStatement((db, appKey: string, userId: string) =>
-  db
-    .selectFrom('users')
-    .innerJoin('apps', 'apps.appKey', 'users.appKey')
-    .select([
-      'users.tokenGeneration',
-      'apps.appKey',
-      'apps.name',
-      'apps.secretHash',
-      'apps.defaultProfileVisibility',
-      'apps.defaultFriendAddPermission',
-      'apps.createdAt',
-    ])
-    .where('users.appKey', '=', appKey)
-    .where('users.userId', '=', userId),
-);
+type UserWithApp = Pick<Selectable<UsersTable>, 'userId' | 'tokenGeneration'> & AppRow;
+
+/**
+ * Every user-token request and connect: the token generation (revocation) and the app, in one
+ * indexed lookup for all the callers that arrive while one is in flight (a reconnect storm of
+ * thousands costs a handful of statements).
+ */
+async function usersWithApps(db: Kysely<Database>, keys: readonly { appKey: string; userId: string }[]): Promise<(UserWithApp | undefined)[]> {
+  const { rows } = await sql<UserWithApp>`
+    select u.user_id, u.token_generation, a.app_key, a.name, a.secret_hash, a.default_profile_visibility, a.default_friend_add_permission, a.created_at
+    from unnest(${keys.map((k) => k.appKey)}::text[], ${keys.map((k) => k.userId)}::text[]) as k(a, u)
+    join users u on u.app_key = k.a and u.user_id = k.u
+    join apps a on a.app_key = u.app_key`.execute(db);
+  const found = new Map(rows.map((r) => [`${r.appKey}\u0000${r.userId}`, r]));
+  return keys.map((k) => found.get(`${k.appKey}\u0000${k.userId}`));
+}
+
+/** Callers looked up together at most (one statement). */
+const LOOKUP_BATCH = 500;
+
 import type { TokenService } from './tokens.ts';
 
 /** Who is calling, decided once per request (or per graphql-ws connection) from its credentials. */
@@ -50,8 +53,11 @@ export class CallerResolver {
   private readonly failedDigests = new Map<string, number>();
   private hashing = 0;
   private readonly hashQueue: (() => void)[] = [];
+  private readonly lookups: Batcher<{ appKey: string; userId: string }, UserWithApp | undefined>;
 
-  constructor(private readonly deps: CallerResolverDeps) {}
+  constructor(private readonly deps: CallerResolverDeps) {
+    this.lookups = new Batcher((keys) => usersWithApps(deps.db, keys), LOOKUP_BATCH);
+  }
 
   async fromAuthorization(header: string | null | undefined): Promise<Caller> {
     if (!header) return { kind: 'anonymous' };
@@ -73,9 +79,9 @@ export class CallerResolver {
   async fromUserToken(token: string): Promise<Caller> {
     const claims = await this.deps.tokens.verify(token);
     if (!claims) return { kind: 'anonymous', problem: 'invalid or expired token' };
-    const [row] = await userWithApp(this.deps.db, claims.appKey, claims.userId);
+    const row = await this.lookups.submit({ appKey: claims.appKey, userId: claims.userId });
     if (!row || row.tokenGeneration !== claims.generation) return { kind: 'anonymous', problem: 'token revoked' };
-    const { tokenGeneration, ...app } = row;
+    const { tokenGeneration, userId: _userId, ...app } = row;
     return { kind: 'user', app, userId: claims.userId, tokenGeneration };
   }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Services } from '../context.ts';
 import type { DomainEvent } from '../events/bus.ts';
-import { GroupCommit } from '../db/group-commit.ts';
+import { Batcher } from '../db/batcher.ts';
 import {
   addConnections,
   dueOfflines,
@@ -35,7 +35,7 @@ export const DEFAULT_PRESENCE_TIMING: PresenceTiming = { heartbeatMs: 10_000, in
  * Online status from graphql-ws connections, shared by all instances through the database.
  * Each instance heartbeats; every instance also reaps the connections of dead ones.
  *
- * Connects, disconnects and due offlines are group-committed (`GroupCommit`): those that arrive
+ * Connects, disconnects and due offlines are group-committed (`Batcher`): those that arrive
  * while a transaction of their kind is being written go together in the next one, a handful of
  * set-based statements for the whole batch, so a reconnect storm costs a few transactions per
  * batch instead of one per socket. A connect resolves (and the socket is acknowledged) only once
@@ -50,9 +50,9 @@ export class PresenceService {
   private ticking: Promise<void> = Promise.resolve();
   /** this instance's timers for offlines it left pending (every instance's tick settles the rest) */
   private readonly graceTimers = new Set<NodeJS.Timeout>();
-  private readonly connects = new GroupCommit<ConnectionRecord, void>((records) => this.add(records, this.services.clock.now()), BATCH);
-  private readonly disconnects = new GroupCommit<Who, void>((whos) => this.remove(whos, this.services.clock.now()), BATCH);
-  private readonly settles = new GroupCommit<Omit<PendingOffline, 'dueAt'>, void>((due) => this.settle(due), BATCH);
+  private readonly connects = new Batcher<ConnectionRecord, void>((records) => this.add(records, this.services.clock.now()), BATCH);
+  private readonly disconnects = new Batcher<Who, void>((whos) => this.remove(whos, this.services.clock.now()), BATCH);
+  private readonly settles = new Batcher<Omit<PendingOffline, 'dueAt'>, void>((due) => this.settle(due), BATCH);
 
   constructor(
     private readonly services: Services,

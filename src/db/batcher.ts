@@ -1,16 +1,17 @@
 /**
- * Group commit: items submitted while a batch is being written wait and go together in the next
- * one, so under load N items cost one transaction instead of N, and an item submitted while
- * nothing is in flight goes at once (no added latency when idle). Each `submit` resolves once its
- * batch committed, or rejects with its own error. When a batch fails, its items are written one by
- * one, so that one bad item (a row that breaks a constraint) fails alone.
+ * Group commit (and group lookup): items submitted while a batch is in flight wait and go
+ * together in the next one, so under load N items cost one statement or transaction instead of N,
+ * and an item submitted while nothing is in flight goes at once (no added latency when idle).
+ * Each `submit` resolves with its own result once its batch is done, or rejects with its own
+ * error: when a batch fails, its items are run one by one, so one bad item (a row that breaks a
+ * constraint) fails alone.
  */
-export class GroupCommit<T, R> {
+export class Batcher<T, R> {
   private queue: { item: T; resolve: (value: R) => void; reject: (error: unknown) => void }[] = [];
   private running = false;
 
   constructor(
-    /** writes the items in one transaction; returns one result per item, in order */
+    /** handles the items at once (one transaction, one statement); returns one result per item, in order */
     private readonly write: (items: T[]) => Promise<R[]>,
     private readonly maxBatch: number,
   ) {}

@@ -1,5 +1,5 @@
 /**
- * Connects, disconnects and due offlines are group-committed (src/db/group-commit.ts): those that
+ * Connects, disconnects and due offlines are group-committed (src/db/batcher.ts): those that
  * arrive while a presence transaction is being written go together in the next one. What must
  * hold whatever the batching:
  * - an acknowledged socket's presence is durable: its connection row is committed before
@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { seedSubscriptions, seedUsers, seededToken, statusEvents, statusStream, storedConnections, waitUntil, type StatusChangeJson } from './helpers/realtime-fixtures.ts';
+import { seedSubscriptions, seedUsers, seededToken, sleep, statusEvents, statusStream, storedConnections, waitUntil, type StatusChangeJson } from './helpers/realtime-fixtures.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { connectLive, type LiveClient } from './helpers/ws.ts';
 
@@ -128,5 +128,28 @@ describe('group-committed presence', () => {
       expect(states.at(-1)).toBe(0);
     }
     await watcherLive.dispose();
+  });
+});
+
+describe('group lookup of callers', () => {
+  it('60 token checks at once take 2 lookups (the first alone, the rest together); a revoked token in the batch is refused, the others resolve to their own user', async () => {
+    const app = await server.newApp();
+    const users = ids('caller', 60);
+    await seedUsers(server, app.appKey, users);
+    const tokens = await Promise.all(users.map((u) => seededToken(server, app.appKey, u)));
+    await app.backend.ok('mutation { revokeUserTokens(userId: "caller007") }');
+    // the apps table locked for a moment: the first lookup waits in flight while all the others arrive
+    const lock = await server.app.services.db.startTransaction().execute();
+    await sql`lock table apps in access exclusive mode`.execute(lock);
+    server.statements.length = 0;
+    const checking = Promise.all(tokens.map((token) => server.app.services.callers.fromUserToken(token)));
+    await sleep(300);
+    await lock.commit().execute();
+    const callers = await checking;
+    expect(server.statements.filter((s) => /join users u on u.app_key = k.a/.test(s))).toHaveLength(2);
+    callers.forEach((caller, i) => {
+      if (users[i] === 'caller007') expect(caller).toEqual({ kind: 'anonymous', problem: 'token revoked' });
+      else expect(caller).toMatchObject({ kind: 'user', userId: users[i], app: { appKey: app.appKey } });
+    });
   });
 });
