@@ -19,6 +19,8 @@ import { countOnlineUsers } from './presence/repository.ts';
 import { randomUUID } from 'node:crypto';
 import { EventLog } from './events/log.ts';
 import { EventRelay } from './events/relay.ts';
+import type { LoggedEvent } from './events/repository.ts';
+import { AppConfigCache } from './apps/config-cache.ts';
 import { EventPruner } from './events/pruner.ts';
 import { createRedisWakeups, type CommitWakeups } from './events/wakeups.ts';
 import { CursorCodec } from './events/cursor.ts';
@@ -99,6 +101,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     cursors: new CursorCodec(config.tokenSecret),
     // as many as the pool has connections (PGlite: one), the rest wait their turn
     catchUps: new CatchUpGate(target.kind === 'postgres' ? Math.max(2, config.databasePoolSize) : 2),
+    appConfig: new AppConfigCache(db),
     log,
     metrics: new Metrics({
       openConnections: () => transport?.connections().length ?? 0,
@@ -119,8 +122,13 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   // connected to it (per-user topics in memory). Redis only carries "something committed" notices
   // between instances; without them (no Redis, or Redis down) the relay's polling finds the rows.
   const topics = createLocalTopics(log);
-  const delivery = new LocalDelivery(new Audiences(db, clock, randomUUID()), topics, services);
-  const relay = new EventRelay(db, delivery.deliver, log, { pollMs: config.eventPollMs, batchSize: 500 });
+  const delivery = new LocalDelivery(new Audiences(db, clock, services.appConfig, randomUUID()), topics, services);
+  const readFromLog = (events: LoggedEvent[], skipFailing: boolean) => {
+    // settings changed anywhere: forget them before delivering what follows (which may use them)
+    for (const e of events) if (e.event.type === 'appChanged') services.appConfig.forget(e.appKey);
+    return delivery.deliver(events, skipFailing);
+  };
+  const relay = new EventRelay(db, readFromLog, log, { pollMs: config.eventPollMs, batchSize: 500 });
   services.events.onCommit((xid) => relay.wake(xid));
   let wakeups: CommitWakeups | undefined;
   if (config.redisUrl) {

@@ -13,6 +13,7 @@ import type { Metrics } from './observability/metrics.ts';
 import { createLoaders, type Loaders } from './profiles/loaders.ts';
 import { visibilityFor, type VisibilityDecisions } from './visibility/decisions.ts';
 import type { RealtimeConnection } from './realtime/connection.ts';
+import type { AppConfigCache } from './apps/config-cache.ts';
 
 /** What lives as long as the server: shared by every request. */
 export interface Services {
@@ -28,6 +29,8 @@ export interface Services {
   cursors: CursorCodec;
   /** how many stream catch-ups run at once here */
   catchUps: CatchUpGate;
+  /** app rows and ext key registries, forgotten on `appChanged` */
+  appConfig: AppConfigCache;
   log: Logger;
   metrics: Metrics;
 }
@@ -53,5 +56,5 @@ export function appOf(caller: Caller): AppRow | null {
 /** The request's context: who calls, from which device or socket, and its per-request readers. */
 export function createContext(services: Services, caller: Caller, extra: { deviceId?: string; connectionId?: string; connection?: RealtimeConnection } = {}): Context {
   const app = appOf(caller);
-  return { ...services, caller, ...extra, loaders: createLoaders(services.db, app?.appKey ?? ''), visibility: visibilityFor(services.db, caller) };
+  return { ...services, caller, ...extra, loaders: createLoaders(services.db, services.appConfig, app?.appKey ?? ''), visibility: visibilityFor(services.db, caller) };
 }

@@ -444,6 +444,39 @@ describe.skipIf(!DATABASE_URL)('two instances on one database (needs DATABASE_UR
     }
   });
 
+  it('app settings and ext keys changed on B are honoured on A once its relay read the change (A caches them)', async () => {
+    const app = await a.newApp();
+    await app.backend.ok('mutation { updateAppSettings(defaultProfileVisibility: EVERYONE) { appKey } }');
+    const alice = await app.user('alice');
+    const bob = await app.user('bob');
+    await subscribe(alice, 'USER_PROFILE', ['bob']);
+    const bobOnA = new GraphQLClient(a.url, bearer(bob.token));
+    const backendOnB = new GraphQLClient(b.url, basic(app.appKey, app.appSecret));
+    const writeHobby = () => bobOnA.request('mutation { updateMyUserProfile(profile: { userExtProfile: [{ key: "hobby", value: "chess" }] }) { version } }');
+    // A reads (and caches) the app's keys: "hobby" is not one of them
+    expect((await writeHobby()).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+
+    await backendOnB.ok('mutation { defineExtProfileKey(key: "hobby") { key } }');
+    await backendOnB.ok('mutation { updateAppSettings(defaultProfileVisibility: FRIENDS_ONLY) { appKey } }');
+    const until = Date.now() + 5_000;
+    let accepted = await writeHobby();
+    while (accepted.errors && Date.now() < until) {
+      await sleep(50);
+      accepted = await writeHobby();
+    }
+    expect(accepted.errors).toBeUndefined();
+
+    // and A's fan-out cuts bob's profile with the new default (alice is no friend of bob)
+    const aliceLive = live(a, alice.token);
+    await aliceLive.connected;
+    const status = aliceLive.subscribe<any>(`subscription { subscribedUserStatusChange(types: [USER_PROFILE]) {
+      ... on UserStatusChange { userId userProfile { name restricted } } } }`);
+    await status.waitFor(2, 10_000); // bob, SyncFinished
+    await bobOnA.ok('mutation { updateMyUserProfile(profile: { name: "Bob" }) { version } }');
+    await status.waitFor(3, 10_000);
+    expect(status.events[2].subscribedUserStatusChange).toMatchObject({ userId: 'bob', userProfile: { restricted: true } });
+  });
+
   it('resumes on B with a cursor from A: exactly the missed events, once, then CaughtUp { resumed: true }, then live', async () => {
     const app = await a.newApp();
     const alice = await app.user('alice');

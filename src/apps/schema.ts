@@ -8,8 +8,8 @@ import { UserProfileVisibility } from '../visibility/schema.ts';
 import { FriendAddPermission } from '../friends/permission.ts';
 import type { AppRow, ExtProfileKeyRow } from '../db/database.ts';
 import type { Context } from '../context.ts';
-import { createApp, defineExtProfileKey, listExtProfileKeys, updateAppSettings } from './repository.ts';
-import { removeExtKey, revokeUserTokens } from './service.ts';
+import { createApp, listExtProfileKeys, type updateAppSettings } from './repository.ts';
+import { changeAppSettings, defineExtKey, removeExtKey, revokeUserTokens } from './service.ts';
 
 const APP_NAME_MAX = 64;
 
@@ -96,7 +96,7 @@ builder.mutationFields((t) => ({
       const patch: Parameters<typeof updateAppSettings>[2] = {};
       if (args.defaultProfileVisibility) patch.defaultProfileVisibility = args.defaultProfileVisibility as never;
       if (args.defaultFriendAddPermission) patch.defaultFriendAddPermission = args.defaultFriendAddPermission as never;
-      return updateAppSettings(ctx.db, app.appKey, patch);
+      return changeAppSettings(ctx, app.appKey, patch);
     },
   }),
   defineExtProfileKey: t.field({
@@ -111,12 +111,11 @@ builder.mutationFields((t) => ({
     resolve: async (_r, args, ctx) => {
       const app = appOfBackend(ctx);
       if (!EXT_KEY_PATTERN.test(args.key)) throw badInput('key must be 1-32 letters or digits', { fields: ['key'], keys: [args.key] });
-      const result = await defineExtProfileKey(
-        ctx.db,
+      const result = await defineExtKey(
+        ctx,
         app.appKey,
         { key: args.key, allowClientRead: args.allowClientRead ?? true, allowClientWrite: args.allowClientWrite ?? true },
         EXT_KEYS_PER_APP,
-        ctx.clock.now(),
       );
       if (result === 'limit') throw limitExceeded(`an app defines at most ${EXT_KEYS_PER_APP} ext keys`, { keys: [args.key], rcCode: 24363 });
       return result;

@@ -58,6 +58,8 @@ export type DomainEvent =
   /** tokens of a generation below `generation` no longer work */
   | { type: 'tokensRevoked'; appKey: string; userId: string; generation: number; at: string }
   | { type: 'usersCleaned'; appKey: string; userIds: string[]; at: string }
+  /** the app's settings or ext key registry changed: every instance forgets what it cached of them */
+  | { type: 'appChanged'; appKey: string; at: string }
   /** a cleaned user: its own sockets close (4403) */
   | { type: 'userRemoved'; appKey: string; userId: string; at: string }
   /**

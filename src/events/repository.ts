@@ -53,6 +53,9 @@ function placement(event: DomainEvent): { userId: string; direct: boolean } | nu
       return { userId: event.receiverId, direct: true };
     case 'userRemoved':
       return { userId: event.userId, direct: true };
+    case 'appChanged':
+      // nobody's stream (no user id is empty): only the relays act on it
+      return { userId: '', direct: true };
     case 'friendshipChanged':
     case 'usersCleaned':
       return null;

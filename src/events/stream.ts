@@ -4,7 +4,6 @@ import { appError } from '../errors.ts';
 import type { FriendEventPayload } from './bus.ts';
 import { type Cursor, cursorExpired } from './cursor.ts';
 import { committedNow, compare, type CommittedSet, type LogPosition, lastChangesSince, ownEventsSince, wasCommitted } from './repository.ts';
-import { findApp, listExtProfileKeys } from '../apps/repository.ts';
 import { friendIdsOf } from '../friends/repository.ts';
 import { findUsers } from '../profiles/repository.ts';
 import type { ProfileView } from '../profiles/view.ts';
@@ -198,13 +197,13 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
     this.committed = committed;
     this.boundary = boundary;
     // the app row as one read per catch-up: its settings (default visibility) as of now
-    const app = (await findApp(db, this.appKey)) ?? this.callerApp();
+    const app = (await this.ctx.appConfig.app(this.appKey)) ?? this.callerApp();
     this.app = app;
     const now = clock.now();
     const nowIso = now.toISOString();
     if (!this.start || this.start.snapshot) {
       for (const type of ALL_TYPES) {
-        for (const status of await statusSnapshot(db, app, this.userId, type, now)) {
+        for (const status of await statusSnapshot(this.ctx, app, this.userId, type, now)) {
           if (this.fresh(status)) this.ready.push(this.envelope(status, boundary, status.changeTime, true));
         }
       }
@@ -281,7 +280,7 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
     if (ownProfileAt) {
       const [row] = await findUsers(db, appKey, [userId]);
       if (row) {
-        const view = viewsByAudience(row, app, await listExtProfileKeys(db, appKey)).self;
+        const view = viewsByAudience(row, app, await this.ctx.appConfig.extKeys(appKey)).self;
         const at = ownProfileAt;
         this.newestOwnProfile = view.version;
         items.push({ position: at.position, envelope: () => this.envelope({ kind: 'ownProfile', profile: view }, at.position, at.occurredAt) });
@@ -294,7 +293,7 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
       ids.set(p.subjectId, p.position);
     }
     for (const [type, ids] of byType) {
-      for (const status of await statusSnapshot(db, app, userId, type, now, [...ids.keys()])) {
+      for (const status of await statusSnapshot(this.ctx, app, userId, type, now, [...ids.keys()])) {
         const position = ids.get(status.subjectId)!;
         items.push({ position, envelope: () => (this.fresh(status) ? this.envelope(status, position, status.changeTime) : null) });
       }
@@ -341,7 +340,7 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
   private async pushed(message: RelationMessage): Promise<StatusMessage[]> {
     const { db, clock } = this.ctx;
     const app = this.app ?? this.callerApp();
-    const statuses = await statusSnapshot(db, app, this.userId, message.subscribeType, clock.now(), message.userIds);
+    const statuses = await statusSnapshot(this.ctx, app, this.userId, message.subscribeType, clock.now(), message.userIds);
     // a state this stream showed already is not pushed again, unless the subscription was refreshed
     return statuses.filter((status) => this.freshOrRefreshed(status));
   }

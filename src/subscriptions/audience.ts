@@ -3,7 +3,7 @@ import type { Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
 import type { DomainEvent } from '../events/bus.ts';
 import type { LoggedEvent } from '../events/repository.ts';
-import { findApp, listExtProfileKeys } from '../apps/repository.ts';
+import type { AppConfigCache } from '../apps/config-cache.ts';
 import { friendIdsOf } from '../friends/repository.ts';
 import type { ProfileView } from '../profiles/view.ts';
 import type { RealtimeMessage, StatusMessage } from '../realtime/messages.ts';
@@ -35,6 +35,7 @@ export class Audiences {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly clock: Clock,
+    private readonly appConfig: AppConfigCache,
     /** names each change uniquely across instances (see StatusMessage.shared) */
     private readonly changeIdPrefix: string,
   ) {}
@@ -63,8 +64,8 @@ export class Audiences {
     const { appKey } = event;
     const profile = event.profile;
     const [app, extKeys, subscribers, friends] = await Promise.all([
-      findApp(this.db, appKey),
-      listExtProfileKeys(this.db, appKey),
+      this.appConfig.app(appKey),
+      this.appConfig.extKeys(appKey),
       subscribersOf(this.db, appKey, profile.userId, 'USER_PROFILE', this.clock.now()),
       friendIdsOf(this.db, appKey, profile.userId),
     ]);

@@ -50,7 +50,7 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const caller = userCaller(ctx);
       const ids = userIdList(args.userIds, { max: IDS_PER_CALL });
-      const snapshot = await statusSnapshot(ctx.db, caller.app, caller.userId, args.type, ctx.clock.now(), ids);
+      const snapshot = await statusSnapshot(ctx, caller.app, caller.userId, args.type, ctx.clock.now(), ids);
       const order = new Map(ids.map((id, i) => [id, i]));
       return snapshot.sort((a, b) => order.get(a.subjectId)! - order.get(b.subjectId)!);
     },
@@ -223,7 +223,7 @@ class StatusChangeStream implements AsyncIterableIterator<StatusEvent> {
   private async push(relation: RelationMessage): Promise<IteratorResult<StatusEvent>> {
     try {
       const caller = userCaller(this.ctx);
-      const statuses = await statusSnapshot(this.ctx.db, caller.app, caller.userId, relation.subscribeType, this.ctx.clock.now(), relation.userIds);
+      const statuses = await statusSnapshot(this.ctx, caller.app, caller.userId, relation.subscribeType, this.ctx.clock.now(), relation.userIds);
       // a state already shown is not pushed again, unless the subscription was refreshed
       const pushed = statuses.filter((status) => {
         const latest = this.latestOf(status.subscribeType);
@@ -259,7 +259,7 @@ class StatusChangeStream implements AsyncIterableIterator<StatusEvent> {
   private async sync(type: StatusSubscribeType): Promise<void> {
     try {
       const caller = userCaller(this.ctx);
-      const items: StatusEvent[] = await statusSnapshot(this.ctx.db, caller.app, caller.userId, type, this.ctx.clock.now());
+      const items: StatusEvent[] = await statusSnapshot(this.ctx, caller.app, caller.userId, type, this.ctx.clock.now());
       const latest = this.latestOf(type);
       for (const item of items) latest.set((item as StatusMessage).subjectId, item as StatusMessage);
       items.push({ kind: 'syncFinished', subscribeType: type });

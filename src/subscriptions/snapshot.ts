@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { AppRow, Database } from '../db/database.ts';
-import { listExtProfileKeys } from '../apps/repository.ts';
+import type { AppConfigCache } from '../apps/config-cache.ts';
 import { presenceOf } from '../presence/repository.ts';
 import { findUsers } from '../profiles/repository.ts';
 import type { StatusMessage, StatusSubscribeType } from '../realtime/messages.ts';
@@ -17,13 +17,14 @@ const ONLINE_TYPES = new Set<StatusSubscribeType>(['ONLINE_STATUS', 'FRIEND_ONLI
  * can skip changes the snapshot already contains.
  */
 export async function statusSnapshot(
-  db: Kysely<Database>,
+  s: { db: Kysely<Database>; appConfig: AppConfigCache },
   app: AppRow,
   receiverId: string,
   type: StatusSubscribeType,
   now: Date,
   onlyUserIds?: readonly string[],
 ): Promise<StatusMessage[]> {
+  const { db } = s;
   const { appKey } = app;
   let watched: { userId: string; subscribeTime: Date | null; expiry: number | null; expiresAt: Date | null }[];
   if (type === 'ONLINE_STATUS' || type === 'USER_PROFILE') {
@@ -60,7 +61,7 @@ export async function statusSnapshot(
 
   const [rows, extKeys, friendRows] = await Promise.all([
     findUsers(db, appKey, ids),
-    listExtProfileKeys(db, appKey),
+    s.appConfig.extKeys(appKey),
     type === 'FRIEND_USER_PROFILE' ? Promise.resolve(null) : friendIdsAmong(db, appKey, receiverId, ids),
   ]);
   const friends = friendRows;
