@@ -149,6 +149,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       maxConnectionsPerUser: config.wsMaxConnectionsPerUser,
       maxSubscriptionsPerConnection: config.wsMaxSubscriptionsPerConnection,
       maxPendingConnects: config.wsMaxPendingConnects,
+      keepAliveMs: config.wsKeepAliveMs,
     },
   });
 

@@ -28,6 +28,7 @@ const EnvSchema = z.object({
   WS_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).default(20),
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).default(20),
   WS_MAX_PENDING_CONNECTS: z.coerce.number().int().min(1).default(2000),
+  WS_KEEPALIVE_MS: z.coerce.number().int().min(100).default(12_000),
   MAX_QUERY_DEPTH: z.coerce.number().int().min(1).default(10),
   MAX_QUERY_ALIASES: z.coerce.number().int().min(0).default(15),
   MAX_QUERY_TOKENS: z.coerce.number().int().min(50).default(2000),
@@ -79,6 +80,8 @@ export interface Config {
   wsMaxSubscriptionsPerConnection: number;
   /** connection_inits being authenticated and registered at once on this instance; past it, new ones are shed (1013) */
   wsMaxPendingConnects: number;
+  /** ping interval; a socket that did not answer the previous ping is dropped */
+  wsKeepAliveMs: number;
   /** limits on one GraphQL document (graphql-armor); a document over one is BAD_USER_INPUT */
   maxQueryDepth: number;
   maxQueryAliases: number;
@@ -133,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     wsMaxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
     wsMaxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
     wsMaxPendingConnects: e.WS_MAX_PENDING_CONNECTS,
+    wsKeepAliveMs: e.WS_KEEPALIVE_MS,
     maxQueryDepth: e.MAX_QUERY_DEPTH,
     maxQueryAliases: e.MAX_QUERY_ALIASES,
     maxQueryTokens: e.MAX_QUERY_TOKENS,

@@ -22,6 +22,30 @@ async function usersWithApps(db: Kysely<Database>, keys: readonly { appKey: stri
   return keys.map((k) => found.get(`${k.appKey}\u0000${k.userId}`));
 }
 
+/**
+ * One AppRow object per app and version of its settings: every caller (and so every open socket)
+ * of an app shares it instead of holding its own copy of the row.
+ */
+class AppRows {
+  private readonly byKey = new Map<string, AppRow>();
+
+  shared(row: AppRow): AppRow {
+    const known = this.byKey.get(row.appKey);
+    if (
+      known &&
+      known.name === row.name &&
+      known.secretHash === row.secretHash &&
+      known.defaultProfileVisibility === row.defaultProfileVisibility &&
+      known.defaultFriendAddPermission === row.defaultFriendAddPermission &&
+      known.createdAt.getTime() === row.createdAt.getTime()
+    ) {
+      return known;
+    }
+    this.byKey.set(row.appKey, row);
+    return row;
+  }
+}
+
 /** Callers looked up together at most (one statement). */
 const LOOKUP_BATCH = 500;
 
@@ -54,6 +78,7 @@ export class CallerResolver {
   private hashing = 0;
   private readonly hashQueue: (() => void)[] = [];
   private readonly lookups: Batcher<{ appKey: string; userId: string }, UserWithApp | undefined>;
+  private readonly appRows = new AppRows();
 
   constructor(private readonly deps: CallerResolverDeps) {
     this.lookups = new Batcher((keys) => usersWithApps(deps.db, keys), LOOKUP_BATCH);
@@ -82,7 +107,7 @@ export class CallerResolver {
     const row = await this.lookups.submit({ appKey: claims.appKey, userId: claims.userId });
     if (!row || row.tokenGeneration !== claims.generation) return { kind: 'anonymous', problem: 'token revoked' };
     const { tokenGeneration, userId: _userId, ...app } = row;
-    return { kind: 'user', app, userId: claims.userId, tokenGeneration };
+    return { kind: 'user', app: this.appRows.shared(app), userId: claims.userId, tokenGeneration };
   }
 
   private async limitedHash<T>(work: () => Promise<T>): Promise<T> {

@@ -25,6 +25,8 @@ export interface WebSocketLimits {
   maxSubscriptionsPerConnection: number;
   /** connection_inits being set up at once; past it, new ones are closed with 1013 and a retry hint */
   maxPendingConnects: number;
+  /** every socket is pinged this often; one that has not answered the previous ping is dropped */
+  keepAliveMs: number;
 }
 
 /**
@@ -82,6 +84,29 @@ export function attachWebSocket(
   deps: { services: Services; topics: UserTopics; presence: PresenceService; limits: WebSocketLimits; committedSoFar: () => CommittedSet | undefined },
 ): RealtimeTransport {
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: deps.limits.maxPayloadBytes });
+  // Keep-alive as one sweep over all sockets (as ws recommends) instead of graphql-ws's timer
+  // pair per socket: the same ping every keepAliveMs and the same drop of a peer that did not
+  // answer the previous one, without two timers held per idle connection.
+  const answered = new WeakSet<WebSocket>();
+  function markAnswered(this: WebSocket) {
+    answered.add(this);
+  }
+  wss.on('connection', (socket) => {
+    answered.add(socket);
+    socket.on('pong', markAnswered);
+  });
+  const keepAlive = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (socket.readyState !== socket.OPEN) continue;
+      if (!answered.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      answered.delete(socket);
+      socket.ping();
+    }
+  }, deps.limits.keepAliveMs);
+  keepAlive.unref();
   const bySocket = new Map<WebSocket, RealtimeConnection>();
   /** open connections per user (appKey, userId), for the per-user limit */
   const perUser = new Map<string, number>();
@@ -191,6 +216,9 @@ export function attachWebSocket(
       connectionInitWaitTimeout: deps.limits.initTimeoutMs,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
+        // graphql-ws keeps the upgrade request in the context for the socket's life; nothing here
+        // reads it after the upgrade, and it is the largest object per idle connection
+        (ctx.extra as { request?: unknown }).request = undefined;
         const params = ctx.connectionParams ?? {};
         const { platform = 'OTHER', deviceId } = params as { platform?: unknown; deviceId?: unknown };
         if (typeof platform !== 'string' || !(PLATFORMS as readonly string[]).includes(platform)) {
@@ -275,6 +303,7 @@ export function attachWebSocket(
       },
     },
     wss,
+    0, // keep-alive: the sweep above
   );
 
   return {
@@ -283,6 +312,7 @@ export function attachWebSocket(
       const open = [...bySocket.entries()];
       bySocket.clear();
       perUser.clear();
+      clearInterval(keepAlive);
       for (const [socket] of open) socket.close(1001, 'server shutting down');
       await Promise.allSettled(open.map(([, connection]) => connection.dispose()));
       await disposer.dispose();
