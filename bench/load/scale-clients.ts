@@ -8,7 +8,8 @@
  * Commands (IPC, each answered with { reply: id, ... }):
  *   connect  { appKey, urls, localAddress, devices: [userId, instance, platform, kind][], queries, concurrency, ackTimeoutMs }
  *            kind 'idle': connection_init only; 'profile' / 'online': then `queries[kind]`, waiting for its
- *            SyncFinished; 'warm': idle, closed again by `close`. Answers when every device is ready or failed.
+ *            SyncFinished; 'warm': idle, closed again by `close`. Answers when every device is ready or failed
+ *            (a connect shed with 1013 is retried as the SDK does).
  *   stats    {}                        progress: acked, ready (profile subscribers apart), failed, open sockets, closes per instance
  *   track    { version, count, timeoutMs }  wait until `count` profile deliveries carrying `version` arrived
  *   reset    {}                        forget recorded profile deliveries
@@ -44,6 +45,8 @@ let readyProfile = 0;
 let failed = 0;
 let inFlight = 0;
 let lastAckAt = 0;
+/** connects the server shed (1013) and that were tried again */
+let shed = 0;
 const errors: string[] = [];
 /** closes of acknowledged sockets, per instance (the killed instance's are expected, any other is a drop) */
 const closedAfterAck: number[] = [];
@@ -93,22 +96,25 @@ function fail(message: string) {
   if (errors.length < 10) errors.push(message);
 }
 
-/** Opens one device: resolves when it is ready (acked, and synced if it subscribes), or failed. */
+/**
+ * Opens one device: resolves when it is ready (acked, and synced if it subscribes), or failed.
+ * A connect the server sheds (1013 "retry after <N> ms") is tried again after the SDK's
+ * shedDelay(N) (N to 2N ms), within the same `ackTimeoutMs`.
+ */
 function open(appKey: string, urls: string[], device: Device, platform: string, queries: Partial<Record<Kind, string>>, ackTimeoutMs: number): Promise<void> {
   return new Promise<void>((resolve) => {
     void tokens.issue({ appKey, userId: device.userId, generation: 0 }, 2 * 86_400).then(({ token }) => {
       const url = urls[device.instance]!;
-      const socket = new WebSocket(url, PROTOCOL, { perMessageDeflate: false, localAddress });
-      device.socket = socket;
       const query = queries[device.kind];
       let settled = false;
+      let socket: WebSocket | undefined;
       const settle = (error?: string) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         if (error) {
           fail(`${device.userId} on instance ${device.instance}: ${error}`);
-          socket.terminate();
+          socket?.terminate();
         } else {
           ready++;
           if (device.kind === 'profile') readyProfile++;
@@ -116,40 +122,53 @@ function open(appKey: string, urls: string[], device: Device, platform: string, 
         resolve();
       };
       const timer = setTimeout(() => settle(`not ready within ${ackTimeoutMs} ms (acked: ${device.acked})`), ackTimeoutMs);
-      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authToken: token, platform, deviceId: `scale-${device.userId}` } })));
-      socket.on('error', (e) => settle(String(e)));
-      socket.on('close', (code, reason) => {
-        if (device.socket === socket) device.socket = undefined;
-        if (device.acked && settled) closedAfterAck[device.instance] = (closedAfterAck[device.instance] ?? 0) + 1;
-        settle(`closed ${code} ${reason}`);
-      });
-      socket.on('message', (data) => {
-        const frame = data.toString();
-        if (!device.acked) {
-          if (!frame.startsWith('{"type":"connection_ack"')) return settle(`expected connection_ack, got ${frame.slice(0, 200)}`);
-          device.acked = true;
-          acked++;
-          lastAckAt = now();
-          if (!query) return settle();
-          socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
-          return;
-        }
-        if (frame.includes('"type":"ping"')) return socket.send('{"type":"pong"}');
-        if (frame.includes('"type":"error"') || frame.includes('"errors":[')) return settle(`subscription error: ${frame.slice(0, 300)}`);
-        if (device.kind === 'online') recordWatched(frame);
-        if (!settled) {
-          if (frame.includes('"SubscribedUserStatusSyncFinished"')) settle();
-          return;
-        }
-        if (device.kind === 'profile') {
-          const version = versionOf(frame);
-          if (version === undefined) return;
-          let list = arrivals.get(version);
-          if (!list) arrivals.set(version, (list = []));
-          list.push(now());
-          if (waiters.length) notify();
-        }
-      });
+      const attempt = () => {
+        if (settled) return;
+        const s = new WebSocket(url, PROTOCOL, { perMessageDeflate: false, localAddress });
+        socket = s;
+        device.socket = s;
+        s.on('open', () => s.send(JSON.stringify({ type: 'connection_init', payload: { authToken: token, platform, deviceId: `scale-${device.userId}` } })));
+        s.on('error', (e) => settle(String(e)));
+        s.on('close', (code, reason) => {
+          if (device.socket === s) device.socket = undefined;
+          const hint = code === 1013 && !device.acked ? /retry after (\d+) ms/.exec(reason.toString()) : null;
+          if (hint && !settled) {
+            shed++;
+            const ms = Number(hint[1]);
+            return void setTimeout(attempt, ms + Math.floor(Math.random() * ms));
+          }
+          if (device.acked && settled) closedAfterAck[device.instance] = (closedAfterAck[device.instance] ?? 0) + 1;
+          settle(`closed ${code} ${reason}`);
+        });
+        s.on('message', (data) => {
+          const frame = data.toString();
+          if (!device.acked) {
+            if (!frame.startsWith('{"type":"connection_ack"')) return settle(`expected connection_ack, got ${frame.slice(0, 200)}`);
+            device.acked = true;
+            acked++;
+            lastAckAt = now();
+            if (!query) return settle();
+            s.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
+            return;
+          }
+          if (frame.includes('"type":"ping"')) return s.send('{"type":"pong"}');
+          if (frame.includes('"type":"error"') || frame.includes('"errors":[')) return settle(`subscription error: ${frame.slice(0, 300)}`);
+          if (device.kind === 'online') recordWatched(frame);
+          if (!settled) {
+            if (frame.includes('"SubscribedUserStatusSyncFinished"')) settle();
+            return;
+          }
+          if (device.kind === 'profile') {
+            const version = versionOf(frame);
+            if (version === undefined) return;
+            let list = arrivals.get(version);
+            if (!list) arrivals.set(version, (list = []));
+            list.push(now());
+            if (waiters.length) notify();
+          }
+        });
+      };
+      attempt();
     }, (error) => {
       fail(`${device.userId}: token: ${error}`);
       resolve();
@@ -175,7 +194,7 @@ async function connectAll(appKey: string, urls: string[], specs: DeviceSpec[], q
       }
     }),
   );
-  return { devices: batch.length, failed: failed - failedBefore, errors: errors.slice(0, 5), startedAt: started, lastAckAt, lastReadyAt, ms: now() - started };
+  return { devices: batch.length, failed: failed - failedBefore, shed, errors: errors.slice(0, 5), startedAt: started, lastAckAt, lastReadyAt, ms: now() - started };
 }
 
 async function track(version: number, count: number, timeoutMs: number) {
@@ -234,6 +253,7 @@ process.on('message', (raw: any) => {
             ready,
             readyProfile,
             failed,
+            shed,
             inFlight,
             open: devices.reduce((n, d) => n + (d.socket?.readyState === WebSocket.OPEN ? 1 : 0), 0),
             closedAfterAck: [...closedAfterAck].map((n) => n ?? 0),

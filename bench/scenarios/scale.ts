@@ -185,11 +185,11 @@ export async function scalePoint(n: number) {
     const urls = servers.map((s) => s.wsUrl);
     const localAddress = (l: number) => `127.0.0.${2 + l}`;
     const connectFrom = (l: number, devices: DeviceSpec[], timeoutMs: number) =>
-      loads[l]!.call<{ devices: number; failed: number; errors: string[]; startedAt: number; lastAckAt: number; lastReadyAt: number; ms: number }>(
+      loads[l]!.call<{ devices: number; failed: number; shed: number; errors: string[]; startedAt: number; lastAckAt: number; lastReadyAt: number; ms: number }>(
         { cmd: 'connect', appKey: SCALE_APP_KEY, urls, localAddress: localAddress(l), devices, queries: { profile: PROFILE_STATUS_SUBSCRIPTION, online: ONLINE_STATUS_SUBSCRIPTION }, concurrency: o.concurrency, ackTimeoutMs: ACK_TIMEOUT_MS },
         timeoutMs,
       );
-    type Stats = { acked: number; ready: number; readyProfile: number; failed: number; inFlight: number; open: number; closedAfterAck: number[]; rss: number };
+    type Stats = { acked: number; ready: number; readyProfile: number; failed: number; shed: number; inFlight: number; open: number; closedAfterAck: number[]; rss: number };
     const stats = () => Promise.all(loads.map((l) => l.call<Stats>({ cmd: 'stats' }, 60_000)));
 
     // warm-up: compiled code and pools are not counted per connection
@@ -228,7 +228,7 @@ export async function scalePoint(n: number) {
       last = { at: t, count: acked, settled: acked + failed };
       const rss = servers.map((sv) => mib(rssOf(sv.pid) ?? 0));
       log(
-        `  ${tag}: connect +${secs(t - t0)}: ${fmt(acked)}/${fmt(n)} acked, ${failed} failed, ${Math.round(rate)}/s, ` +
+        `  ${tag}: connect +${secs(t - t0)}: ${fmt(acked)}/${fmt(n)} acked, ${failed} failed, ${sum(s.map((x) => x.shed))} shed (retried), ${Math.round(rate)}/s, ` +
           `${rate > 0 ? `ETA ${secs(((n - acked) / rate) * 1000)}` : 'no progress'}; instances RSS ${Math.min(...rss)}-${Math.max(...rss)} MiB, loads RSS ${Math.max(...s.map((x) => mib(x.rss)))} MiB max`,
       );
       if (t - lastMovedAt > STALL_MS) throw new Error(`${tag}: no device acked or failed for ${STALL_MS / 1000} s (${fmt(acked)}/${fmt(n)} acked); instance output tails:\n${tails(servers)}`);
@@ -238,8 +238,10 @@ export async function scalePoint(n: number) {
     const allAckedMs = Math.max(...results.map((r) => r.lastAckAt)) - t0;
     const allReadyMs = Math.max(...results.map((r) => r.lastReadyAt)) - t0;
     const failed = sum(results.map((r) => r.failed));
+    // cumulative in each load process: the warm-up's and the watchers' come first and are tiny
+    const shed = sum(results.map((r) => r.shed));
     const errors = results.flatMap((r) => r.errors).slice(0, 10);
-    log(`  ${tag}: ${fmt(n - failed)}/${fmt(n)} devices acked in ${secs(allAckedMs)} (${Math.round((n - failed) / (allAckedMs / 1000))}/s), subscribers synced at ${secs(allReadyMs)}, ${failed} failed${failed ? `: ${errors.join('; ')}` : ''}`);
+    log(`  ${tag}: ${fmt(n - failed)}/${fmt(n)} devices acked in ${secs(allAckedMs)} (${Math.round((n - failed) / (allAckedMs / 1000))}/s), subscribers synced at ${secs(allReadyMs)}, ${shed} shed connects retried, ${failed} failed${failed ? `: ${errors.join('; ')}` : ''}`);
     if (failed > n * 0.01) throw new Error(`${tag}: ${failed} of ${fmt(n)} devices failed to connect (more than 1 %): ${errors.join('; ')}`);
     if (failed) notes.push(`connect: ${failed} devices failed: ${errors.join('; ')}`);
     const perInstanceExpected = range(INSTANCES).map((i) => range(n).filter((d) => d % INSTANCES === i).length + plan.watchers.flat().filter((x) => x[1] === i).length);
@@ -454,6 +456,8 @@ export async function scalePoint(n: number) {
       devices: n,
       watchers: plan.watcherCount,
       failed,
+      /** connects the instances shed (1013, retry after N ms) and the clients tried again, as the SDK does */
+      shedRetried: shed,
       errors,
       allAckedMs: round(allAckedMs, 0),
       allReadyMs: round(allReadyMs, 0),
