@@ -111,4 +111,16 @@ describe('shared execution of one change for many receivers', () => {
     expect(fan).toContainEqual(subscribed('fan', true, full));
     expect(fan).toContainEqual(befriended);
   });
+
+  it('delivers text that looks like the spliced JSON placeholders as written (quotes, escaped control characters, backslashes)', async () => {
+    const odd = await app.user('odd');
+    const watcher = await app.user('oddwatcher');
+    await subscribe(watcher, 'USER_PROFILE', ['odd']);
+    const sub = await listen(await goLive(server, app, 'oddwatcher'), true);
+    // control characters are refused in profiles; their escaped spellings and quotes are not
+    const name = String.raw`"\u0002x:1" \u0003 \\ "quoted"`;
+    await updateMy(odd, { name });
+    await waitUntil(sub, () => liveChanges(sub).length >= 1, 8000, 'the change');
+    expect(liveChanges(sub)[0]!.userProfile).toMatchObject({ userId: 'odd', name });
+  });
 });

@@ -17,6 +17,7 @@ import {
 } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { StatusMessage } from './messages.ts';
+import { preSerialized, segmentsOf } from './pre-serialized.ts';
 
 /**
  * The fields of a pushed status change that differ from one receiver of the same change to the
@@ -93,16 +94,29 @@ function render(plan: Plan, args: ExecutionArgs, event: unknown): ExecutionResul
   return shared instanceof Promise ? shared.then((result) => personalise(plan, args, message, result)) : personalise(plan, args, message, shared);
 }
 
-/** The shared result with this receiver's own per-receiver fields. */
+/** Per shared result: its JSON in segments around the per-receiver fields (see segmentsOf). */
+const serialised = new WeakMap<ExecutionResult, (values: readonly unknown[]) => string>();
+
+/**
+ * The shared result with this receiver's own per-receiver fields. Over graphql-ws (the only
+ * transport of these subscriptions) the root field's JSON is made once per shared result and
+ * only the receiver's own values are serialised per receiver (src/realtime/pre-serialized.ts).
+ */
 function personalise(plan: Plan, args: ExecutionArgs, message: Partial<StatusMessage>, result: ExecutionResult): ExecutionResult | Promise<ExecutionResult> {
   const root = result.data?.[plan.rootKey] as Record<string, unknown> | null | undefined;
   // an error anywhere: this receiver's own execution reports it the usual way
   if (result.errors?.length || !root) return execute({ ...args, rootValue: message });
-  const copy = { ...root };
-  for (const { key, field, type } of plan.perReceiver) {
+  const values = plan.perReceiver.map(({ field, type }) => {
     const value = message[field] ?? null;
-    copy[key] = value === null ? null : type.serialize(field === 'subscribeTime' ? new Date(value) : value);
+    return value === null ? null : type.serialize(field === 'subscribeTime' ? new Date(value) : value);
+  });
+  if ((args.contextValue as { connection?: unknown } | undefined)?.connection) {
+    let fill = serialised.get(result);
+    if (!fill) serialised.set(result, (fill = segmentsOf(root, plan.perReceiver.map((p) => p.key))));
+    return { data: { [plan.rootKey]: preSerialized(fill(values)) } };
   }
+  const copy = { ...root };
+  plan.perReceiver.forEach(({ key }, i) => (copy[key] = values[i]));
   return { data: { [plan.rootKey]: copy } };
 }
 

@@ -10,6 +10,7 @@ import type { CommittedSet } from '../events/repository.ts';
 import type { PresenceService } from '../presence/service.ts';
 import { PLATFORMS } from '../subscriptions/types.ts';
 import { RealtimeConnection } from './connection.ts';
+import { SplicingWebSocket } from './pre-serialized.ts';
 import { appError } from '../errors.ts';
 import type { UserTopics } from './topics.ts';
 
@@ -83,7 +84,7 @@ export function attachWebSocket(
   yoga: YogaServerInstance<Record<string, unknown>, Context>,
   deps: { services: Services; topics: UserTopics; presence: PresenceService; limits: WebSocketLimits; committedSoFar: () => CommittedSet | undefined },
 ): RealtimeTransport {
-  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: deps.limits.maxPayloadBytes });
+  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: deps.limits.maxPayloadBytes, WebSocket: SplicingWebSocket });
   // Keep-alive as one sweep over all sockets (as ws recommends) instead of graphql-ws's timer
   // pair per socket: the same ping every keepAliveMs and the same drop of a peer that did not
   // answer the previous one, without two timers held per idle connection.
