@@ -27,7 +27,6 @@ export interface ConnectionDeps {
   maxBufferedEvents: number;
   /** what had committed as of this instance's latest read of the event log (EventRelay.lastSeen) */
   committedSoFar(): CommittedSet | undefined;
-  close(code: number, reason: string): void;
 }
 
 /**
@@ -44,7 +43,9 @@ export class RealtimeConnection {
 
   constructor(
     readonly info: ConnectionInfo,
+    /** shared by all connections of the instance */
     private readonly deps: ConnectionDeps,
+    private readonly close: (code: number, reason: string) => void,
   ) {}
 
   get id(): string {
@@ -110,7 +111,7 @@ export class RealtimeConnection {
     this.dropped = true;
     for (const stream of this.streams) stream.end();
     this.streams.clear();
-    this.deps.close(code, reason);
+    this.close(code, reason);
   }
 
   /** @internal */

@@ -133,6 +133,13 @@ export function attachWebSocket(
    * connection; closes the socket (4403, 4429 over the per-user limit, or 1013 when too many are
    * being set up at once) and returns null otherwise.
    */
+  const connectionDeps = {
+    topics: deps.topics,
+    presence: deps.presence,
+    clock: deps.services.clock,
+    maxBufferedEvents: deps.limits.maxBufferedEvents,
+    committedSoFar: deps.committedSoFar,
+  };
   let pendingConnects = 0;
   const connectRate = new ConnectRate();
 
@@ -168,14 +175,8 @@ export function attachWebSocket(
     }
     const connection = new RealtimeConnection(
       { connectionId: randomUUID(), caller, appKey: caller.app.appKey, userId: caller.userId, platform, deviceId, tokenGeneration: caller.tokenGeneration },
-      {
-        topics: deps.topics,
-        presence: deps.presence,
-        clock: deps.services.clock,
-        maxBufferedEvents: deps.limits.maxBufferedEvents,
-        committedSoFar: deps.committedSoFar,
-        close: (code, reason) => closeSocket(socket, code, reason),
-      },
+      connectionDeps,
+      (code, reason) => closeSocket(socket, code, reason),
     );
     register(socket, connection);
     ctx.extra.connection = connection;
@@ -242,7 +243,10 @@ export function attachWebSocket(
           return true;
         }
         if (authToken === undefined) return false; // graphql-ws closes with 4403 Forbidden
-        return (await establish(ctx, authToken, platform, deviceId as string | undefined)) !== null;
+        const established = (await establish(ctx, authToken, platform, deviceId as string | undefined)) !== null;
+        // the init payload (token and all) is read only here: not kept for the socket's life
+        (ctx as { connectionParams?: unknown }).connectionParams = undefined;
+        return established;
       },
       onClose: async (ctx) => {
         const connection = bySocket.get(ctx.extra.socket);
