@@ -44,6 +44,8 @@ export interface Context extends Services {
   /** set when the operation arrives over a graphql-ws socket */
   connectionId?: string;
   connection?: RealtimeConnection;
+  /** the graphql-ws id of the operation this context runs (set over a socket only) */
+  operationId?: string;
   loaders: Loaders;
   /** null for callers that see no profiles (anonymous, operator) */
   visibility: VisibilityDecisions | null;

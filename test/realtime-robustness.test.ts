@@ -66,6 +66,76 @@ describe('a stalled subscriber', () => {
   }, 60_000);
 });
 
+describe('a stalled subscriber of shared status changes (sent straight to the socket while its reader is idle)', () => {
+  it('is dropped with 4008 once its socket and then its buffer are full; a healthy one gets every change once, in order, each counted as delivered', async () => {
+    const app = await server.newApp();
+    const bob = await app.user('bob');
+    const query = 'subscription { subscribedUserStatusChange(types: [USER_PROFILE]) { __typename ... on UserStatusChange { userId subscribeTime userProfile { name version userExtProfile { key value } } } } }';
+    const slow = await openRaw(server.url);
+    await slow.init({ authToken: bob.token, platform: 'WEB', deviceId: 'slow' });
+    slow.send({ id: 's', type: 'subscribe', payload: { query } });
+    const healthy = connectLive(server.url, { authToken: bob.token, platform: 'IOS', deviceId: 'fast' });
+    await healthy.connected;
+    const events = healthy.subscribe<any>(query);
+    await events.waitFor(1, 5000); // SyncFinished
+    const carol = connectLive(server.url, { authToken: (await app.user('carol')).token, platform: 'WEB' });
+    await carol.connected;
+    const warm = carol.subscribe<any>(query);
+    await warm.waitFor(1, 5000);
+    const warmTopic = userTopic(app.appKey, 'carol');
+    await until(() => slow.messages.some((m) => m.type === 'next'), 5000, 'the slow one synced');
+    slow.stall();
+    const before = metric(await (await fetch(server.url.replace(/\/graphql$/, '/metrics'))).text());
+
+    const total = 3000;
+    const topic = userTopic(app.appKey, 'bob');
+    const status = (i: number) => ({
+      kind: 'status' as const,
+      subjectId: 'star',
+      subscribeType: 'USER_PROFILE' as const,
+      subscribeTime: 1_700_000_000_000,
+      expiry: 3600,
+      expiresAt: null,
+      details: [],
+      profile: {
+        kind: 'view', userId: 'star', name: `v${i}`, portraitUri: null, uniqueId: null, email: null, birthday: null, gender: null,
+        location: null, role: null, level: null, version: i + 1, updatedAt: new Date().toISOString(), restricted: false,
+        userExtProfile: Array.from({ length: 20 }, (_, k) => ({ key: `k${k}`, value: 'x'.repeat(256) })),
+      } as ProfileView,
+      changeTime: new Date().toISOString(),
+      incarnation: 1,
+      order: i + 1,
+      shared: `robustness:${i}`,
+    });
+    for (let i = 0; i < total; i += 100) {
+      // each change first reaches carol (its shared result is executed then), then bob's two
+      // sockets, which render it from that result: straight to the socket while their reader is idle
+      await server.app.realtime.topics.publish(Array.from({ length: 100 }, (_, k) => ({ topic: warmTopic, message: status(i + k) })));
+      await new Promise((r) => setImmediate(r));
+      await server.app.realtime.topics.publish(Array.from({ length: 100 }, (_, k) => ({ topic, message: status(i + k) })));
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all([events.waitFor(total + 1, 30_000), warm.waitFor(total + 1, 30_000)]);
+    const names = events.events.slice(1).map((e) => e.subscribedUserStatusChange.userProfile.name);
+    expect(names).toEqual(Array.from({ length: total }, (_, i) => `v${i}`));
+    expect(events.events[1].subscribedUserStatusChange.subscribeTime).toBe(new Date(1_700_000_000_000).toISOString());
+    slow.resume();
+    const closed = await slow.closed;
+    expect(closed.code).toBe(4008);
+    expect(slow.messages.filter((m) => m.type === 'next').length).toBeLessThan(total);
+    const after = metric(await (await fetch(server.url.replace(/\/graphql$/, '/metrics'))).text());
+    // carol's and the healthy socket's 3000 each, plus what reached the slow one before it was dropped
+    expect(after - before).toBeGreaterThanOrEqual(2 * total);
+    await Promise.all([healthy.dispose(), carol.dispose()]);
+  }, 60_000);
+});
+
+/** phs_events_delivered_total for subscribedUserStatusChange */
+function metric(text: string): number {
+  const line = text.split('\n').find((l) => l.startsWith('phs_events_delivered_total{field="subscribedUserStatusChange"}'));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
 describe('a storm of connects and disconnects', () => {
   it('survives 2000 simultaneous connects/disconnects without leaving ghost presence', async () => {
     const app = await server.newApp();

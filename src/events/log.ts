@@ -2,7 +2,8 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
 import type { DomainEvent, EventBus } from './bus.ts';
-import { appendEvents, lockSubjects } from './repository.ts';
+import { Batcher } from '../db/batcher.ts';
+import { appendEvents, committedNow, type CommittedSet, lockSubjects } from './repository.ts';
 
 /** Records events produced inside a write transaction; they are committed with it or not at all. */
 export type RecordEvent = (event: DomainEvent) => void;
@@ -24,6 +25,16 @@ export class EventLog {
   /** tests: do not tell anyone of commits (as if the process died right after committing) */
   silent = false;
 
+  /**
+   * What has committed, as of a snapshot taken after the call: every caller that asks while one is
+   * being read waits for the next, which is taken after it asked (a stream that listens first, then
+   * asks, misses nothing), so a reconnect storm of catch-ups costs one statement per batch.
+   */
+  private readonly snapshots = new Batcher<void, CommittedSet>(async (callers) => {
+    const set = await committedNow(this.db);
+    return callers.map(() => set);
+  }, 10_000);
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly clock: Clock,
@@ -33,6 +44,10 @@ export class EventLog {
   onCommit(listener: CommitListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  committedNow(): Promise<CommittedSet> {
+    return this.snapshots.submit();
   }
 
   get newestCommitted(): bigint {

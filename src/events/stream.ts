@@ -3,7 +3,7 @@ import type { AppRow } from '../db/database.ts';
 import { appError } from '../errors.ts';
 import type { FriendEventPayload } from './bus.ts';
 import { type Cursor, cursorExpired } from './cursor.ts';
-import { committedNow, compare, type CommittedSet, type LogPosition, lastChangesSince, ownEventsSince, wasCommitted } from './repository.ts';
+import { compare, type CommittedSet, type LogPosition, lastChangesSince, ownEventsSince, wasCommitted } from './repository.ts';
 import { friendIdsOf } from '../friends/repository.ts';
 import { findUsers } from '../profiles/repository.ts';
 import type { ProfileView } from '../profiles/view.ts';
@@ -192,7 +192,7 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
 
   private async catchUp(): Promise<void> {
     const { db, clock } = this.ctx;
-    const committed = await committedNow(db);
+    const committed = await this.ctx.events.committedNow();
     const boundary: LogPosition = { x: committed.xmin, p: 0n };
     this.committed = committed;
     this.boundary = boundary;

@@ -19,6 +19,16 @@ export interface ConnectionInfo {
   tokenGeneration: number;
 }
 
+/** The socket as a connection sees it. */
+export interface SocketHandle {
+  close(code: number, reason: string): void;
+  /**
+   * Sends a finished graphql-ws message, unless the socket is closed or already holds more than
+   * it should for a slow reader (then false: the caller queues it the usual way).
+   */
+  sendPrepared(text: string): boolean;
+}
+
 export interface ConnectionDeps {
   topics: UserTopics;
   presence: PresenceService;
@@ -45,7 +55,7 @@ export class RealtimeConnection {
     readonly info: ConnectionInfo,
     /** shared by all connections of the instance */
     private readonly deps: ConnectionDeps,
-    private readonly close: (code: number, reason: string) => void,
+    private readonly socket: SocketHandle,
   ) {}
 
   get id(): string {
@@ -76,6 +86,11 @@ export class RealtimeConnection {
     for (const stream of this.streams) stream.end();
     this.streams.clear();
     await this.deps.presence.disconnect(this.info.connectionId);
+  }
+
+  /** See SocketHandle.sendPrepared. */
+  sendPrepared(text: string): boolean {
+    return !this.closed && !this.dropped && this.socket.sendPrepared(text);
   }
 
   /** Whether a change was made by this very connection (same socket, or same device over HTTP). */
@@ -111,7 +126,7 @@ export class RealtimeConnection {
     this.dropped = true;
     for (const stream of this.streams) stream.end();
     this.streams.clear();
-    this.close(code, reason);
+    this.socket.close(code, reason);
   }
 
   /** @internal */
@@ -136,6 +151,11 @@ export class EventStream<T> implements AsyncIterableIterator<T> {
   private readonly queue: T[] = [];
   private waiting: ((result: IteratorResult<T>) => void) | undefined;
   private done = false;
+  /**
+   * Takes a value while the reader is idle (waiting, nothing queued) and sends it itself; false
+   * to hand it to the reader as usual. Order holds: it only runs when nothing is ahead.
+   */
+  direct: ((value: T) => boolean) | undefined;
 
   constructor(
     private readonly select: (message: RealtimeMessage) => T | undefined,
@@ -146,6 +166,7 @@ export class EventStream<T> implements AsyncIterableIterator<T> {
     if (this.done) return;
     const value = this.select(message);
     if (value === undefined) return;
+    if (this.waiting && this.direct?.(value)) return;
     if (this.waiting) {
       const resolve = this.waiting;
       this.waiting = undefined;

@@ -52,6 +52,11 @@ export class SplicingWebSocket extends WebSocket {
   override send(data: unknown, ...rest: unknown[]): void {
     (super.send as (...args: unknown[]) => void)(typeof data === 'string' ? spliced(data) : data, ...rest);
   }
+
+  /** A message that holds no token (nothing to splice). */
+  sendPrepared(text: string): void {
+    super.send(text);
+  }
 }
 
 /**

@@ -18,6 +18,8 @@ import {
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { StatusMessage } from './messages.ts';
 import { preSerialized, segmentsOf } from './pre-serialized.ts';
+import type { RealtimeConnection } from './connection.ts';
+import type { Metrics } from '../observability/metrics.ts';
 
 /**
  * The fields of a pushed status change that differ from one receiver of the same change to the
@@ -76,22 +78,69 @@ export function useSharedEventExecution(): Plugin {
       setSubscribeFn(async (subscribeArgs) => {
         const source = await createSourceEventStream(subscribeArgs as ExecutionArgs);
         if (!isAsyncIterable(source)) return source as ExecutionResult;
+        sendDirectly(plan, subscribeArgs as ExecutionArgs, source);
         return mapEvents(source as AsyncIterator<unknown> & AsyncIterable<unknown>, (event) => render(plan, subscribeArgs as ExecutionArgs, event));
       });
     },
   };
 }
 
+/** A source stream whose live events may be sent without passing through its reader. */
+export interface DirectlyDelivered {
+  deliverDirectly(send: (message: StatusMessage) => boolean): void;
+}
+
+/**
+ * The shortest path for a shared change: while the operation's reader is idle, the receiver's
+ * message is rendered from the shared result's JSON and written to the socket at once, without
+ * the per-event promise chain of graphql-ws, envelop and the stream (on a 5000-receiver change
+ * that chain, and the garbage it leaves, cost more than the socket writes). Whatever this cannot
+ * render synchronously without errors, or a socket that is behind, takes the usual way; what it
+ * sends is exactly what that way would have sent (same JSON, same order, same delivery count).
+ */
+function sendDirectly(plan: Plan, args: ExecutionArgs, source: object): void {
+  const ctx = args.contextValue as { connection?: RealtimeConnection; operationId?: string; metrics?: Metrics } | undefined;
+  if (!ctx?.connection || !ctx.operationId || !ctx.metrics || !('deliverDirectly' in source)) return;
+  const { connection } = ctx;
+  const head = `{"id":${JSON.stringify(ctx.operationId)},"type":"next","payload":{"data":{${JSON.stringify(plan.rootKey)}:`;
+  const delivered = ctx.metrics.deliveries(SHARED_ROOT_FIELD);
+  (source as DirectlyDelivered).deliverDirectly((message) => {
+    if (typeof message.shared !== 'string') return false;
+    const shared = sharedResult(plan, args, message as StatusMessage & { shared: string });
+    if (shared instanceof Promise || shared.errors?.length) return false;
+    const text = textFor(plan, message, shared);
+    if (text === undefined || !connection.sendPrepared(`${head}${text}}}}`)) return false;
+    delivered.inc();
+    return true;
+  });
+}
+
 function render(plan: Plan, args: ExecutionArgs, event: unknown): ExecutionResult | Promise<ExecutionResult> {
   const message = event as Partial<StatusMessage>;
   if (message.kind !== 'status' || typeof message.shared !== 'string') return execute({ ...args, rootValue: event });
+  const shared = sharedResult(plan, args, message as StatusMessage & { shared: string });
+  return shared instanceof Promise ? shared.then((result) => personalise(plan, args, message, result)) : personalise(plan, args, message, shared);
+}
+
+/** The change's result for this operation shape and audience, executed once. */
+function sharedResult(plan: Plan, args: ExecutionArgs, message: StatusMessage & { shared: string }): ExecutionResult | Promise<ExecutionResult> {
   let shared = plan.results.get(message.shared);
   if (shared === undefined) {
-    shared = execute({ ...args, rootValue: event });
+    const key = message.shared;
+    const executed = execute({ ...args, rootValue: message });
+    // resolvers behind auth scopes make execution asynchronous: once done, the result is kept as
+    // a value, so that the change's later receivers render synchronously (and may go directly)
+    shared =
+      executed instanceof Promise
+        ? executed.then((result) => {
+            if (plan.results.get(key) === shared) plan.results.set(key, result);
+            return result;
+          })
+        : executed;
     if (plan.results.size >= RESULTS_PER_PLAN) plan.results.delete(plan.results.keys().next().value!);
-    plan.results.set(message.shared, shared);
+    plan.results.set(key, shared);
   }
-  return shared instanceof Promise ? shared.then((result) => personalise(plan, args, message, result)) : personalise(plan, args, message, shared);
+  return shared;
 }
 
 /** Per shared result: its JSON in segments around the per-receiver fields (see segmentsOf). */
@@ -106,18 +155,29 @@ function personalise(plan: Plan, args: ExecutionArgs, message: Partial<StatusMes
   const root = result.data?.[plan.rootKey] as Record<string, unknown> | null | undefined;
   // an error anywhere: this receiver's own execution reports it the usual way
   if (result.errors?.length || !root) return execute({ ...args, rootValue: message });
-  const values = plan.perReceiver.map(({ field, type }) => {
-    const value = message[field] ?? null;
-    return value === null ? null : type.serialize(field === 'subscribeTime' ? new Date(value) : value);
-  });
   if ((args.contextValue as { connection?: unknown } | undefined)?.connection) {
-    let fill = serialised.get(result);
-    if (!fill) serialised.set(result, (fill = segmentsOf(root, plan.perReceiver.map((p) => p.key))));
-    return { data: { [plan.rootKey]: preSerialized(fill(values)) } };
+    return { data: { [plan.rootKey]: preSerialized(textFor(plan, message, result)!) } };
   }
+  const values = perReceiverValues(plan, message);
   const copy = { ...root };
   plan.perReceiver.forEach(({ key }, i) => (copy[key] = values[i]));
   return { data: { [plan.rootKey]: copy } };
+}
+
+function perReceiverValues(plan: Plan, message: Partial<StatusMessage>): unknown[] {
+  return plan.perReceiver.map(({ field, type }) => {
+    const value = message[field] ?? null;
+    return value === null ? null : type.serialize(field === 'subscribeTime' ? new Date(value) : value);
+  });
+}
+
+/** The root field's JSON for this receiver, from the shared result's segments; undefined without a root. */
+function textFor(plan: Plan, message: Partial<StatusMessage>, result: ExecutionResult): string | undefined {
+  const root = result.data?.[plan.rootKey] as Record<string, unknown> | null | undefined;
+  if (!root) return undefined;
+  let fill = serialised.get(result);
+  if (!fill) serialised.set(result, (fill = segmentsOf(root, plan.perReceiver.map((p) => p.key))));
+  return fill(perReceiverValues(plan, message));
 }
 
 /** Null unless the operation is a subscription to status changes (the only events that share). */

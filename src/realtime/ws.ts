@@ -69,6 +69,12 @@ const CLOSE_TOO_MANY = CloseCode.TooManyInitialisationRequests; // 4429
 
 const DEVICE_ID_MAX = 128;
 
+/**
+ * Bytes a socket may hold unsent before prepared messages stop going straight out: past it they
+ * queue in the operation's stream like any other, where WS_MAX_BUFFERED_EVENTS bounds them.
+ */
+const PREPARED_MAX_BUFFERED = 256 * 1024;
+
 export interface RealtimeTransport {
   connections(): RealtimeConnection[];
   close(): Promise<void>;
@@ -176,7 +182,10 @@ export function attachWebSocket(
     const connection = new RealtimeConnection(
       { connectionId: randomUUID(), caller, appKey: caller.app.appKey, userId: caller.userId, platform, deviceId, tokenGeneration: caller.tokenGeneration },
       connectionDeps,
-      (code, reason) => closeSocket(socket, code, reason),
+      {
+        close: (code, reason) => closeSocket(socket, code, reason),
+        sendPrepared: (text) => socket.readyState === socket.OPEN && socket.bufferedAmount < PREPARED_MAX_BUFFERED && ((socket as SplicingWebSocket).sendPrepared(text), true),
+      },
     );
     register(socket, connection);
     ctx.extra.connection = connection;
@@ -261,7 +270,7 @@ export function attachWebSocket(
       onError: (_ctx, _id, _payload, errors) => {
         deps.services.metrics.countErrors(errors);
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         // graphql-ws has already registered this operation: the count includes it
         const running = Object.keys(ctx.subscriptions).length;
         if (running > deps.limits.maxSubscriptionsPerConnection) {
@@ -302,7 +311,7 @@ export function attachWebSocket(
           operationName: payload.operationName,
           document,
           variableValues: payload.variables,
-          contextValue: await contextFactory(),
+          contextValue: Object.assign(await contextFactory(), { operationId: id }),
           rootValue: { execute, subscribe },
         };
       },

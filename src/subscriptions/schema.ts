@@ -10,6 +10,7 @@ import { intInRange, userIdList } from '../schema/validate-args.ts';
 import { countSubscriptions, subscriptionsOf } from './repository.ts';
 import { EXPIRY_MAX, EXPIRY_MIN, IDS_PER_CALL, subscribableType, subscribeToStatus, unsubscribeFromStatus } from './service.ts';
 import { statusSnapshot } from './snapshot.ts';
+import type { DirectlyDelivered } from '../realtime/shared-execution.ts';
 import {
   SubscribeType,
   SubscribeUserStatusResult,
@@ -172,7 +173,7 @@ const DONE: IteratorResult<StatusEvent> = { value: undefined, done: true };
  * operation or goes away; ending the live stream then lets a pending next() finish at once
  * (otherwise the connection stayed registered and its user online).
  */
-class StatusChangeStream implements AsyncIterableIterator<StatusEvent> {
+class StatusChangeStream implements AsyncIterableIterator<StatusEvent>, DirectlyDelivered {
   /** newest state per type and subject delivered so far: the snapshot's, then live ones */
   private readonly latest = new Map<StatusSubscribeType, Map<string, StatusMessage>>();
   private readonly live: EventStream<StatusMessage | RelationMessage>;
@@ -240,6 +241,11 @@ class StatusChangeStream implements AsyncIterableIterator<StatusEvent> {
       throw error;
     }
     return this.next();
+  }
+
+  /** Live status changes may be sent by `send` while this stream's reader is idle (src/realtime/shared-execution.ts). */
+  deliverDirectly(send: (message: StatusMessage) => boolean): void {
+    this.live.direct = (m) => m.kind === 'status' && send(m);
   }
 
   return(): Promise<IteratorResult<StatusEvent>> {
