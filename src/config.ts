@@ -27,7 +27,7 @@ const EnvSchema = z.object({
   WS_INIT_TIMEOUT_MS: z.coerce.number().int().min(10).default(10_000),
   WS_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).default(20),
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).default(20),
-  WS_MAX_PENDING_CONNECTS: z.coerce.number().int().min(1).default(2000),
+  WS_MAX_PENDING_CONNECTS: z.coerce.number().int().min(1).default(5000),
   WS_KEEPALIVE_MS: z.coerce.number().int().min(100).default(12_000),
   MAX_QUERY_DEPTH: z.coerce.number().int().min(1).default(10),
   MAX_QUERY_ALIASES: z.coerce.number().int().min(0).default(15),

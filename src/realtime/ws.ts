@@ -38,8 +38,11 @@ export interface WebSocketLimits {
 export const CLOSE_TRY_AGAIN_LATER = 1013;
 
 /**
- * How fast this instance has been setting up connections (per second, smoothed), for the retry
- * hint of a shed connect: the backlog divided by it, within [500 ms, 30 s].
+ * How fast this instance has been setting up connections (per second, smoothed over 250 ms
+ * windows; a window that spans an idle stretch says nothing and is dropped). It sets how many
+ * connects may wait at once — WS_MAX_PENDING_CONNECTS, or more when this instance clears them
+ * faster: shedding starts only once the backlog would take over SHED_AFTER_MS — and the retry
+ * hint of a shed connect: the backlog at that rate, within [500 ms, 30 s].
  */
 class ConnectRate {
   private perSecond = 0;
@@ -49,18 +52,30 @@ class ConnectRate {
   done(): void {
     this.inWindow++;
     const now = performance.now();
-    if (now - this.windowStart < 1000) return;
-    const rate = (this.inWindow * 1000) / (now - this.windowStart);
-    this.perSecond = this.perSecond === 0 ? rate : 0.5 * this.perSecond + 0.5 * rate;
+    const elapsed = now - this.windowStart;
+    if (elapsed < 250) return;
+    if (elapsed < 2000) {
+      const rate = (this.inWindow * 1000) / elapsed;
+      this.perSecond = this.perSecond === 0 ? rate : 0.7 * this.perSecond + 0.3 * rate;
+    }
     this.windowStart = now;
     this.inWindow = 0;
   }
 
+  limit(configured: number): number {
+    return Math.max(configured, Math.floor((this.perSecond * SHED_AFTER_MS) / 1000));
+  }
+
   retryAfterMs(backlog: number): number {
-    const rate = Math.max(this.perSecond, 50);
+    // unmeasured yet (the first burst after a quiet time): assume a modest rate, not a crawl
+    const rate = this.perSecond > 0 ? this.perSecond : ASSUMED_CONNECTS_PER_SECOND;
     return Math.min(30_000, Math.max(500, Math.ceil((backlog / rate) * 1000)));
   }
 }
+
+/** Connects are shed only when the backlog would take longer than this to clear. */
+const SHED_AFTER_MS = 10_000;
+const ASSUMED_CONNECTS_PER_SECOND = 500;
 
 const DELIVERIES = Symbol('deliveries');
 
@@ -151,7 +166,7 @@ export function attachWebSocket(
 
   async function establish(ctx: { extra: SocketExtra }, authToken: string, platform: string, deviceId: string | undefined): Promise<RealtimeConnection | null> {
     const socket = ctx.extra.socket;
-    if (pendingConnects >= deps.limits.maxPendingConnects) {
+    if (pendingConnects >= connectRate.limit(deps.limits.maxPendingConnects)) {
       // shed before any work: a clear "later" beats timing out everyone who is already waiting
       deps.services.metrics.connectsShed.inc();
       socket.close(CLOSE_TRY_AGAIN_LATER, `server busy: retry after ${connectRate.retryAfterMs(pendingConnects)} ms`);
