@@ -34,7 +34,7 @@ class AppRows {
     if (
       known &&
       known.name === row.name &&
-      known.secretHash === row.secretHash &&
+      safeEqual(known.secretHash, row.secretHash) &&
       known.defaultProfileVisibility === row.defaultProfileVisibility &&
       known.defaultFriendAddPermission === row.defaultFriendAddPermission &&
       known.createdAt.getTime() === row.createdAt.getTime()
