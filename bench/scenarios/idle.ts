@@ -74,7 +74,7 @@ export async function idleScenario(): Promise<ScenarioResult> {
         ratio: spread(rounds.map((r) => r.ours.connectsPerSecond / r.floor.connectsPerSecond)),
       },
     },
-    notes: ['our connect also records presence (one transaction per connection) and announces it; the floor only authenticates'],
+    notes: ['our connect also records presence (group-committed: one transaction per batch of connects that arrive together) and announces it; the floor only authenticates'],
     seconds: Math.round((Date.now() - started) / 1000),
   };
 }
