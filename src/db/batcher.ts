@@ -3,8 +3,9 @@
  * together in the next one, so under load N items cost one statement or transaction instead of N,
  * and an item submitted while nothing is in flight goes at once (no added latency when idle).
  * Each `submit` resolves with its own result once its batch is done, or rejects with its own
- * error: when a batch fails, its items are run one by one, so one bad item (a row that breaks a
- * constraint) fails alone.
+ * error: when a batch fails because of its data (`isolate`, e.g. a row that breaks a constraint),
+ * its items are run one by one, so one bad item fails alone; any other failure (the database
+ * unreachable) fails the whole batch at once rather than each item in turn.
  */
 export class Batcher<T, R> {
   private queue: { item: T; resolve: (value: R) => void; reject: (error: unknown) => void }[] = [];
@@ -14,6 +15,8 @@ export class Batcher<T, R> {
     /** handles the items at once (one transaction, one statement); returns one result per item, in order */
     private readonly write: (items: T[]) => Promise<R[]>,
     private readonly maxBatch: number,
+    /** whether a failed batch is retried item by item (default: never) */
+    private readonly isolate: (error: unknown) => boolean = () => false,
   ) {}
 
   submit(item: T): Promise<R> {
@@ -37,8 +40,8 @@ export class Batcher<T, R> {
           const results = await this.write(batch.map((b) => b.item));
           batch.forEach((b, i) => b.resolve(results[i]!));
         } catch (error) {
-          if (batch.length === 1) {
-            batch[0]!.reject(error);
+          if (batch.length === 1 || !this.isolate(error)) {
+            for (const b of batch) b.reject(error);
             continue;
           }
           for (const b of batch) {
@@ -54,4 +57,14 @@ export class Batcher<T, R> {
       this.running = false;
     }
   }
+}
+
+/**
+ * A failure caused by the items themselves: PostgreSQL's data exceptions (class 22) and integrity
+ * violations (class 23), or an error of our own code (no SQLSTATE). Not: connection or server
+ * failures, which retrying item by item would only multiply.
+ */
+export function causedByItems(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === undefined || (typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code));
 }

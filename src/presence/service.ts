@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Services } from '../context.ts';
 import type { DomainEvent } from '../events/bus.ts';
-import { Batcher } from '../db/batcher.ts';
+import { Batcher, causedByItems } from '../db/batcher.ts';
 import {
   addConnections,
   dueOfflines,
@@ -50,9 +50,9 @@ export class PresenceService {
   private ticking: Promise<void> = Promise.resolve();
   /** this instance's timers for offlines it left pending (every instance's tick settles the rest) */
   private readonly graceTimers = new Set<NodeJS.Timeout>();
-  private readonly connects = new Batcher<ConnectionRecord, void>((records) => this.add(records, this.services.clock.now()), BATCH);
-  private readonly disconnects = new Batcher<Who, void>((whos) => this.remove(whos, this.services.clock.now()), BATCH);
-  private readonly settles = new Batcher<Omit<PendingOffline, 'dueAt'>, void>((due) => this.settle(due), BATCH);
+  private readonly connects = new Batcher<ConnectionRecord, void>((records) => this.add(records, this.services.clock.now()), BATCH, causedByItems);
+  private readonly disconnects = new Batcher<Who, void>((whos) => this.remove(whos, this.services.clock.now()), BATCH, causedByItems);
+  private readonly settles = new Batcher<Omit<PendingOffline, 'dueAt'>, void>((due) => this.settle(due), BATCH, causedByItems);
 
   constructor(
     private readonly services: Services,
