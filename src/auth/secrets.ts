@@ -10,8 +10,15 @@ const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptO
 const PARAMS = { N: 2 ** 15, r: 8, p: 1 };
 const KEY_LENGTH = 32;
 
+/**
+ * Random base64url text that never starts with '-': app keys and secrets are passed as command-line
+ * values (`npm run seed -- --app <appKey>`), where a leading '-' reads as an option.
+ */
 export function randomToken(bytes = 32): string {
-  return randomBytes(bytes).toString('base64url');
+  for (;;) {
+    const token = randomBytes(bytes).toString('base64url');
+    if (!token.startsWith('-')) return token;
+  }
 }
 
 /** A slow, salted hash of a secret: `scrypt$N$r$p$salt$hash`. */
