@@ -19,11 +19,15 @@ export interface UserTokenClaims {
  * the caller compares `generation` with the stored one (one primary-key lookup) for revocation.
  */
 export class TokenService {
-  private readonly key: Uint8Array;
+  /**
+   * The HMAC key imported into WebCrypto once: given raw bytes, jose imports them again on every
+   * sign and verify, which was most of a connect's token cost.
+   */
+  private readonly key: Promise<CryptoKey>;
 
   constructor(secret: string, private readonly clock: Clock) {
     if (Buffer.byteLength(secret) < 32) throw new Error('the token signing secret must be at least 32 bytes');
-    this.key = new TextEncoder().encode(secret);
+    this.key = crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
   }
 
   async issue(claims: UserTokenClaims, expiresInSeconds: number): Promise<{ token: string; expiresAt: Date }> {
@@ -35,7 +39,7 @@ export class TokenService {
       .setSubject(claims.userId)
       .setIssuedAt(nowS)
       .setExpirationTime(exp)
-      .sign(this.key);
+      .sign(await this.key);
     return { token, expiresAt: new Date(exp * 1000) };
   }
 
@@ -56,7 +60,7 @@ export class TokenService {
       return null;
     }
     try {
-      const { payload } = await jwtVerify(token, this.key, {
+      const { payload } = await jwtVerify(token, await this.key, {
         algorithms: ['HS256'],
         issuer: ISSUER,
         // jose compares whole seconds (refusing at exp + tolerance); the exact check follows below
