@@ -50,7 +50,9 @@ describe('a stalled subscriber', () => {
       await server.app.realtime.topics.publish(
         Array.from({ length: 100 }, () => ({ topic, message: { kind: 'ownProfile' as const, origin: { by: 'backend' as const }, profile } })),
       );
-      await new Promise((r) => setImmediate(r));
+      // paced by the healthy reader (in this same process, so on a busy machine it may read slower
+      // than the loop publishes): only the stalled one falls behind
+      await events.waitFor(i + 100, 30_000);
     }
     // the healthy connection received every single event, undelayed by the stalled one ...
     await events.waitFor(total, 30_000);
