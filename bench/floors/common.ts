@@ -6,7 +6,7 @@
  *
  * Env: DATABASE_URL, TOKEN_SECRET, POOL_SIZE, FLOOR_PREPARED (default 1).
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import pg from 'pg';
 import { TokenService } from '../../src/auth/tokens.ts';
 import { systemClock } from '../../src/clock.ts';
@@ -136,3 +136,30 @@ export async function write(caller: Caller, input: ProfileInput, published: (app
   return JSON.stringify({ data: { updateMyUserProfile: { userId: row.user_id, name: row.name, version: row.version, updatedAt: row.updated_at.toISOString() } } });
 }
 
+
+/**
+ * A POST to /graphql with its JSON body and its user caller; null once an answer (404, bad JSON,
+ * UNAUTHENTICATED) has been sent instead.
+ */
+export async function authorizedPost(req: IncomingMessage, res: ServerResponse): Promise<{ body: { operationName?: string; variables?: any }; caller: Caller } | null> {
+  if (req.method !== 'POST' || !req.url?.startsWith('/graphql')) {
+    send(res, 404, errorBody('not found', 'NOT_FOUND'));
+    return null;
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let body: { operationName?: string; variables?: any };
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    send(res, 400, errorBody('bad JSON', 'BAD_USER_INPUT'));
+    return null;
+  }
+  const auth = req.headers.authorization;
+  const caller = await callerOf(auth?.startsWith('Bearer ') ? auth.slice(7) : undefined);
+  if (!caller) {
+    send(res, 200, JSON.stringify({ errors: [{ message: 'user token required', extensions: { code: 'UNAUTHENTICATED' } }], data: null }));
+    return null;
+  }
+  return { body, caller };
+}

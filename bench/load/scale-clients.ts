@@ -22,6 +22,7 @@ import { TokenService } from '../../src/auth/tokens.ts';
 import { systemClock } from '../../src/clock.ts';
 import { TOKEN_SECRET } from '../lib/config.ts';
 import { now } from '../lib/stats.ts';
+import { Arrivals, Signal, versionOf } from './arrivals.ts';
 
 type Kind = 'idle' | 'profile' | 'online' | 'warm';
 type DeviceSpec = [userId: string, instance: number, platform: string, kind: Kind];
@@ -50,23 +51,12 @@ let shed = 0;
 const errors: string[] = [];
 /** closes of acknowledged sockets, per instance (the killed instance's are expected, any other is a drop) */
 const closedAfterAck: number[] = [];
-/** profile version -> arrival times (absolute ms) of USER_PROFILE deliveries carrying it */
-const arrivals = new Map<number, number[]>();
 /** watched user -> latest state, as its watchers see it */
 const watched = new Map<string, { online: boolean; lastChangeAt: number; firstOfflineAt: number | null; everOnline: boolean }>();
-let waiters: (() => void)[] = [];
+const signal = new Signal();
+/** profile version -> arrival times of the events carrying it */
+const arrivals = new Arrivals(signal);
 
-function notify() {
-  const current = waiters;
-  waiters = [];
-  for (const w of current) w();
-}
-
-function versionOf(frame: string): number | undefined {
-  const at = frame.lastIndexOf('"version":');
-  if (at < 0) return undefined;
-  return parseInt(frame.slice(at + 10, at + 22), 10);
-}
 
 /** A watcher's ONLINE_STATUS frame (sync or live): the user's state is online when any platform is. */
 function recordWatched(frame: string) {
@@ -161,10 +151,8 @@ function open(appKey: string, urls: string[], device: Device, platform: string, 
           if (device.kind === 'profile') {
             const version = versionOf(frame);
             if (version === undefined) return;
-            let list = arrivals.get(version);
-            if (!list) arrivals.set(version, (list = []));
-            list.push(now());
-            if (waiters.length) notify();
+            arrivals.record(version);
+            signal.notify();
           }
         });
       };
@@ -197,22 +185,6 @@ async function connectAll(appKey: string, urls: string[], specs: DeviceSpec[], q
   return { devices: batch.length, failed: failed - failedBefore, shed, errors: errors.slice(0, 5), startedAt: started, lastAckAt, lastReadyAt, ms: now() - started };
 }
 
-async function track(version: number, count: number, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const list = arrivals.get(version) ?? [];
-    if (list.length >= count) return { times: list.slice(), complete: true };
-    const left = deadline - Date.now();
-    if (left <= 0) return { times: list.slice(), complete: false };
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, Math.min(left, 1000));
-      waiters.push(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-  }
-}
 
 async function closeKind(kind: Kind) {
   const mine = devices.filter((d) => d.kind === kind && d.socket);
@@ -260,7 +232,7 @@ process.on('message', (raw: any) => {
             rss: process.memoryUsage().rss,
           });
         case 'track':
-          return reply(await track(raw.version, raw.count, raw.timeoutMs ?? 60_000));
+          return reply(await arrivals.track(raw.version, raw.count, raw.timeoutMs ?? 60_000));
         case 'reset':
           arrivals.clear();
           return reply({ ok: true });

@@ -13,18 +13,13 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import { now } from '../lib/stats.ts';
+import { Arrivals, Signal, versionOf } from './arrivals.ts';
 
 const sockets = new Set<Socket>();
-/** profile version -> arrival times (absolute ms) of events carrying it */
-const arrivals = new Map<number, number[]>();
 let received = 0;
-let waiters: (() => void)[] = [];
-
-function notify() {
-  const current = waiters;
-  waiters = [];
-  for (const w of current) w();
-}
+const signal = new Signal();
+/** profile version -> arrival times of the events carrying it */
+const arrivals = new Arrivals(signal);
 
 /** Opens one socket, authenticated in the handshake, subscribes and waits for `syncFinished` SyncFinished. */
 function open(url: string, token: string, query: string, syncFinished: number): Promise<void> {
@@ -58,11 +53,9 @@ function open(url: string, token: string, query: string, syncFinished: number): 
       received++;
       const version = change?.userProfile?.version;
       if (typeof version === 'number') {
-        let list = arrivals.get(version);
-        if (!list) arrivals.set(version, (list = []));
-        list.push(now());
+        arrivals.record(version);
       }
-      if (waiters.length) notify();
+      signal.notify();
     });
   });
 }
@@ -87,22 +80,6 @@ async function connectAll(url: string, tokens: string[], query: string, syncFini
   return { opened: tokens.length - failed, failed, errors, ms: now() - started };
 }
 
-async function track(version: number, count: number, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const list = arrivals.get(version) ?? [];
-    if (list.length >= count) return { times: list.slice(), complete: true };
-    const left = deadline - Date.now();
-    if (left <= 0) return { times: list.slice(), complete: false };
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, Math.min(left, 1000));
-      waiters.push(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-  }
-}
 
 function closeAll() {
   const all = [...sockets];
@@ -121,7 +98,7 @@ process.on('message', (raw: any) => {
         case 'connect':
           return reply(await connectAll(raw.url, raw.tokens, raw.query, raw.syncFinished ?? 1, raw.concurrency ?? 50));
         case 'track':
-          return reply(await track(raw.version, raw.count, raw.timeoutMs ?? 30_000));
+          return reply(await arrivals.track(raw.version, raw.count, raw.timeoutMs ?? 30_000));
         case 'stats':
           return reply({ received, sockets: sockets.size });
         case 'reset':

@@ -27,25 +27,15 @@
 import WebSocket from 'ws';
 import { reconnectDelay, retryAfterMs, shedDelay } from '../../src/client/index.ts';
 import { now, sleep } from '../lib/stats.ts';
+import { Arrivals, Signal, versionOf } from './arrivals.ts';
 
 const PROTOCOL = 'graphql-transport-ws';
 const sockets = new Set<WebSocket>();
-/** profile version -> arrival times (absolute ms) of events carrying it */
-const arrivals = new Map<number, number[]>();
 let received = 0;
-let waiters: (() => void)[] = [];
+const signal = new Signal();
+/** profile version -> arrival times of the events carrying it */
+const arrivals = new Arrivals(signal);
 
-function notify() {
-  const current = waiters;
-  waiters = [];
-  for (const w of current) w();
-}
-
-function versionOf(frame: string): number | undefined {
-  const at = frame.lastIndexOf('"version":');
-  if (at < 0) return undefined;
-  return parseInt(frame.slice(at + 10, at + 22), 10);
-}
 
 /** Opens one socket, authenticates, optionally subscribes and waits for `syncFinished` SyncFinished. */
 function open(url: string, token: string, platform: string, query: string | undefined, syncFinished: number, keep: boolean): Promise<{ socket: WebSocket; ms: number; syncItems: number }> {
@@ -93,11 +83,9 @@ function open(url: string, token: string, platform: string, query: string | unde
       received++;
       const version = versionOf(frame);
       if (version !== undefined) {
-        let list = arrivals.get(version);
-        if (!list) arrivals.set(version, (list = []));
-        list.push(now());
+        arrivals.record(version);
       }
-      if (waiters.length) notify();
+      signal.notify();
     });
   });
 }
@@ -122,22 +110,6 @@ async function connectAll(url: string, tokens: string[], query: string | undefin
   return { opened: tokens.length - failed, failed, errors, ms: now() - started };
 }
 
-async function track(version: number, count: number, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const list = arrivals.get(version) ?? [];
-    if (list.length >= count) return { times: list.slice(), complete: true };
-    const left = deadline - Date.now();
-    if (left <= 0) return { times: list.slice(), complete: false };
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, Math.min(left, 1000));
-      waiters.push(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-  }
-}
 
 async function syncRuns(url: string, token: string, query: string, syncFinished: number, repeat: number) {
   const times: number[] = [];
@@ -236,7 +208,7 @@ function openDevice(url: string, device: Device, index: number, query: string, r
       if (caughtUp) {
         liveEnvelopes++;
         lastLiveAt = now();
-        if (waiters.length) notify();
+        signal.notify();
         return;
       }
       if (frame.includes('"UserEventsCaughtUp"')) {
@@ -321,7 +293,7 @@ function stormAttempt(url: string, device: Device, index: number, query: string,
       if (caughtUp) {
         liveEnvelopes++;
         lastLiveAt = now();
-        if (waiters.length) notify();
+        signal.notify();
         return;
       }
       if (frame.includes('"UserEventsCaughtUp"')) {
@@ -430,18 +402,7 @@ async function dropDevices() {
 }
 
 async function awaitLive(total: number, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (liveEnvelopes < total) {
-    const left = deadline - Date.now();
-    if (left <= 0) break;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, Math.min(left, 1000));
-      waiters.push(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-  }
+  await signal.until(() => liveEnvelopes >= total, timeoutMs);
   return { received: liveEnvelopes, complete: liveEnvelopes >= total, lastAt: lastLiveAt };
 }
 
@@ -453,7 +414,7 @@ process.on('message', (raw: any) => {
         case 'connect':
           return reply(await connectAll(raw.url, raw.tokens, raw.query, raw.syncFinished ?? 1, raw.concurrency ?? 50, raw.platform ?? 'WEB'));
         case 'track':
-          return reply(await track(raw.version, raw.count, raw.timeoutMs ?? 30_000));
+          return reply(await arrivals.track(raw.version, raw.count, raw.timeoutMs ?? 30_000));
         case 'stats':
           return reply({ received, sockets: sockets.size });
         case 'reset':

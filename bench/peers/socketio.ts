@@ -22,21 +22,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { accessFor, effectiveVisibility } from '../../src/visibility/rule.ts';
-import { appOf, callerOf, errorBody, extKeysOf, pool, profileOut, query, send, SQL, write } from '../floors/common.ts';
+import { appOf, authorizedPost, callerOf, errorBody, extKeysOf, pool, profileOut, query, send, SQL, write } from '../floors/common.ts';
 
 async function handle(req: IncomingMessage, res: ServerResponse) {
-  if (req.method !== 'POST' || !req.url?.startsWith('/graphql')) return send(res, 404, errorBody('not found', 'NOT_FOUND'));
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  let body: { operationName?: string; variables?: any };
-  try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    return send(res, 400, errorBody('bad JSON', 'BAD_USER_INPUT'));
-  }
-  const auth = req.headers.authorization;
-  const caller = await callerOf(auth?.startsWith('Bearer ') ? auth.slice(7) : undefined);
-  if (!caller) return send(res, 200, JSON.stringify({ errors: [{ message: 'user token required', extensions: { code: 'UNAUTHENTICATED' } }], data: null }));
+  const request = await authorizedPost(req, res);
+  if (!request) return;
+  const { body, caller } = request;
   if (body.operationName === 'Write') return send(res, 200, await write(caller, body.variables.p, publish));
   return send(res, 400, errorBody('the socket.io peer knows only Write', 'BAD_USER_INPUT'));
 }
