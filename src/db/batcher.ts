@@ -26,11 +26,6 @@ export class Batcher<T, R> {
     });
   }
 
-  /** items waiting for the next batch (not counting the one being written) */
-  get waiting(): number {
-    return this.queue.length;
-  }
-
   private async drain(): Promise<void> {
     this.running = true;
     try {

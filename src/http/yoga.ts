@@ -9,7 +9,6 @@ import { useQueryLimits } from './limits.ts';
 import { corsOption, useCsrfPrevention, useVaryOrigin } from './security.ts';
 import { useRateLimits } from '../ratelimit/plugin.ts';
 import type { RateLimiter } from '../ratelimit/limiter.ts';
-import { findApp } from '../apps/repository.ts';
 import type { RealtimeConnection } from '../realtime/connection.ts';
 import { useSharedEventExecution } from '../realtime/shared-execution.ts';
 
@@ -75,10 +74,11 @@ export function createGraphQLHandler(services: Services, options: { rateLimiter:
     // isDev would echo internal errors' messages and stacks to clients (extensions.originalError)
     maskedErrors: { maskError: (error) => maskError(error, services.log), isDev: false },
     context: async (initial) => {
-      // over graphql-ws: the caller was authenticated at connection_init; app settings are re-read
+      // over graphql-ws: the caller was authenticated at connection_init; the app's settings are
+      // its current ones (the cache forgets them when they change)
       const connection = (initial as { connection?: RealtimeConnection }).connection;
       if (connection) {
-        const app = (await findApp(services.db, connection.info.appKey)) ?? connection.info.caller.app;
+        const app = (await services.appConfig.app(connection.info.appKey)) ?? connection.info.caller.app;
         return createContext(services, { ...connection.info.caller, app }, {
           deviceId: connection.info.deviceId,
           connectionId: connection.id,

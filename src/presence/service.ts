@@ -80,11 +80,6 @@ export class PresenceService {
     await unregisterInstance(this.services.db, this.instanceId);
   }
 
-  /** Connects waiting for the next batch (load shedding looks at it). */
-  get connectsWaiting(): number {
-    return this.connects.waiting;
-  }
-
   async connect(c: Omit<ConnectionRecord, 'instanceId'>): Promise<void> {
     const record = { ...c, instanceId: this.instanceId };
     this.live.set(c.connectionId, record);
