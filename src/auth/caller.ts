@@ -54,7 +54,15 @@ import type { TokenService } from './tokens.ts';
 /** Who is calling, decided once per request (or per graphql-ws connection) from its credentials. */
 export type Caller =
   | { kind: 'anonymous'; /** why credentials that were given were refused */ problem?: string }
-  | { kind: 'user'; app: AppRow; userId: string; /** generation of the token used; revocation closes older sockets */ tokenGeneration: number }
+  | {
+      kind: 'user';
+      app: AppRow;
+      userId: string;
+      /** generation of the token used; revocation closes older sockets */
+      tokenGeneration: number;
+      /** when the token used expires (ms since the epoch): a socket opened with it is closed then */
+      tokenExpiresAtMs: number;
+    }
   | { kind: 'app'; app: AppRow }
   | { kind: 'operator' };
 
@@ -107,7 +115,7 @@ export class CallerResolver {
     const row = await this.lookups.submit({ appKey: claims.appKey, userId: claims.userId });
     if (!row || row.tokenGeneration !== claims.generation) return { kind: 'anonymous', problem: 'token revoked' };
     const { tokenGeneration, userId: _userId, ...app } = row;
-    return { kind: 'user', app: this.appRows.shared(app), userId: claims.userId, tokenGeneration };
+    return { kind: 'user', app: this.appRows.shared(app), userId: claims.userId, tokenGeneration, tokenExpiresAtMs: claims.expiresAtMs };
   }
 
   private async limitedHash<T>(work: () => Promise<T>): Promise<T> {

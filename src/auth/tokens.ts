@@ -14,6 +14,14 @@ export interface UserTokenClaims {
   generation: number;
 }
 
+/** What a verified token says: its claims and when it expires (ms since the epoch). */
+export interface VerifiedToken extends UserTokenClaims {
+  expiresAtMs: number;
+}
+
+/** The last moment a token is still accepted: its expiry plus the clock tolerance. */
+export const acceptedUntil = (expiresAtMs: number): number => expiresAtMs + CLOCK_TOLERANCE_MS;
+
 /**
  * Signs and verifies user tokens (HS256 JWT). Verification needs no database round trip;
  * the caller compares `generation` with the stored one (one primary-key lookup) for revocation.
@@ -47,15 +55,15 @@ export class TokenService {
    * Tokens whose signature was verified, with their expiry: a client sends the same token on every
    * request, and HMAC verification was a visible share of a read's CPU. Bounded; oldest go first.
    */
-  private readonly verified = new Map<string, { claims: UserTokenClaims; expiresAtMs: number }>();
+  private readonly verified = new Map<string, VerifiedToken>();
   private static readonly VERIFIED_MAX = 10_000;
 
   /** The claims of a valid, unexpired token; null for anything else. */
-  async verify(token: string): Promise<UserTokenClaims | null> {
+  async verify(token: string): Promise<VerifiedToken | null> {
     const now = this.clock.now();
     const cached = this.verified.get(token);
     if (cached) {
-      if (now.getTime() <= cached.expiresAtMs + CLOCK_TOLERANCE_MS) return cached.claims;
+      if (now.getTime() <= acceptedUntil(cached.expiresAtMs)) return cached;
       this.verified.delete(token);
       return null;
     }
@@ -68,12 +76,12 @@ export class TokenService {
         currentDate: now,
         requiredClaims: ['exp', 'sub'],
       });
-      if (now.getTime() > payload.exp! * 1000 + CLOCK_TOLERANCE_MS) return null;
+      if (now.getTime() > acceptedUntil(payload.exp! * 1000)) return null;
       if (typeof payload.app !== 'string' || typeof payload.gen !== 'number' || typeof payload.sub !== 'string') return null;
-      const claims = { appKey: payload.app, userId: payload.sub, generation: payload.gen };
+      const verified = { appKey: payload.app, userId: payload.sub, generation: payload.gen, expiresAtMs: payload.exp! * 1000 };
       if (this.verified.size >= TokenService.VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
-      this.verified.set(token, { claims, expiresAtMs: payload.exp! * 1000 });
-      return claims;
+      this.verified.set(token, verified);
+      return verified;
     } catch (error) {
       if (error instanceof joseErrors.JOSEError) return null;
       throw error;

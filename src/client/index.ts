@@ -42,6 +42,7 @@ import {
   visibilities,
 } from './enums.ts';
 import { reconnectDelay, retryAfterMs, shedDelay } from './backoff.ts';
+import { TokenSource } from './token-source.ts';
 import { ErrorCode, ProfileClientError, type GraphQLErrorLike } from './errors.ts';
 import * as ops from './generated/graphql.ts';
 import type { TypedDocumentString } from './generated/graphql.ts';
@@ -140,8 +141,15 @@ export interface IPagingQueryResult<T> {
 export interface ProfileClientOptions {
   /** the server's GraphQL endpoint, e.g. https://profiles.example.com/graphql */
   url: string;
-  /** the user token (from the app backend's issueUserToken), or a function giving a fresh one at every (re)connect */
-  token: string | (() => string | Promise<string>);
+  /**
+   * The user token (from the app backend's issueUserToken), or a function giving a fresh one.
+   * A function's token is kept until shortly before it expires (a tenth of its life, 1–60 s),
+   * then asked for again; the event connection reconnects with the new one and resumes its
+   * stream before the server would close it (4403 `token expired`). Either this or getToken.
+   */
+  token?: string | (() => string | Promise<string>);
+  /** The app's way to get a fresh user token (usually from its backend): same as a function `token`. */
+  getToken?: () => string | Promise<string>;
   /** RongCloud's platform number (or the GraphQL name); default Platform.OTHER */
   platform?: Platform | 'OTHER' | 'IOS' | 'ANDROID' | 'WEB' | 'PC' | 'MINI_PROGRAM' | 'HARMONY_OS';
   /** identifies this device; default a random id */
@@ -237,16 +245,20 @@ function isCloseEvent(value: unknown): value is { code: number; reason: string }
   return typeof value === 'object' && value !== null && 'code' in value && typeof (value as { code: unknown }).code === 'number';
 }
 
+/** The server closed the socket because its token expired (SPEC §1). */
+const isTokenExpiry = (event: unknown) => isCloseEvent(event) && event.code === 4403 && event.reason === 'token expired';
+
 /** `createProfileClient` is RongIMLib's `init`; `connect()` its `connect(token)`. */
 export function createProfileClient(options: ProfileClientOptions) {
   if (!options?.url) throw new TypeError('createProfileClient: url is required');
-  if (!options.token) throw new TypeError('createProfileClient: token is required');
+  const given = options.getToken ?? options.token;
+  if (!given) throw new TypeError('createProfileClient: token or getToken is required');
   const deviceId = options.deviceId ?? randomId();
   const platform = platforms.toName(options.platform ?? 0);
   const wsUrl = options.wsUrl ?? options.url.replace(/^http/i, 'ws');
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   const resolveErrors = options.errors === 'resolve';
-  const token = async () => (typeof options.token === 'function' ? await options.token() : options.token);
+  const tokens = new TokenSource(given);
 
   // --- events --------------------------------------------------------------------------------
   const listeners = new Map<EventName, Set<(payload: never) => void>>();
@@ -262,6 +274,22 @@ export function createProfileClient(options: ProfileClientOptions) {
 
   // --- HTTP ----------------------------------------------------------------------------------
   async function request<R, V>(document: TypedDocumentString<R, V>, variables?: V): Promise<R> {
+    const first = await post(document, variables);
+    if (first.body.errors?.[0]?.extensions?.code === 'UNAUTHENTICATED' && tokens.refreshable) {
+      // the token held was refused (expired, revoked): once more with a fresh one from getToken()
+      tokens.invalidate();
+      return answer(await post(document, variables));
+    }
+    return answer(first);
+  }
+
+  function answer<R>({ body, status }: { body: { data?: R | null; errors?: GraphQLErrorLike[] }; status: number }): R {
+    if (body.errors?.length) throw ProfileClientError.fromGraphQL(body.errors[0]!);
+    if (!body.data) throw new ProfileClientError(`HTTP ${status} without data`, { code: ErrorCode.UNKNOWN });
+    return body.data;
+  }
+
+  async function post<R, V>(document: TypedDocumentString<R, V>, variables?: V): Promise<{ body: { data?: R | null; errors?: GraphQLErrorLike[] }; status: number }> {
     let response: Response;
     try {
       response = await doFetch(options.url, {
@@ -269,7 +297,7 @@ export function createProfileClient(options: ProfileClientOptions) {
         headers: {
           'content-type': 'application/json',
           accept: 'application/graphql-response+json, application/json',
-          authorization: `Bearer ${await token()}`,
+          authorization: `Bearer ${await tokens.get()}`,
           'x-device-id': deviceId,
         },
         body: JSON.stringify({ query: document.toString(), variables }),
@@ -283,9 +311,7 @@ export function createProfileClient(options: ProfileClientOptions) {
     } catch (cause) {
       throw new ProfileClientError(`HTTP ${response.status} without a GraphQL response`, { code: ErrorCode.NETWORK_ERROR, cause });
     }
-    if (body.errors?.length) throw ProfileClientError.fromGraphQL(body.errors[0]!);
-    if (!body.data) throw new ProfileClientError(`HTTP ${response.status} without data`, { code: ErrorCode.UNKNOWN });
-    return body.data;
+    return { body, status: response.status };
   }
 
   /** Runs one SDK call: { code: 0, data } on success; a failure rejects, or resolves in RongIMLib's style. */
@@ -439,34 +465,67 @@ export function createProfileClient(options: ProfileClientOptions) {
       /** the `retry after <N> ms` of the last close (1013), for the wait before the next attempt */
       let shedHintMs: number | undefined;
       const retryWait = options.retryWait ?? defaultRetryWait;
+      /** the planned reconnect with a fresh token, shortly before the one in use expires */
+      let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+      let refreshing = false;
+      /** closes with 4403 `token expired` since the last accepted connection */
+      let expiredCloses = 0;
+      const scheduleRefresh = () => {
+        clearTimeout(refreshTimer);
+        const inMs = tokens.refreshInMs();
+        if (inMs === undefined) return;
+        refreshTimer = setTimeout(() => {
+          if (gaveUp || ws !== client) return;
+          refreshing = true;
+          // closes this socket (4499) and reconnects at once, asking getToken() for the new token;
+          // the stream resumes after its cursor, and the offline grace hides the gap from watchers
+          client.terminate();
+        }, inMs);
+      };
+      /** A refused connection is final, except one expired token while getToken() can give another. */
+      const isFinal = (event: unknown) =>
+        isCloseEvent(event) && isFinalClose(event.code) && !(isTokenExpiry(event) && tokens.refreshable && expiredCloses <= 1);
       const client = createClient({
         url: wsUrl,
         webSocketImpl: WebSocketImpl,
         lazy: true,
         // a ping every 20 s keeps idle connections open through proxies (nginx: proxy_read_timeout)
         keepAlive: 20_000,
-        connectionParams: async () => ({ authToken: await token(), platform, deviceId }),
+        connectionParams: async () => {
+          const authToken = await tokens.get();
+          scheduleRefresh();
+          return { authToken, platform, deviceId };
+        },
         retryAttempts: Number.MAX_SAFE_INTEGER,
         // (graphql-ws emits `closed` before it asks for this wait, so the hint is known by then)
         retryWait: async (retries) => {
           const hint = shedHintMs;
           shedHintMs = undefined;
+          if (refreshing) {
+            refreshing = false;
+            return;
+          }
           await Promise.all([retryWait(retries), hint === undefined ? undefined : sleep(shedDelay(hint))]);
         },
         // every failure is retried except refused credentials or parameters (a revoked token included)
-        shouldRetry: (errOrClose) => !(isCloseEvent(errOrClose) && isFinalClose(errOrClose.code)),
+        shouldRetry: (errOrClose) => !isFinal(errOrClose),
         on: {
           connecting: () => emit(Events.CONNECTING, undefined),
           connected: () => {
             everConnected = true;
+            expiredCloses = 0;
             // graphql-ws subscribes again on this socket right after this event: a new catch-up
             catchUp = newCatchUp();
             emit(Events.CONNECTED, undefined);
           },
           closed: (event) => {
+            clearTimeout(refreshTimer);
             const code = isCloseEvent(event) ? event.code : 1006;
-            const reason = isCloseEvent(event) ? String(event.reason) : '';
-            const refused = isFinalClose(code);
+            const reason = refreshing ? 'token refresh' : isCloseEvent(event) ? String(event.reason) : '';
+            if (isTokenExpiry(event)) expiredCloses++;
+            // a refused token (expired, revoked) is not offered again: the next connect asks getToken()
+            if (code === 4403) tokens.invalidate();
+            const refused = isFinal(event);
             shedHintMs = retryAfterMs(code, reason);
             const fatal = refused || ws !== client;
             if (fatal) gaveUp = true;
@@ -475,7 +534,7 @@ export function createProfileClient(options: ProfileClientOptions) {
               firstFailure(new ProfileClientError(`connection refused (${code} ${reason})`, { code: codeForRefusal(code) }));
             }
             // refused for good (e.g. a revoked token, too many connections): forget this
-            // connection, so that connect() can start a new one (with a fresh token from options.token())
+            // connection, so that connect() can start a new one (with a fresh token from getToken())
             if (refused && ws === client) void disconnect();
           },
         },

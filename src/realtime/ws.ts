@@ -11,6 +11,8 @@ import type { PresenceService } from '../presence/service.ts';
 import { PLATFORMS } from '../subscriptions/types.ts';
 import { RealtimeConnection } from './connection.ts';
 import { SplicingWebSocket } from './pre-serialized.ts';
+import { ExpiryWheel } from './expiry-wheel.ts';
+import { acceptedUntil } from '../auth/tokens.ts';
 import { appError } from '../errors.ts';
 import type { UserTopics } from './topics.ts';
 
@@ -84,6 +86,9 @@ const CLOSE_TOO_MANY = CloseCode.TooManyInitialisationRequests; // 4429
 
 const DEVICE_ID_MAX = 128;
 
+/** SPEC §1: a socket lives no longer than its token; it is closed with this code and reason. */
+const CLOSE_TOKEN_EXPIRED = { code: CloseCode.Forbidden, reason: 'token expired' } as const;
+
 /**
  * Bytes a socket may hold unsent before prepared messages stop going straight out: past it they
  * queue in the operation's stream like any other, where WS_MAX_BUFFERED_EVENTS bounds them.
@@ -133,14 +138,18 @@ export function attachWebSocket(
   /** open connections per user (appKey, userId), for the per-user limit */
   const perUser = new Map<string, number>();
   const userKey = (c: RealtimeConnection) => `${c.info.appKey}\u0000${c.info.userId}`;
+  // every socket is closed when its token expires (plus the clock tolerance HTTP also allows)
+  const tokenExpiry = new ExpiryWheel<RealtimeConnection>(deps.services.clock, (c) => c.drop(CLOSE_TOKEN_EXPIRED.code, CLOSE_TOKEN_EXPIRED.reason));
   const register = (socket: WebSocket, connection: RealtimeConnection) => {
     bySocket.set(socket, connection);
     perUser.set(userKey(connection), (perUser.get(userKey(connection)) ?? 0) + 1);
+    tokenExpiry.add(connection, acceptedUntil(connection.info.caller.tokenExpiresAtMs));
   };
   const unregister = (socket: WebSocket) => {
     const connection = bySocket.get(socket);
     if (!connection) return;
     bySocket.delete(socket);
+    tokenExpiry.remove(connection);
     const key = userKey(connection);
     const left = (perUser.get(key) ?? 1) - 1;
     if (left > 0) perUser.set(key, left);
@@ -309,6 +318,11 @@ export function attachWebSocket(
           connection = (await ctx.extra.establishing) ?? undefined;
           if (!connection) return [appError('UNAUTHENTICATED', 'the token was refused')];
         }
+        // between the token's expiry and the wheel's next sweep: nothing more runs on it
+        if (connection && deps.services.clock.now().getTime() > acceptedUntil(connection.info.caller.tokenExpiresAtMs)) {
+          connection.drop(CLOSE_TOKEN_EXPIRED.code, CLOSE_TOKEN_EXPIRED.reason);
+          return [appError('UNAUTHENTICATED', 'the token expired')];
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           connection,
           params: payload,
@@ -342,6 +356,7 @@ export function attachWebSocket(
       bySocket.clear();
       perUser.clear();
       clearInterval(keepAlive);
+      tokenExpiry.stop();
       for (const [socket] of open) socket.close(1001, 'server shutting down');
       await Promise.allSettled(open.map(([, connection]) => connection.dispose()));
       await disposer.dispose();
