@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { CallerResolver } from './auth/caller.ts';
-import { randomToken } from './auth/secrets.ts';
+import { randomToken, SecretCheck } from './auth/secrets.ts';
+import { AbuseLimits } from './ratelimit/abuse.ts';
+import { clientIpResolver } from './http/client-ip.ts';
 import { TokenService } from './auth/tokens.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type Config, loadConfig } from './config.ts';
@@ -90,12 +92,16 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   await migrateToLatest(db);
   const tokens = new TokenService(config.tokenSecret, clock);
   const bus = createInProcessBus();
+  const rateLimiter = createRateLimiter(config, log);
+  const abuse = new AbuseLimits(rateLimiter, config);
   const services: Services = {
     config,
     db,
     clock,
     tokens,
-    callers: new CallerResolver({ db, tokens, operatorToken: config.operatorToken }),
+    callers: new CallerResolver({ db, tokens, operatorToken: config.operatorToken, secretCheck: new SecretCheck(config.tokenSecret), abuse }),
+    abuse,
+    clientIp: clientIpResolver(config.trustProxy),
     bus,
     events: new EventLog(db, clock, bus),
     cursors: new CursorCodec(config.tokenSecret),
@@ -110,7 +116,6 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   };
   const devApp = persistentEmbedded ? await ensureDevApp(db, target.dataDir!, clock.now()) : undefined;
 
-  const rateLimiter = createRateLimiter(config, log);
   const yoga = createGraphQLHandler(services, { rateLimiter });
   const server = createServer((req, res) => void route(req, res));
   // Idle keep-alive sockets outlive clients' and load balancers' own idle timeouts (undici 4 s, nginx

@@ -1,3 +1,4 @@
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 
 const optionalString = z
@@ -38,6 +39,26 @@ const EnvSchema = z.object({
   RATE_LIMIT_USER_BURST: z.coerce.number().int().min(1).default(100),
   RATE_LIMIT_APP_PER_SECOND: z.coerce.number().min(0).default(1000),
   RATE_LIMIT_APP_BURST: z.coerce.number().int().min(1).default(2000),
+  RATE_LIMIT_IP_PER_SECOND: z.coerce.number().min(0).default(5),
+  RATE_LIMIT_IP_BURST: z.coerce.number().int().min(1).default(50),
+  RATE_LIMIT_IP_CONNECTS_PER_SECOND: z.coerce.number().min(0).default(50),
+  RATE_LIMIT_IP_CONNECTS_BURST: z.coerce.number().int().min(1).default(500),
+  RATE_LIMIT_USER_CONNECTS_PER_SECOND: z.coerce.number().min(0).default(1),
+  RATE_LIMIT_USER_CONNECTS_BURST: z.coerce.number().int().min(1).default(20),
+  RATE_LIMIT_APP_AUTH_FAILURES_PER_SECOND: z.coerce.number().min(0).default(1),
+  RATE_LIMIT_APP_AUTH_FAILURES_BURST: z.coerce.number().int().min(1).default(20),
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(',').map((p) => p.trim()).filter(Boolean))
+    .refine((list) => {
+      try {
+        proxyAddr.compile(list);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'TRUST_PROXY must be a comma list of proxy addresses or subnets (10.0.0.1, 10.0.0.0/8, ::1) or loopback, linklocal, uniquelocal'),
   CORS_ORIGINS: z
     .string()
     .optional()
@@ -94,6 +115,23 @@ export interface Config {
   /** one bucket per app: its backend's requests and all its users' together */
   rateLimitAppPerSecond: number;
   rateLimitAppBurst: number;
+  /** requests without valid credentials and failed authentications, per client IP (HTTP and connection_init) */
+  rateLimitIpPerSecond: number;
+  rateLimitIpBurst: number;
+  /** WebSocket upgrades per client IP; past it the upgrade is answered 429 */
+  rateLimitIpConnectsPerSecond: number;
+  rateLimitIpConnectsBurst: number;
+  /** connection_inits per user (all its devices, every instance); past it the socket closes with 1013 and a retry hint */
+  rateLimitUserConnectsPerSecond: number;
+  rateLimitUserConnectsBurst: number;
+  /** wrong Basic secrets per app, from any IP; past it they answer RATE_LIMITED (a right secret still passes) */
+  rateLimitAppAuthFailuresPerSecond: number;
+  rateLimitAppAuthFailuresBurst: number;
+  /**
+   * Proxies whose X-Forwarded-For is believed (addresses, subnets, or loopback/linklocal/uniquelocal);
+   * empty: the client IP is the socket's peer address
+   */
+  trustProxy: string[];
   /** origins allowed to call from a browser (CORS); empty: same origin only, no CORS headers; '*': any origin */
   corsOrigins: string[];
   /** presence heartbeat period; also how often dead instances are looked for */
@@ -146,6 +184,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitUserBurst: e.RATE_LIMIT_USER_BURST,
     rateLimitAppPerSecond: e.RATE_LIMIT_APP_PER_SECOND,
     rateLimitAppBurst: e.RATE_LIMIT_APP_BURST,
+    rateLimitIpPerSecond: e.RATE_LIMIT_IP_PER_SECOND,
+    rateLimitIpBurst: e.RATE_LIMIT_IP_BURST,
+    rateLimitIpConnectsPerSecond: e.RATE_LIMIT_IP_CONNECTS_PER_SECOND,
+    rateLimitIpConnectsBurst: e.RATE_LIMIT_IP_CONNECTS_BURST,
+    rateLimitUserConnectsPerSecond: e.RATE_LIMIT_USER_CONNECTS_PER_SECOND,
+    rateLimitUserConnectsBurst: e.RATE_LIMIT_USER_CONNECTS_BURST,
+    rateLimitAppAuthFailuresPerSecond: e.RATE_LIMIT_APP_AUTH_FAILURES_PER_SECOND,
+    rateLimitAppAuthFailuresBurst: e.RATE_LIMIT_APP_AUTH_FAILURES_BURST,
+    trustProxy: e.TRUST_PROXY,
     corsOrigins: e.CORS_ORIGINS,
     presenceHeartbeatMs: e.PRESENCE_HEARTBEAT_MS,
     presenceTimeoutMs: e.PRESENCE_TIMEOUT_MS,

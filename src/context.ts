@@ -14,6 +14,8 @@ import { createLoaders, type Loaders } from './profiles/loaders.ts';
 import { visibilityFor, type VisibilityDecisions } from './visibility/decisions.ts';
 import type { RealtimeConnection } from './realtime/connection.ts';
 import type { AppConfigCache } from './apps/config-cache.ts';
+import type { AbuseLimits } from './ratelimit/abuse.ts';
+import type { ClientIp } from './http/client-ip.ts';
 
 /** What lives as long as the server: shared by every request. */
 export interface Services {
@@ -33,6 +35,10 @@ export interface Services {
   appConfig: AppConfigCache;
   log: Logger;
   metrics: Metrics;
+  /** limits on unauthenticated and failed traffic, per client IP, per user's connects, per app's wrong secrets */
+  abuse: AbuseLimits;
+  /** the client address of a request or upgrade (TRUST_PROXY decides whether X-Forwarded-For counts) */
+  clientIp: ClientIp;
 }
 
 export type { Loaders };

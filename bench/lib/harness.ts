@@ -36,6 +36,10 @@ export function serverEnv(extra: Record<string, string> = {}): Record<string, st
     GRAPHIQL: 'false',
     RATE_LIMIT_USER_PER_SECOND: '0',
     RATE_LIMIT_APP_PER_SECOND: '0',
+    // the load comes from a few 127.0.0.x addresses, each standing for thousands of devices
+    RATE_LIMIT_IP_PER_SECOND: '0',
+    RATE_LIMIT_IP_CONNECTS_PER_SECOND: '0',
+    RATE_LIMIT_USER_CONNECTS_PER_SECOND: '0',
     WS_MAX_CONNECTIONS_PER_USER: '100000',
     ...extra,
   };

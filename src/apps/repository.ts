@@ -34,6 +34,28 @@ export async function findApp(db: Kysely<Database>, appKey: string): Promise<App
   return (await appByKey(db, appKey))[0];
 }
 
+/** The app and its fast secret check (if one was written), for Basic auth. */
+export async function findAppWithSecretCheck(db: Kysely<Database>, appKey: string): Promise<{ app: AppRow; check?: { keyId: string; check: string } } | undefined> {
+  const row = await db
+    .selectFrom('apps')
+    .leftJoin('appSecretChecks as c', 'c.appKey', 'apps.appKey')
+    .selectAll('apps')
+    .select(['c.keyId', 'c.check'])
+    .where('apps.appKey', '=', appKey)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { keyId, check, ...app } = row;
+  return { app, check: keyId && check ? { keyId, check } : undefined };
+}
+
+export async function saveSecretCheck(db: Kysely<Database>, appKey: string, keyId: string, check: string): Promise<void> {
+  await db
+    .insertInto('appSecretChecks')
+    .values({ appKey, keyId, check })
+    .onConflict((oc) => oc.column('appKey').doUpdateSet({ keyId, check }))
+    .execute();
+}
+
 export async function updateAppSettings(
   db: Kysely<Database>,
   appKey: string,

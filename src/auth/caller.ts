@@ -1,8 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { AppRow, Database, UsersTable } from '../db/database.ts';
-import { findApp } from '../apps/repository.ts';
-import { safeEqual, verifySecret } from './secrets.ts';
+import { findAppWithSecretCheck, saveSecretCheck } from '../apps/repository.ts';
+import { SecretCheck, safeEqual, verifySecret } from './secrets.ts';
+import type { AbuseLimits } from '../ratelimit/abuse.ts';
+import type { Refusal } from '../ratelimit/limiter.ts';
 import { Batcher } from '../db/batcher.ts';
 
 type UserWithApp = Pick<Selectable<UsersTable>, 'userId' | 'tokenGeneration'> & AppRow;
@@ -53,7 +55,15 @@ import type { TokenService } from './tokens.ts';
 
 /** Who is calling, decided once per request (or per graphql-ws connection) from its credentials. */
 export type Caller =
-  | { kind: 'anonymous'; /** why credentials that were given were refused */ problem?: string }
+  | {
+      kind: 'anonymous';
+      /** why credentials that were given were refused */
+      problem?: string;
+      /** the app whose secret was wrong (its failures are limited too) */
+      wrongSecretOf?: string;
+      /** refused without being checked: this IP spent its failures, or too many checks are waiting */
+      throttled?: Refusal;
+    }
   | {
       kind: 'user';
       app: AppRow;
@@ -70,6 +80,10 @@ export interface CallerResolverDeps {
   db: Kysely<Database>;
   tokens: TokenService;
   operatorToken?: string;
+  /** the fast check of app secrets (keyed by TOKEN_SECRET) */
+  secretCheck: SecretCheck;
+  /** per-IP failure budget: fresh Basic credentials from an IP that spent it are not checked */
+  abuse?: AbuseLimits;
 }
 
 /** Successful Basic checks are remembered briefly so that the slow hash is not paid per request. */
@@ -79,6 +93,8 @@ const BASIC_FAILURE_CACHE_MS = 30_000;
 const BASIC_FAILURE_CACHE_MAX = 10_000;
 /** At most this many slow hashes at once: wrong secrets cannot occupy the whole thread pool. */
 const MAX_CONCURRENT_HASHES = 2;
+/** …and at most this many waiting for one; more are refused at once (RATE_LIMITED) rather than queued. */
+const MAX_WAITING_HASHES = 16;
 
 export class CallerResolver {
   private readonly verifiedSecrets = new Map<string, { digest: Buffer; until: number }>();
@@ -87,19 +103,22 @@ export class CallerResolver {
   private readonly hashQueue: (() => void)[] = [];
   private readonly lookups: Batcher<{ appKey: string; userId: string }, UserWithApp | undefined>;
   private readonly appRows = new AppRows();
+  /** how many slow hashes of app secrets this instance ran (each costs ~50 ms of a worker thread) */
+  readonly stats = { slowHashes: 0 };
 
   constructor(private readonly deps: CallerResolverDeps) {
     this.lookups = new Batcher((keys) => usersWithApps(deps.db, keys), LOOKUP_BATCH);
   }
 
-  async fromAuthorization(header: string | null | undefined): Promise<Caller> {
+  /** `ip`: the client's, for the per-IP failure budget (Basic). */
+  async fromAuthorization(header: string | null | undefined, ip?: string): Promise<Caller> {
     if (!header) return { kind: 'anonymous' };
     const space = header.indexOf(' ');
     const scheme = header.slice(0, space).toLowerCase();
     const value = header.slice(space + 1).trim();
     if (space < 0 || !value) return { kind: 'anonymous', problem: 'malformed Authorization header' };
     if (scheme === 'bearer') return this.fromBearer(value);
-    if (scheme === 'basic') return this.fromBasic(value);
+    if (scheme === 'basic') return this.fromBasic(value, ip);
     return { kind: 'anonymous', problem: `unsupported Authorization scheme "${scheme}"` };
   }
 
@@ -123,6 +142,7 @@ export class CallerResolver {
     if (this.hashing >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => this.hashQueue.push(resolve));
     else this.hashing++;
     try {
+      this.stats.slowHashes++;
       return await work();
     } finally {
       const next = this.hashQueue.shift();
@@ -131,23 +151,38 @@ export class CallerResolver {
     }
   }
 
-  private async fromBasic(encoded: string): Promise<Caller> {
+  /**
+   * An app's backend. A secret seen to be right is remembered briefly (by digest); a new one is
+   * checked against the app's fast keyed check, or, for an app that has none yet (or one under an
+   * older TOKEN_SECRET), against the slow hash once — then the fast check is written. Fresh
+   * credentials from an IP that spent its failure budget are refused unchecked.
+   */
+  private async fromBasic(encoded: string, ip: string | undefined): Promise<Caller> {
     const decoded = Buffer.from(encoded, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon <= 0) return { kind: 'anonymous', problem: 'malformed Basic credentials' };
     const appKey = decoded.slice(0, colon);
     const secret = decoded.slice(colon + 1);
-    const app = await findApp(this.deps.db, appKey);
-    if (!app) return { kind: 'anonymous', problem: 'invalid app credentials' };
     const digest = createHash('sha256').update(`${appKey}:${secret}`).digest();
     const cached = this.verifiedSecrets.get(appKey);
+    const found = await findAppWithSecretCheck(this.deps.db, appKey);
+    if (!found) return { kind: 'anonymous', problem: 'invalid app credentials' };
+    const { app } = found;
     if (cached && cached.until > Date.now() && timingSafeEqual(cached.digest, digest)) return { kind: 'app', app };
     const failedKey = digest.toString('base64');
-    if ((this.failedDigests.get(failedKey) ?? 0) > Date.now()) return { kind: 'anonymous', problem: 'invalid app credentials' };
-    if (!(await this.limitedHash(() => verifySecret(secret, app.secretHash)))) {
+    if ((this.failedDigests.get(failedKey) ?? 0) > Date.now()) return { kind: 'anonymous', problem: 'invalid app credentials', wrongSecretOf: appKey };
+    const throttled = ip === undefined ? null : await this.deps.abuse?.exhausted(ip);
+    if (throttled) return { kind: 'anonymous', problem: 'too many failed authentications from this address', throttled };
+    let right = this.deps.secretCheck.matches(found.check, appKey, secret);
+    if (right === undefined) {
+      if (this.hashQueue.length >= MAX_WAITING_HASHES) return { kind: 'anonymous', problem: 'too many app secret checks waiting', throttled: { key: 'auth-checks:', retryAfterMs: 1000 } };
+      right = await this.limitedHash(() => verifySecret(secret, app.secretHash));
+      if (right) await saveSecretCheck(this.deps.db, appKey, this.deps.secretCheck.keyId, this.deps.secretCheck.of(appKey, secret));
+    }
+    if (!right) {
       if (this.failedDigests.size >= BASIC_FAILURE_CACHE_MAX) this.failedDigests.delete(this.failedDigests.keys().next().value!);
       this.failedDigests.set(failedKey, Date.now() + BASIC_FAILURE_CACHE_MS);
-      return { kind: 'anonymous', problem: 'invalid app credentials' };
+      return { kind: 'anonymous', problem: 'invalid app credentials', wrongSecretOf: appKey };
     }
     this.verifiedSecrets.set(appKey, { digest, until: Date.now() + BASIC_CACHE_MS });
     return { kind: 'app', app };

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptOptions) =>
   new Promise<Buffer>((resolve, reject) =>
@@ -46,4 +46,30 @@ export function safeEqual(a: string, b: string): boolean {
   const da = createHash('sha256').update(a).digest();
   const db = createHash('sha256').update(b).digest();
   return timingSafeEqual(da, db);
+}
+
+/**
+ * The fast keyed check of app secrets (see AppSecretChecksTable): HMAC-SHA256 of `appKey:secret`
+ * under a key derived from TOKEN_SECRET. Without that key a stolen check is useless; with it, an
+ * app secret (256 random bits) is still far beyond guessing, which is what the slow hash is for.
+ */
+export class SecretCheck {
+  private readonly key: Buffer;
+  /** names the key, so a check written under another TOKEN_SECRET is recognised as such */
+  readonly keyId: string;
+
+  constructor(tokenSecret: string) {
+    this.key = Buffer.from(hkdfSync('sha256', tokenSecret, '', 'app-secret-check', 32));
+    this.keyId = createHash('sha256').update(this.key).digest('base64url').slice(0, 12);
+  }
+
+  of(appKey: string, secret: string): string {
+    return createHmac('sha256', this.key).update(`${appKey}:${secret}`).digest('base64url');
+  }
+
+  /** true or false when the stored check is under this key; undefined when it is not (slow hash needed). */
+  matches(stored: { keyId: string; check: string } | undefined, appKey: string, secret: string): boolean | undefined {
+    if (!stored || stored.keyId !== this.keyId) return undefined;
+    return safeEqual(stored.check, this.of(appKey, secret));
+  }
 }

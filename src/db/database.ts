@@ -7,6 +7,7 @@ import type { ColumnType, Generated, Insertable, Selectable, Updateable } from '
  */
 export interface Database {
   apps: AppsTable;
+  appSecretChecks: AppSecretChecksTable;
   extProfileKeys: ExtProfileKeysTable;
   users: UsersTable;
   friendships: FriendshipsTable;
@@ -31,6 +32,18 @@ export interface AppsTable {
   defaultProfileVisibility: Exclude<ProfileVisibility, 'NOT_SET'>;
   defaultFriendAddPermission: Exclude<FriendAddPermission, 'NOT_SET'>;
   createdAt: Date;
+}
+
+/**
+ * A fast keyed check of each app's secret (HMAC under a key derived from TOKEN_SECRET, which is
+ * not in the database), so that Basic auth costs microseconds instead of a slow hash per new
+ * credential. Written after the first successful slow-hash check; `keyId` names the key, and a
+ * row under another key (TOKEN_SECRET changed) is ignored and rewritten.
+ */
+export interface AppSecretChecksTable {
+  appKey: string;
+  keyId: string;
+  check: string;
 }
 
 export interface ExtProfileKeysTable {

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { GraphQLError, getOperationAST } from 'graphql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
@@ -8,6 +9,7 @@ import { useObservability } from './observe.ts';
 import { useQueryLimits } from './limits.ts';
 import { corsOption, useCsrfPrevention, useVaryOrigin } from './security.ts';
 import { useRateLimits } from '../ratelimit/plugin.ts';
+import { rateLimitedError } from '../ratelimit/abuse.ts';
 import type { RateLimiter } from '../ratelimit/limiter.ts';
 import type { RealtimeConnection } from '../realtime/connection.ts';
 import { useSharedEventExecution } from '../realtime/shared-execution.ts';
@@ -86,7 +88,14 @@ export function createGraphQLHandler(services: Services, options: { rateLimiter:
         });
       }
       const { request } = initial;
-      const caller = await services.callers.fromAuthorization(request.headers.get('authorization'));
+      const req = (initial as unknown as { req?: IncomingMessage }).req;
+      const ip = req ? services.clientIp(req) : 'unknown';
+      const caller = await services.callers.fromAuthorization(request.headers.get('authorization'), ip);
+      if (caller.kind === 'anonymous') {
+        // no or refused credentials: this IP's budget (and a wrong app secret's app's) pays for it
+        const refused = caller.throttled ?? (await services.abuse.failed(ip, caller.wrongSecretOf));
+        if (refused) throw rateLimitedError(refused, refused.key.startsWith('app-') ? 'app\'s failed authentications' : 'address', true);
+      }
       return createContext(services, caller, { deviceId: request.headers.get('x-device-id') ?? undefined });
     },
     graphiql: services.config.graphiql

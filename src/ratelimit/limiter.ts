@@ -19,6 +19,8 @@ export interface Refusal {
 export interface RateLimiter {
   /** Takes a token from every bucket, or from none and says which one was empty. */
   take(buckets: readonly Bucket[]): Promise<Refusal | null>;
+  /** Whether a bucket is empty, without taking from it. */
+  peek(bucket: Bucket): Promise<Refusal | null>;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,17 @@ export class LocalRateLimiter implements RateLimiter {
 
   async take(buckets: readonly Bucket[]): Promise<Refusal | null> {
     return this.takeNow(buckets);
+  }
+
+  peekNow(bucket: Bucket): Refusal | null {
+    const s = this.buckets.get(bucket.key);
+    if (!s) return null;
+    const tokens = Math.min(bucket.burst, s.tokens + ((this.now() - s.at) * bucket.perSecond) / 1000);
+    return tokens >= 1 ? null : { key: bucket.key, retryAfterMs: Math.ceil(((1 - tokens) * 1000) / bucket.perSecond) };
+  }
+
+  async peek(bucket: Bucket): Promise<Refusal | null> {
+    return this.peekNow(bucket);
   }
 
   /** Buckets that have refilled completely are the same as absent ones. */

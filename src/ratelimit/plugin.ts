@@ -3,7 +3,7 @@ import type { GraphQLError } from 'graphql';
 import type { Caller } from '../auth/caller.ts';
 import type { Config } from '../config.ts';
 import type { Context } from '../context.ts';
-import { appError } from '../errors.ts';
+import { rateLimitedError, scopeOf } from './abuse.ts';
 import type { Logger } from '../observability/logger.ts';
 import { LocalRateLimiter, type Bucket, type RateLimiter } from './limiter.ts';
 import { RedisRateLimiter } from './redis.ts';
@@ -36,15 +36,7 @@ export function bucketsFor(caller: Caller, config: RateLimitConfig): Bucket[] {
 export function useRateLimits(limiter: RateLimiter, config: RateLimitConfig): Plugin<Context> {
   async function refusal(buckets: Bucket[], ctx: Context): Promise<GraphQLError | null> {
     const refused = await limiter.take(buckets);
-    if (!refused) return null;
-    const scope = refused.key.startsWith('user:') ? 'user' : 'app';
-    const seconds = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
-    return appError('RATE_LIMITED', `Too many requests for this ${scope}: retry in ${refused.retryAfterMs} ms`, {
-      limit: scope,
-      retryAfterMs: refused.retryAfterMs,
-      // yoga answers with this status and headers, and leaves `http` out of the response body
-      http: ctx.connection ? undefined : { status: 429, headers: { 'Retry-After': String(seconds) } },
-    });
+    return refused ? rateLimitedError(refused, scopeOf(refused), !ctx.connection) : null;
   }
   // synchronous when the caller draws from no bucket (limits off, the operator, anonymous)
   function check(ctx: Context, stop: (result: { errors: GraphQLError[] }) => void): Promise<void> | void {

@@ -43,6 +43,21 @@ end
 return {}
 `;
 
+/** The same refill as TAKE for one bucket, without taking: {} when it holds a token, else {1, ms}. */
+const PEEK = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local have = tonumber(state[1])
+local at = tonumber(state[2])
+if have == nil or at == nil then return {} end
+have = math.min(burst, have + math.max(0, now - at) * rate / 1000)
+if have >= 1 then return {} end
+return {1, math.ceil((1 - have) * 1000 / rate)}
+`;
+
 const PREFIX = 'phs:rl:';
 /** While Redis cannot answer, each instance limits on its own rather than refusing or waiting. */
 const COMMAND_TIMEOUT_MS = 500;
@@ -66,6 +81,7 @@ export class RedisRateLimiter implements RateLimiter {
       commandTimeout: COMMAND_TIMEOUT_MS,
     });
     this.redis.defineCommand('phsRateLimitTake', { lua: TAKE });
+    this.redis.defineCommand('phsRateLimitPeek', { lua: PEEK });
     this.redis.on('error', (error) => this.warn(error.message));
     this.firstReady = new Promise<void>((resolve) => {
       this.redis.once('ready', () => resolve());
@@ -87,6 +103,18 @@ export class RedisRateLimiter implements RateLimiter {
     } catch (error) {
       this.warn((error as Error).message);
       return this.fallback.takeNow(buckets);
+    }
+  }
+
+  async peek(bucket: Bucket): Promise<Refusal | null> {
+    try {
+      await this.firstReady;
+      const peek = (this.redis as unknown as { phsRateLimitPeek: TakeCommand }).phsRateLimitPeek.bind(this.redis);
+      const result = await peek(1, PREFIX + bucket.key, bucket.perSecond, bucket.burst);
+      return result.length === 0 ? null : { key: bucket.key, retryAfterMs: result[1] };
+    } catch (error) {
+      this.warn((error as Error).message);
+      return this.fallback.peekNow(bucket);
     }
   }
 

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { GraphQLError, getOperationAST, type ExecutionArgs } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -110,7 +110,21 @@ export function attachWebSocket(
   yoga: YogaServerInstance<Record<string, unknown>, Context>,
   deps: { services: Services; topics: UserTopics; presence: PresenceService; limits: WebSocketLimits; committedSoFar: () => CommittedSet | undefined },
 ): RealtimeTransport {
-  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: deps.limits.maxPayloadBytes, WebSocket: SplicingWebSocket });
+  const { abuse, clientIp } = deps.services;
+  const wss = new WebSocketServer({
+    server,
+    path: '/graphql',
+    maxPayload: deps.limits.maxPayloadBytes,
+    WebSocket: SplicingWebSocket,
+    // upgrades per client IP (and none from an IP that spent its failed-authentication budget):
+    // refused with 429 before a socket exists
+    verifyClient: (info, accept) => {
+      void abuse.upgrade(clientIp(info.req)).then(
+        (refused) => (refused ? accept(false, 429, 'Too Many Requests', { 'Retry-After': String(Math.max(1, Math.ceil(refused.retryAfterMs / 1000))) }) : accept(true)),
+        () => accept(true),
+      );
+    },
+  });
   // Keep-alive as one sweep over all sockets (as ws recommends) instead of graphql-ws's timer
   // pair per socket: the same ping every keepAliveMs and the same drop of a peer that did not
   // answer the previous one, without two timers held per idle connection.
@@ -156,7 +170,14 @@ export function attachWebSocket(
     else perUser.delete(key);
   };
 
-  type SocketExtra = { socket: WebSocket; connection?: RealtimeConnection; deferred?: { platform: string; deviceId?: string }; establishing?: Promise<RealtimeConnection | null> };
+  type SocketExtra = {
+    socket: WebSocket;
+    /** the client address, for the per-IP failure budget */
+    ip?: string;
+    connection?: RealtimeConnection;
+    deferred?: { platform: string; deviceId?: string };
+    establishing?: Promise<RealtimeConnection | null>;
+  };
 
   /**
    * Authenticates a socket as a user, registers it (presence, its user's topic) and returns the
@@ -195,7 +216,15 @@ export function attachWebSocket(
     const socket = ctx.extra.socket;
     const caller = await deps.services.callers.fromUserToken(authToken);
     if (caller.kind !== 'user') {
+      // counted against the IP: once it has spent its budget, its upgrades are refused (429)
+      await abuse.failed(ctx.extra.ip ?? 'unknown').catch(() => null);
       closeSocket(socket, CloseCode.Forbidden, 'Forbidden');
+      return null;
+    }
+    // connect/close loops: each cycle would be a presence change for every watcher of this user
+    const tooOften = await abuse.userConnect(caller.app.appKey, caller.userId);
+    if (tooOften) {
+      socket.close(CLOSE_TRY_AGAIN_LATER, `too many connection attempts: retry after ${tooOften.retryAfterMs} ms`);
       return null;
     }
     // counted from here on (no await between the check and register below)
@@ -253,6 +282,8 @@ export function attachWebSocket(
         const socket = ctx.extra.socket;
         // graphql-ws keeps the upgrade request in the context for the socket's life; nothing here
         // reads it after the upgrade, and it is the largest object per idle connection
+        const request = (ctx.extra as { request?: IncomingMessage }).request;
+        ctx.extra.ip = request ? clientIp(request) : undefined;
         (ctx.extra as { request?: unknown }).request = undefined;
         const params = ctx.connectionParams ?? {};
         const { platform = 'OTHER', deviceId } = params as { platform?: unknown; deviceId?: unknown };

@@ -39,7 +39,13 @@ export async function startTestServer(options: { config?: Partial<Config> } = {}
   const app = await buildApp({
     // no offline grace unless a test asks for one (test/presence-grace.test.ts): the other tests
     // check offlines as they happen
-    config: { port: 0, host: '127.0.0.1', operatorToken: OPERATOR_TOKEN, tokenSecret: 'test-token-secret-that-is-long-enough-0123456789', logLevel: 'warn', logFormat: 'json', presenceOfflineGraceMs: 0, ...options.config },
+    config: { port: 0, host: '127.0.0.1', operatorToken: OPERATOR_TOKEN, tokenSecret: 'test-token-secret-that-is-long-enough-0123456789', logLevel: 'warn', logFormat: 'json', presenceOfflineGraceMs: 0,
+      // every test client comes from 127.0.0.1: the per-IP and per-user connect limits are tested
+      // on servers of their own (test/abuse-limits.test.ts)
+      rateLimitIpPerSecond: 0,
+      rateLimitIpConnectsPerSecond: 0,
+      rateLimitUserConnectsPerSecond: 0,
+      ...options.config },
     database: testDatabase(),
     clock,
     onQuery: (sql) => statements.push(sql),
