@@ -6,6 +6,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 export interface ServerProcess {
   child: ChildProcess;
   url: string;
+  /** the Prometheus listener it printed (METRICS_PORT=0: a free port on 127.0.0.1), unless METRICS_PORT=off */
+  metricsUrl?: string;
   output(): string;
   /** SIGTERM and wait for exit */
   stop(): Promise<void>;
@@ -17,7 +19,8 @@ export interface ServerProcess {
 export async function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
+    // port 0 for metrics too: several servers run at once, in this file and in others
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -42,6 +45,7 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
   return {
     child,
     url,
+    metricsUrl: /Prometheus metrics at (http:\/\/\S+)/.exec(output)?.[1],
     output: () => output,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
