@@ -9,6 +9,8 @@ export interface ServerProcess {
   /** the Prometheus listener it printed (METRICS_PORT=0: a free port on 127.0.0.1), unless METRICS_PORT=off */
   metricsUrl?: string;
   output(): string;
+  /** what it wrote to stderr alone (the logs go to stdout) */
+  errors(): string;
   /** SIGTERM and wait for exit */
   stop(): Promise<void>;
   /** SIGKILL: dies without closing sockets or leaving the cluster */
@@ -24,8 +26,9 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let errors = '';
   child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => ((output += d), (errors += d)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms:\n${output}`)), timeoutMs);
@@ -47,6 +50,7 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
     url,
     metricsUrl: /Prometheus metrics at (http:\/\/\S+)/.exec(output)?.[1],
     output: () => output,
+    errors: () => errors,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
