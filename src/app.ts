@@ -3,7 +3,7 @@ import { CallerResolver } from './auth/caller.ts';
 import { randomToken } from './auth/secrets.ts';
 import { TokenService } from './auth/tokens.ts';
 import { type Clock, systemClock } from './clock.ts';
-import { type Config, ConfigError, checkConfig, readEnvironment } from './config.ts';
+import { type Config, checkConfig, readEnvironment } from './config.ts';
 import type { Services } from './context.ts';
 import { connectDatabase, migrateToLatest, type DatabaseTarget } from './db/connect.ts';
 import { createInProcessBus } from './events/bus.ts';
@@ -74,17 +74,17 @@ export interface App {
 
 export async function buildApp(options: BuildOptions = {}): Promise<App> {
   const config: Config = { ...readEnvironment(), ...options.config };
-  checkConfig(config);
   const target: DatabaseTarget =
     options.database ?? (config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl, poolSize: config.databasePoolSize } : { kind: 'embedded', dataDir: config.dataDir });
+  // the rules across settings, for the database actually used (a caller's target overrides DATABASE_URL)
+  checkConfig({ ...config, databaseUrl: target.kind === 'postgres' ? target.url : undefined });
   const persistentEmbedded = target.kind === 'embedded' && target.dataDir !== undefined;
 
   // The embedded setup needs no configuration: its secrets are generated once and kept in DATA_DIR.
   const devSecrets = persistentEmbedded ? loadDevSecrets(target.dataDir!) : undefined;
   if (!config.tokenSecret) {
     if (devSecrets) config.tokenSecret = devSecrets.tokenSecret;
-    else if (target.kind === 'embedded') config.tokenSecret = randomToken(48);
-    else throw new ConfigError('TOKEN_SECRET (at least 32 bytes) is required with DATABASE_URL: every instance must sign tokens with the same key');
+    else config.tokenSecret = randomToken(48); // in memory (tests); PostgreSQL without one was refused above
   }
   // only a token generated here is printed at start; one from the environment stays unprinted
   const generatedOperatorToken = !config.operatorToken && devSecrets ? devSecrets.operatorToken : undefined;
