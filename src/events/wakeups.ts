@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.ts';
 
 const CHANNEL = 'phs:events:committed';
+const STILL_DOWN_WARNING_MS = 60_000;
 
 /**
  * Tells the other instances that a transaction with events committed, so that their relays read
@@ -27,12 +28,21 @@ export function createRedisWakeups(url: string, log: Logger, onCommit: (xid: big
   const subscriber = new Redis(url, { lazyConnect: false });
   let lastError: Error | undefined;
   for (const [role, client] of [['publisher', publisher], ['subscriber', subscriber]] as const) {
+    // one warning when the connection is lost, then one per STILL_DOWN_WARNING_MS while it stays lost
     let reported = false;
+    let downSince = 0;
+    let warnedAt = 0;
     client.on('error', (error) => {
       lastError = error;
-      if (reported) return;
-      reported = true;
-      log.warn({ err: error.message, role }, 'redis connection problem (retrying; events are read from the log meanwhile)');
+      const now = Date.now();
+      if (!reported) {
+        reported = true;
+        downSince = warnedAt = now;
+        log.warn({ err: error.message, role }, 'redis connection problem (retrying; events are read from the log meanwhile)');
+      } else if (now - warnedAt >= STILL_DOWN_WARNING_MS) {
+        warnedAt = now;
+        log.warn({ err: error.message, role, downForSeconds: Math.round((now - downSince) / 1000) }, 'redis still unreachable (events are read from the log meanwhile)');
+      }
     });
     client.on('ready', () => {
       if (reported) log.info({ role }, 'redis connection back');
