@@ -198,9 +198,12 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       await relay.start();
       pruner.start();
       await presence.start();
-      // a deep accept queue: reconnect storms (a load balancer restart) arrive all at once
-      const { port } = await listenOn(server, { port: config.port, host: config.host, backlog: 4096 }, 'PORT, HOST');
       if (config.metricsPort !== null) metricsListener = await listenForMetrics(services.metrics, { port: config.metricsPort, host: config.metricsHost });
+      // a deep accept queue: reconnect storms (a load balancer restart) arrive all at once
+      const { port } = await listenOn(server, { port: config.port, host: config.host, backlog: 4096 }, 'PORT, HOST').catch(async (error: unknown) => {
+        await metricsListener?.close();
+        throw error;
+      });
       return { url: urlOf(config.host, port, '/graphql'), port, metricsUrl: metricsListener?.url, devApp, operatorToken: generatedOperatorToken };
     },
     async stop() {
