@@ -13,7 +13,7 @@ import { startTestServer, type TestApp, type TestServer } from './helpers/server
 
 const { DATABASE_URL } = process.env;
 const STATEMENT_TIMEOUT_MS = 800;
-const IDLE_IN_TRANSACTION_TIMEOUT_MS = 5000;
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 1500;
 
 describe.skipIf(!DATABASE_URL)('statement and idle-in-transaction timeouts (needs DATABASE_URL)', () => {
   let server: TestServer;
@@ -45,7 +45,26 @@ describe.skipIf(!DATABASE_URL)('statement and idle-in-transaction timeouts (need
         }),
       ),
     );
-    for (const row of seen) expect(row).toMatchObject({ s: `${STATEMENT_TIMEOUT_MS}ms`, i: `${IDLE_IN_TRANSACTION_TIMEOUT_MS / 1000}s` });
+    for (const row of seen) expect(row).toMatchObject({ s: `${STATEMENT_TIMEOUT_MS}ms`, i: `${IDLE_IN_TRANSACTION_TIMEOUT_MS}ms` });
+  });
+
+  it('a transaction of the pool left idle past the limit is ended by PostgreSQL; the pool goes on', async () => {
+    const db = server.app.services.db;
+    const started = Date.now();
+    const outcome = await db
+      .transaction()
+      .execute(async (trx) => {
+        await sql`select 1`.execute(trx);
+        await new Promise((r) => setTimeout(r, IDLE_IN_TRANSACTION_TIMEOUT_MS + 700));
+        await sql`select 1`.execute(trx);
+        return 'still open';
+      })
+      .catch((error: Error) => error.message);
+    // PostgreSQL closed the session (FATAL 25P03); pg reports the dead connection on the next query
+    expect(outcome).toMatch(/idle-in-transaction|terminat|connection error/i);
+    expect(Date.now() - started).toBeLessThan(IDLE_IN_TRANSACTION_TIMEOUT_MS + 5000);
+    // the broken connection is dropped, the others serve the next request
+    expect((await app.backend.request('{ __typename }')).data).toEqual({ __typename: 'Query' });
   });
 
   it('a profile write behind a row lock answers INTERNAL after about the timeout and leaves nothing half-written', async () => {
