@@ -1,11 +1,12 @@
 import type { Kysely } from 'kysely';
-import { loadConfig } from '../src/config.ts';
+import { readEnvironment } from '../src/config.ts';
 import { connectDatabase, migrateToLatest, type DatabaseTarget } from '../src/db/connect.ts';
 import type { Database } from '../src/db/database.ts';
 
 /** The database the server would use: DATABASE_URL, else the embedded database under DATA_DIR. */
 export function configuredTarget(): { target: DatabaseTarget; description: string } {
-  const config = loadConfig();
+  // the database settings only: the server's own rules (TOKEN_SECRET with DATABASE_URL) are not the CLI's
+  const config = readEnvironment();
   if (config.databaseUrl) {
     const url = new URL(config.databaseUrl);
     if (url.password) url.password = '***';

@@ -90,12 +90,13 @@ async function ensureDatabase(url: string) {
 async function startServer(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs = { warn: 0, error: 0, samples: [] as string[] };
   let buffer = '';
   let url: string | undefined;
+  let metricsUrl: string | undefined;
   const onData = (chunk: Buffer) => {
     buffer += chunk;
     let nl;
@@ -103,13 +104,14 @@ async function startServer(env: Record<string, string>) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
       url ??= /GraphiQL at (http:\/\/\S+)/.exec(line)?.[1];
+      metricsUrl ??= /Prometheus metrics at (http:\/\/\S+)/.exec(line)?.[1];
       try {
         const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
         if (entry.level === 40) logs.warn++;
         if ((entry.level ?? 0) >= 50) logs.error++;
         if ((entry.level ?? 0) >= 40 && logs.samples.length < 20) logs.samples.push(`${entry.msg}${entry.err?.message ? `: ${entry.err.message}` : ''}`);
       } catch {
-        if (line.trim() && !url && logs.samples.length < 20 && !line.includes('GraphiQL at')) logs.samples.push(line);
+        if (line.trim() && !url && logs.samples.length < 20 && !line.includes('GraphiQL at') && !line.includes('metrics at')) logs.samples.push(line);
       }
     }
   };
@@ -125,7 +127,8 @@ async function startServer(env: Record<string, string>) {
     if (Date.now() > deadline) throw new Error('server did not start within 120 s');
     await sleep(100);
   }
-  return { child, url, logs, exited };
+  // printed just before the ready line
+  return { child, url, metricsUrl: metricsUrl!, logs, exited };
 }
 
 function rssKb(pid: number): number {
@@ -413,7 +416,7 @@ async function main() {
   const samples: { atSeconds: number; rssMb: number; heapMb: number; heapTotalMb: number; load1: number; requests: number }[] = [];
   /** V8 heap in use and committed, from the server's /metrics */
   const heap = async () => {
-    const text = await (await fetch(url.replace(/\/graphql$/, '/metrics'), { signal: AbortSignal.timeout(5_000) })).text();
+    const text = await (await fetch(server.metricsUrl, { signal: AbortSignal.timeout(5_000) })).text();
     const mb = (name: string) => Math.round(Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 104857.6) / 10;
     return { heapMb: mb('phs_nodejs_heap_size_used_bytes'), heapTotalMb: mb('phs_nodejs_heap_size_total_bytes') };
   };

@@ -1,18 +1,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { sql } from 'kysely';
 import { CallerResolver } from './auth/caller.ts';
 import { randomToken, SecretCheck } from './auth/secrets.ts';
 import { AbuseLimits } from './ratelimit/abuse.ts';
 import { clientIpResolver } from './http/client-ip.ts';
 import { TokenService } from './auth/tokens.ts';
 import { type Clock, systemClock } from './clock.ts';
-import { type Config, loadConfig } from './config.ts';
+import { type Config, checkConfig, readEnvironment } from './config.ts';
 import type { Services } from './context.ts';
 import { connectDatabase, migrateToLatest, type DatabaseTarget } from './db/connect.ts';
 import { createInProcessBus } from './events/bus.ts';
 import { createGraphQLHandler } from './http/yoga.ts';
 import { payloadTooLarge, readBodyWithin, useBufferedBody } from './http/limits.ts';
+import { listenOn, urlOf } from './http/listen.ts';
+import { checkReadiness } from './http/readiness.ts';
 import { createRateLimiter } from './ratelimit/plugin.ts';
 import { ensureDevApp } from './apps/dev-app.ts';
 import { loadDevSecrets } from './secrets-store.ts';
@@ -33,6 +33,10 @@ import { createLocalTopics, type UserTopics } from './realtime/topics.ts';
 import { attachWebSocket, type RealtimeTransport } from './realtime/ws.ts';
 import { createLogger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
+import { answerMetrics, listenForMetrics, mayReadMetricsPublicly, notFound, type MetricsListener } from './observability/metrics-endpoint.ts';
+
+/** How long start waits for REDIS_URL to answer before giving up (an unreachable Redis at start is a mistake). */
+const REDIS_START_TIMEOUT_MS = 5000;
 
 export interface BuildOptions {
   /** overrides on top of the environment's configuration */
@@ -47,6 +51,8 @@ export interface BuildOptions {
 export interface StartedApp {
   url: string;
   port: number;
+  /** the Prometheus listener (METRICS_PORT); absent when it is off */
+  metricsUrl?: string;
   /** credentials of the development app, on the embedded setup */
   devApp?: { appKey: string; appSecret: string };
   /** the operator token the embedded setup generated (never one given in the environment) */
@@ -69,17 +75,18 @@ export interface App {
 }
 
 export async function buildApp(options: BuildOptions = {}): Promise<App> {
-  const config: Config = { ...loadConfig(), ...options.config };
+  const config: Config = { ...readEnvironment(), ...options.config };
   const target: DatabaseTarget =
     options.database ?? (config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl, poolSize: config.databasePoolSize } : { kind: 'embedded', dataDir: config.dataDir });
+  // the rules across settings, for the database actually used (a caller's target overrides DATABASE_URL)
+  checkConfig({ ...config, databaseUrl: target.kind === 'postgres' ? target.url : undefined });
   const persistentEmbedded = target.kind === 'embedded' && target.dataDir !== undefined;
 
   // The embedded setup needs no configuration: its secrets are generated once and kept in DATA_DIR.
   const devSecrets = persistentEmbedded ? loadDevSecrets(target.dataDir!) : undefined;
   if (!config.tokenSecret) {
     if (devSecrets) config.tokenSecret = devSecrets.tokenSecret;
-    else if (target.kind === 'embedded') config.tokenSecret = randomToken(48);
-    else throw new Error('TOKEN_SECRET (at least 32 bytes) is required with DATABASE_URL: every instance must sign tokens with the same key');
+    else config.tokenSecret = randomToken(48); // in memory (tests); PostgreSQL without one was refused above
   }
   // only a token generated here is printed at start; one from the environment stays unprinted
   const generatedOperatorToken = !config.operatorToken && devSecrets ? devSecrets.operatorToken : undefined;
@@ -88,8 +95,15 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
   const log = createLogger(config);
   let transport: RealtimeTransport | undefined;
-  const db = await connectDatabase(target, { onQuery: options.onQuery });
-  await migrateToLatest(db);
+  const db = await connectDatabase(target, {
+    onQuery: options.onQuery,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    idleInTransactionTimeoutMs: config.databaseIdleInTransactionTimeoutMs,
+  });
+  await migrateToLatest(db).catch(async (error: unknown) => {
+    await db.destroy().catch(() => {});
+    throw new Error(`${describeTarget(target)}: ${describeError(error)}`);
+  });
   const tokens = new TokenService(config.tokenSecret, clock);
   const bus = createInProcessBus();
   const rateLimiter = createRateLimiter(config, log);
@@ -158,19 +172,15 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     },
   });
 
+  let metricsListener: MetricsListener | undefined;
+
   async function route(req: IncomingMessage, res: ServerResponse) {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health') return json(res, 200, { status: 'ok' });
-    if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': services.metrics.registry.contentType });
-      return res.end(await services.metrics.registry.metrics());
-    }
+    if (path === '/metrics') return mayReadMetricsPublicly(req, config.metricsToken) ? answerMetrics(res, services.metrics) : notFound(res);
     if (path === '/ready') {
-      const ready = await sql`select 1`.execute(db).then(
-        () => true,
-        () => false,
-      );
-      return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unreachable' });
+      const { httpStatus, body } = await checkReadiness(db, wakeups);
+      return json(res, httpStatus, body);
     }
     // the body limit: a declared Content-Length up front, and every body counted as it streams in
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -189,23 +199,24 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     server,
     realtime: { presence, relay, transport: transport!, topics, drain: () => relay.delivered(services.events.newestCommitted) },
     async start() {
+      await wakeups?.connected(REDIS_START_TIMEOUT_MS);
       await relay.start();
       pruner.start();
       await presence.start();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        // a deep accept queue: reconnect storms (a load balancer restart) arrive all at once
-        server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => resolve());
+      if (config.metricsPort !== null) metricsListener = await listenForMetrics(services.metrics, { port: config.metricsPort, host: config.metricsHost });
+      // a deep accept queue: reconnect storms (a load balancer restart) arrive all at once
+      const { port } = await listenOn(server, { port: config.port, host: config.host, backlog: 4096 }, 'PORT, HOST').catch(async (error: unknown) => {
+        await metricsListener?.close();
+        throw error;
       });
-      const { port } = server.address() as AddressInfo;
-      const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-      return { url: `http://${host}:${port}/graphql`, port, devApp, operatorToken: generatedOperatorToken };
+      return { url: urlOf(config.host, port, '/graphql'), port, metricsUrl: metricsListener?.url, devApp, operatorToken: generatedOperatorToken };
     },
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await transport.close();
       server.closeAllConnections();
       await closed;
+      await metricsListener?.close();
       await presence.stop();
       pruner.stop();
       await relay.stop();
@@ -221,4 +232,22 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
 function json(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
   res.end(JSON.stringify(body));
+}
+
+/** Where the database is, without credentials. */
+function describeTarget(target: DatabaseTarget): string {
+  if (target.kind === 'embedded') return target.dataDir === undefined ? 'the in-memory embedded database' : `the embedded database under ${target.dataDir}`;
+  try {
+    const url = new URL(target.url);
+    return `PostgreSQL at ${url.hostname}:${url.port || 5432}${url.pathname}`;
+  } catch {
+    return 'PostgreSQL (DATABASE_URL is not a URL)';
+  }
+}
+
+/** One line: driver errors are often AggregateErrors without a message (one per address tried). */
+function describeError(error: unknown): string {
+  if (error instanceof AggregateError && !error.message) return [...new Set(error.errors.map((e) => describeError(e)))].join('; ');
+  if (error instanceof Error) return (error.message || (error as NodeJS.ErrnoException).code || error.name).split('\n')[0]!;
+  return String(error);
 }

@@ -11,15 +11,47 @@ const flag = (fallback: boolean) =>
     .optional()
     .transform((v) => (v === undefined || v === '' ? fallback : ['true', '1', 'yes'].includes(v)));
 
+const PORT_RULE = 'must be a whole number from 0 to 65535 (0: any free port)';
+const port = (fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback;
+      const n = Number(v);
+      if (!/^\s*\d+\s*$/.test(v) || n > 65535) {
+        ctx.addIssue({ code: 'custom', message: `${PORT_RULE}, not ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+/** A duration in milliseconds where 0 means "no limit". */
+const limitMs = (fallback: number) => z.coerce.number().int().min(0).max(86_400_000).default(fallback);
+
 const EnvSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  PORT: port(4000),
   HOST: z.string().default('0.0.0.0'),
   DATABASE_URL: optionalString,
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
+  DATABASE_STATEMENT_TIMEOUT_MS: limitMs(10_000),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: limitMs(30_000),
   DATA_DIR: z.string().default('./data'),
   REDIS_URL: optionalString,
   TOKEN_SECRET: optionalString.refine((v) => v === undefined || Buffer.byteLength(v) >= 32, 'TOKEN_SECRET must be at least 32 bytes'),
   OPERATOR_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 16, 'OPERATOR_TOKEN must be at least 16 characters'),
+  // Prometheus' registered default port for Node.js exporters
+  METRICS_PORT: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v !== undefined && ['off', 'false', 'no', 'none'].includes(v.trim().toLowerCase())) return null;
+      const parsed = port(9464).safeParse(v);
+      if (parsed.success) return parsed.data;
+      ctx.addIssue({ code: 'custom', message: `${PORT_RULE}, or off; not ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  METRICS_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 16, 'METRICS_TOKEN must be at least 16 characters'),
   GRAPHIQL: flag(true),
   INTROSPECTION: flag(true),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
@@ -80,12 +112,22 @@ export interface Config {
   /** real PostgreSQL when set; the embedded PGlite under dataDir otherwise */
   databaseUrl?: string;
   databasePoolSize: number;
+  /** server-side statement_timeout of the server's pooled PostgreSQL connections; 0: none */
+  databaseStatementTimeoutMs: number;
+  /** idle_in_transaction_session_timeout of the same connections; 0: none */
+  databaseIdleInTransactionTimeoutMs: number;
   dataDir: string;
   redisUrl?: string;
   /** HS256 key for user tokens; required with DATABASE_URL, generated for the embedded setup */
   tokenSecret?: string;
   /** Bearer token of the server operator; createApp over the API is off without it */
   operatorToken?: string;
+  /** the Prometheus listener's port (0: any free one); null: no metrics listener */
+  metricsPort: number | null;
+  /** where the metrics listener binds: loopback unless a scraper elsewhere needs it */
+  metricsHost: string;
+  /** with it, /metrics is also served on the public port, to `Authorization: Bearer <token>` only */
+  metricsToken?: string;
   graphiql: boolean;
   introspection: boolean;
   maxBodyBytes: number;
@@ -149,11 +191,42 @@ export interface Config {
   logFormat: 'json' | 'pretty';
 }
 
+/** A setting that is missing, malformed or inconsistent with another; its message is one line for the operator. */
+export class ConfigError extends Error {
+  constructor(problems: string) {
+    super(`invalid configuration: ${problems}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * The configuration the environment describes, every setting checked on its own and against the
+ * others (what `npm start` runs with). Throws a ConfigError naming every problem.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const config = readEnvironment(env);
+  checkConfig(config);
+  return config;
+}
+
+/** Rules across settings, checked once every override is applied. */
+export function checkConfig(config: Config): void {
+  const problems: string[] = [];
+  if (config.databaseUrl && !config.tokenSecret) {
+    problems.push('TOKEN_SECRET (at least 32 bytes) is required with DATABASE_URL: every instance must sign tokens with the same key');
+  }
+  if (config.metricsPort !== null && config.metricsPort !== 0 && config.metricsPort === config.port && config.port !== 0) {
+    problems.push(`METRICS_PORT must differ from PORT (${config.port}); to serve /metrics on the public port set METRICS_TOKEN`);
+  }
+  if (problems.length) throw new ConfigError(problems.join('; '));
+}
+
+/** The environment's settings, each checked on its own (buildApp applies its overrides on top, then checkConfig). */
+export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`invalid configuration: ${problems}`);
+    throw new ConfigError(problems);
   }
   const e = parsed.data;
   return {
@@ -161,10 +234,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+    databaseIdleInTransactionTimeoutMs: e.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     dataDir: e.DATA_DIR,
     redisUrl: e.REDIS_URL,
     tokenSecret: e.TOKEN_SECRET,
     operatorToken: e.OPERATOR_TOKEN,
+    metricsPort: e.METRICS_PORT,
+    metricsHost: e.METRICS_HOST,
+    metricsToken: e.METRICS_TOKEN,
     graphiql: e.GRAPHIQL,
     introspection: e.INTROSPECTION,
     maxBodyBytes: e.MAX_BODY_BYTES,

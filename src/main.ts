@@ -1,12 +1,25 @@
-import { buildApp } from './app.ts';
+import { buildApp, type App, type StartedApp } from './app.ts';
+import { ConfigError, loadConfig } from './config.ts';
 
-const app = await buildApp();
-const started = await app.start();
+// A mistake in the settings, or a database, Redis or port that is not there: one line on stderr
+// and a non-zero exit, no stack (SPEC §14). LOG_LEVEL=debug adds the stack, for our own bugs.
+let app: App;
+let started: StartedApp;
+try {
+  app = await buildApp({ config: loadConfig() });
+  started = await app.start();
+} catch (error) {
+  const line = error instanceof ConfigError ? error.message : `cannot start: ${error instanceof Error ? error.message : String(error)}`;
+  console.error(line.split('\n')[0]);
+  if (['debug', 'trace'].includes(process.env.LOG_LEVEL ?? '') && error instanceof Error) console.error(error.stack);
+  process.exit(error instanceof ConfigError ? 2 : 1);
+}
 if (started.devApp) {
   console.log(`Development app  appKey=${started.devApp.appKey}  appSecret=${started.devApp.appSecret}`);
   console.log(`Basic auth header: Basic ${Buffer.from(`${started.devApp.appKey}:${started.devApp.appSecret}`).toString('base64')}`);
   if (started.operatorToken) console.log(`Operator token: ${started.operatorToken}`);
 }
+if (started.metricsUrl) console.log(`Prometheus metrics at ${started.metricsUrl}`);
 // last, so that whoever waits for this line has everything above it
 console.log(`Profile hosting server ready: GraphiQL at ${started.url}`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void app.stop().then(() => process.exit(0)));

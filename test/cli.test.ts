@@ -69,7 +69,7 @@ describe('CLI on the embedded database (DATA_DIR)', () => {
     expect(result.stdout).toContain('Created app "CLI app"');
     const credentials = printedCredentials(result.stdout);
 
-    const app = await buildApp({ config: { port: 0, host: '127.0.0.1' }, database: { kind: 'embedded', dataDir } });
+    const app = await buildApp({ config: { port: 0, host: '127.0.0.1', metricsPort: null }, database: { kind: 'embedded', dataDir } });
     try {
       const { url } = await app.start();
       await expectWorkingApp(url, credentials, 'CLI app');

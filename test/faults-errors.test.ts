@@ -16,7 +16,7 @@ import { connectLive, type LiveClient } from './helpers/ws.ts';
 
 const { DATABASE_URL } = process.env;
 const OPERATOR = 'faults-errors-operator-token-0123456789';
-/** the private database's statement_timeout: a statement waiting behind our lock fails after it */
+/** the server's DATABASE_STATEMENT_TIMEOUT_MS: a statement waiting behind our lock fails after it */
 const STATEMENT_TIMEOUT_MS = 1500;
 
 /** Nothing internal in what a client receives: no stack frame, SQL, driver or database text, path. */
@@ -54,14 +54,15 @@ describe.skipIf(!DATABASE_URL)('database errors through pg are INTERNAL and clea
     admin = new pg.Client({ connectionString: DATABASE_URL });
     await admin.connect();
     await admin.query(`create database "${dbName}"`);
-    await admin.query(`alter database "${dbName}" set statement_timeout = ${STATEMENT_TIMEOUT_MS}`);
     app = await buildApp({
       config: {
         port: 0,
+        metricsPort: null,
         host: '127.0.0.1',
         operatorToken: OPERATOR,
         tokenSecret: 'faults-errors-token-secret-long-enough-0123456789',
         presenceHeartbeatMs: 3_600_000,
+        databaseStatementTimeoutMs: STATEMENT_TIMEOUT_MS,
         logLevel: 'silent', // the server logs the real errors; keep the test output clean
         logFormat: 'json',
       },

@@ -44,7 +44,7 @@ it('sheds connects past the pending limit with 1013 and a retry hint; the admitt
   }
   for (const i of acked) expect(await storedConnections(server, app.appKey, users[i]!)).toBe(1);
   for (const s of shed) expect(await storedConnections(server, app.appKey, users[s.i]!)).toBe(0);
-  const metrics = await (await fetch(`${server.url.replace(/\/graphql$/, '')}/metrics`)).text();
+  const metrics = await (await fetch(server.metricsUrl)).text();
   expect(metrics).toMatch(new RegExp(`phs_ws_connects_shed_total ${shed.length}\\b`));
 
   // one at a time nothing is shed

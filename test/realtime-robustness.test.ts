@@ -87,7 +87,7 @@ describe('a stalled subscriber of shared status changes (sent straight to the so
     const warmTopic = userTopic(app.appKey, 'carol');
     await until(() => slow.messages.some((m) => m.type === 'next'), 5000, 'the slow one synced');
     slow.stall();
-    const before = metric(await (await fetch(server.url.replace(/\/graphql$/, '/metrics'))).text());
+    const before = metric(await (await fetch(server.metricsUrl)).text());
 
     const total = 3000;
     const topic = userTopic(app.appKey, 'bob');
@@ -127,7 +127,7 @@ describe('a stalled subscriber of shared status changes (sent straight to the so
     const closed = await slow.closed;
     expect(closed.code).toBe(4008);
     expect(slow.messages.filter((m) => m.type === 'next').length).toBeLessThan(total);
-    const after = metric(await (await fetch(server.url.replace(/\/graphql$/, '/metrics'))).text());
+    const after = metric(await (await fetch(server.metricsUrl)).text());
     // carol's and the healthy socket's 3000 each, plus what reached the slow one before it was dropped
     expect(after - before).toBeGreaterThanOrEqual(2 * total);
     await Promise.all([healthy.dispose(), carol.dispose()]);

@@ -21,8 +21,9 @@ async function freePort(): Promise<number> {
 /** The environment of a machine with no configuration at all (nothing of the test run's own). */
 function bareEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const name of ['DATABASE_URL', 'REDIS_URL', 'TOKEN_SECRET', 'OPERATOR_TOKEN', 'DATA_DIR', 'PORT', 'HOST', 'GRAPHIQL']) delete env[name];
-  return { ...env, ...extra };
+  for (const name of ['DATABASE_URL', 'REDIS_URL', 'TOKEN_SECRET', 'OPERATOR_TOKEN', 'DATA_DIR', 'PORT', 'HOST', 'GRAPHIQL', 'METRICS_HOST', 'METRICS_TOKEN']) delete env[name];
+  // a free metrics port: the default (9464) may be taken by another test run on this machine
+  return { ...env, METRICS_PORT: '0', ...extra };
 }
 
 function spawnServer(env: NodeJS.ProcessEnv) {
@@ -53,6 +54,7 @@ interface Running {
 const READY = /Profile hosting server ready: GraphiQL at (http:\/\/\S+\/graphql)/;
 const DEV_APP = /appKey=(\S+)\s+appSecret=(\S+)/;
 const OPERATOR = /Operator token: (\S+)/;
+const METRICS = /Prometheus metrics at (http:\/\/\S+\/metrics)/;
 
 /** Starts `npm start`'s command and waits until it printed the ready line and its credentials. */
 async function startServer(dataDir: string, port: number): Promise<Running> {
@@ -111,7 +113,12 @@ describe('zero-setup start (node --import tsx src/main.ts, as npm start) on the 
     expect(await health.json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${base}/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready' });
+    expect(await ready.json()).toEqual({ status: 'ready', database: 'ok' });
+    // the metrics listener is printed, on loopback, and /metrics is not on the public port
+    const metricsUrl = METRICS.exec(first.stdout)?.[1];
+    expect(metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect((await fetch(metricsUrl!)).status).toBe(200);
+    expect((await fetch(`${base}/metrics`)).status).toBe(404);
     const graphiql = await fetch(first.graphiqlUrl, { headers: { accept: 'text/html' } });
     expect(graphiql.status).toBe(200);
     expect(graphiql.headers.get('content-type')).toMatch(/^text\/html/);
@@ -159,24 +166,65 @@ describe('zero-setup start (node --import tsx src/main.ts, as npm start) on the 
 
 describe('fails fast on a bad production configuration', () => {
   async function startFailing(env: Record<string, string>) {
+    const started = Date.now();
     const { output, exited } = spawnServer(bareEnv({ DATA_DIR: dataDir, PORT: String(await freePort()), HOST: '127.0.0.1', ...env }));
     const code = await exited;
-    return { code, stderr: output.stderr, stdout: output.stdout };
+    return { code, stderr: output.stderr, stdout: output.stdout, ms: Date.now() - started };
+  }
+  const SECRET = 'startup-test-token-secret-0123456789-0123456789';
+
+  /** SPEC §14: one line on stderr, naming the problem, no stack; a non-zero exit; nothing served. */
+  function expectOneLine(result: Awaited<ReturnType<typeof startFailing>>, prefix: 'invalid configuration: ' | 'cannot start: ', names: RegExp) {
+    const lines = result.stderr.split('\n').filter((l) => l.length > 0);
+    expect(lines, result.stderr).toHaveLength(1);
+    expect(lines[0]!.startsWith(prefix), lines[0]).toBe(true);
+    expect(lines[0]).toMatch(names);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(result.code).not.toBe(0);
+    expect(result.code).not.toBeNull(); // exited by itself, not killed
+    expect(result.stdout).not.toMatch(READY);
   }
 
-  it('DATABASE_URL without TOKEN_SECRET exits non-zero, naming TOKEN_SECRET, before serving anything', async () => {
+  it.each([
+    ['PORT=abc', { PORT: 'abc' }, /PORT: must be a whole number from 0 to 65535.*"abc"/],
+    ['PORT=70000', { PORT: '70000' }, /PORT: must be a whole number from 0 to 65535.*"70000"/],
+    ['METRICS_PORT=maybe', { METRICS_PORT: 'maybe' }, /METRICS_PORT: .*or off/],
+    ['DATABASE_STATEMENT_TIMEOUT_MS=-1', { DATABASE_STATEMENT_TIMEOUT_MS: '-1' }, /DATABASE_STATEMENT_TIMEOUT_MS/],
     // port 1: nothing listens there, and the check must come before any connection attempt
-    const result = await startFailing({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
-    expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/TOKEN_SECRET \(at least 32 bytes\) is required with DATABASE_URL/);
-    expect(result.stderr).not.toMatch(/ECONNREFUSED/);
-    expect(result.stdout).not.toMatch(READY);
-  }, 20_000);
+    ['DATABASE_URL without TOKEN_SECRET', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' }, /TOKEN_SECRET \(at least 32 bytes\) is required with DATABASE_URL/],
+    ['a too short TOKEN_SECRET', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', TOKEN_SECRET: 'short' }, /TOKEN_SECRET: TOKEN_SECRET must be at least 32 bytes/],
+  ])('%s: one line "invalid configuration: …", exit 2', async (_name, env, names) => {
+    const result = await startFailing(env);
+    expectOneLine(result, 'invalid configuration: ', names);
+    expect(result.code).toBe(2);
+  }, 30_000);
 
-  it('a too short TOKEN_SECRET is refused with a clear message', async () => {
-    const result = await startFailing({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', TOKEN_SECRET: 'short' });
-    expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/invalid configuration: TOKEN_SECRET: TOKEN_SECRET must be at least 32 bytes/);
-    expect(result.stdout).not.toMatch(READY);
-  }, 20_000);
+  it('an unreachable DATABASE_URL (nothing on port 1): one line "cannot start: …" naming it, within seconds', async () => {
+    const result = await startFailing({ DATABASE_URL: 'postgres://postgres:hunter2-password@127.0.0.1:1/none', TOKEN_SECRET: SECRET });
+    expectOneLine(result, 'cannot start: ', /PostgreSQL at 127\.0\.0\.1:1\/none: .*ECONNREFUSED/);
+    expect(result.stderr + result.stdout).not.toContain('hunter2-password');
+    expect(result.code).toBe(1);
+    expect(result.ms).toBeLessThan(20_000);
+  }, 30_000);
+
+  it('an unreachable REDIS_URL (nothing on port 1): one line "cannot start: …" naming it, after its 5 s wait', async () => {
+    const result = await startFailing({ REDIS_URL: 'redis://127.0.0.1:1' });
+    expectOneLine(result, 'cannot start: ', /Redis at 127\.0\.0\.1:1 unreachable after 5000 ms \(connect ECONNREFUSED/);
+    expect(result.code).toBe(1);
+  }, 60_000);
+
+  it.each([
+    ['PORT', (port: number) => ({ PORT: String(port) }), /127\.0\.0\.1:\d+ is already in use \(PORT, HOST\)/],
+    ['METRICS_PORT', (port: number) => ({ METRICS_PORT: String(port) }), /127\.0\.0\.1:\d+ is already in use \(METRICS_PORT, METRICS_HOST\)/],
+  ])('%s in use: one line "cannot start: …" naming the setting', async (_name, env, names) => {
+    const taken = createServer();
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+    try {
+      const result = await startFailing(env((taken.address() as { port: number }).port));
+      expectOneLine(result, 'cannot start: ', names);
+      expect(result.code).toBe(1);
+    } finally {
+      await new Promise<void>((done) => taken.close(() => done()));
+    }
+  }, 150_000);
 });

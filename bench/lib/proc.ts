@@ -60,7 +60,7 @@ export interface ServerProc {
  * `bench/peers/*.ts`) with the probe preloaded, and waits until it prints its URL.
  */
 export async function startServerProc(name: string, entry: string, env: Record<string, string>, readyPattern: RegExp, nodeFlags: string[] = []): Promise<ServerProc> {
-  const child = spawnNode([...nodeFlags, '--expose-gc', '--import', 'tsx', '--import', './bench/lib/probe.ts', entry], { PORT: '0', HOST: '127.0.0.1', ...env }, { ipc: true });
+  const child = spawnNode([...nodeFlags, '--expose-gc', '--import', 'tsx', '--import', './bench/lib/probe.ts', entry], { PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', ...env }, { ipc: true });
   let output = '';
   const append = (d: Buffer) => {
     output += d.toString();

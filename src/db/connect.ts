@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, type LogEvent } from 'kysely';
+import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, sql, type LogEvent } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.ts';
 import { migrationProvider } from './migrations/index.ts';
@@ -14,6 +14,14 @@ export type DatabaseTarget =
 export interface DbOptions {
   /** called once per SQL statement sent, e.g. to count statements in tests */
   onQuery?: (sql: string) => void;
+  /**
+   * Server-side limits on every pooled PostgreSQL connection (0 or absent: none): a statement
+   * running longer is cancelled, a transaction left idle longer is ended with its session. Either
+   * way PostgreSQL rolls the transaction back, so a stuck request fails (INTERNAL) and leaves
+   * nothing half-written. PGlite accepts these settings but does not enforce them.
+   */
+  statementTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
 }
 
 /** How long a request waits for a database connection (new, or free in the pool). */
@@ -33,6 +41,9 @@ export async function connectDatabase(target: DatabaseTarget, options: DbOptions
           connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
           // notice dead peers on idle connections (a database host that vanished without a FIN)
           keepAlive: true,
+          // sent in the start-up packet: in force from the connection's first statement
+          statement_timeout: options.statementTimeoutMs || undefined,
+          idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs || undefined,
         })
       : pglitePool(await openPglite(target.dataDir));
   if (target.kind === 'postgres') {
@@ -62,12 +73,24 @@ async function openPglite(dataDir: string | undefined) {
   return PGlite.create(path);
 }
 
-/** Applies every pending migration; safe to run from several processes at once (Kysely takes a lock). */
+/**
+ * Applies every pending migration; safe to run from several processes at once (Kysely takes a lock).
+ * On one connection without the pool's statement timeout: building an index over a large table,
+ * or waiting for another instance's migration lock, legitimately takes longer than a request may.
+ */
 export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error(String(error));
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  return db.connection().execute(async (connection) => {
+    await sql`set statement_timeout = 0`.execute(connection);
+    try {
+      const migrator = new Migrator({ db: connection, provider: migrationProvider });
+      const { error, results } = await migrator.migrateToLatest();
+      if (error) throw error instanceof Error ? error : new Error(String(error));
+      return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    } finally {
+      // back to the connection's own setting (its start-up value) before it returns to the pool
+      await sql`reset statement_timeout`.execute(connection).catch(() => {});
+    }
+  });
 }
 
 /**

@@ -1,9 +1,28 @@
 import { randomUUID } from 'node:crypto';
-import { getOperationAST } from 'graphql';
+import { getOperationAST, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Context, Services } from '../context.ts';
 
-const MAX_OPERATION_LABELS = 500;
+/**
+ * The `field` label of an operation: its root field when it has exactly one that the schema defines,
+ * 'multiple' for several, 'other' for anything else. Operation names and aliases are the client's
+ * to choose, so they never become labels: the labels' values are a closed set (the schema's root
+ * fields) however many distinct documents clients send.
+ */
+export function rootFieldLabel(schema: GraphQLSchema, operation: OperationDefinitionNode | null | undefined): string {
+  if (!operation) return 'other';
+  const selections = operation.selectionSet.selections;
+  if (selections.length > 1) return 'multiple';
+  const only = selections[0];
+  if (only?.kind !== 'Field') return 'other';
+  const name = only.name.value;
+  if (name === '__typename' || name === '__schema' || name === '__type') return name;
+  const root = operation.operation === 'query' ? schema.getQueryType() : operation.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+  return root?.getFields()[name] ? name : 'other';
+}
+
+/** Operation names go to the request log (not to metrics), cut to a sane length. */
+const OPERATION_NAME_LOGGED = 64;
 
 interface RequestRecord {
   id: string;
@@ -18,41 +37,31 @@ interface RequestRecord {
  */
 export function useObservability(services: Pick<Services, 'log' | 'metrics'>): Plugin<Context> {
   const requests = new WeakMap<Request, RequestRecord>();
-  // Operation names come from clients: a bounded set of them become metric labels, the rest "other",
-  // so nobody can grow the metrics without limit by sending random names.
-  const named = new Set<string>();
-  const label = (name: string | undefined) => {
-    if (!name) return 'anonymous';
-    if (named.has(name)) return name;
-    if (named.size >= MAX_OPERATION_LABELS || name.length > 64) return 'other';
-    named.add(name);
-    return name;
-  };
   return {
     onRequest({ request }) {
       requests.set(request, { id: request.headers.get('x-request-id')?.slice(0, 128) || randomUUID(), start: performance.now() });
     },
     onExecute({ args }) {
       const op = getOperationAST(args.document, args.operationName);
-      const operation = label(op?.name?.value);
+      const field = rootFieldLabel(args.schema, op);
       const type = op?.operation ?? 'unknown';
       const ctx = args.contextValue as Context & { request?: Request };
       const transport = ctx.connection ? 'ws' : 'http';
       const record = ctx.request ? requests.get(ctx.request) : undefined;
-      if (record) Object.assign(record, { operation, type });
-      services.metrics.operations.inc({ operation, type, transport });
+      if (record) Object.assign(record, { operation: op?.name?.value.slice(0, OPERATION_NAME_LOGGED), type });
+      services.metrics.operations.inc({ field, type, transport });
       const start = performance.now();
       return {
         onExecuteDone({ result }) {
           if (isAsyncIterable(result)) return;
-          services.metrics.operationDuration.observe({ operation, type }, (performance.now() - start) / 1000);
+          services.metrics.operationDuration.observe({ field, type }, (performance.now() - start) / 1000);
         },
       };
     },
     onSubscribe({ args }) {
       const op = getOperationAST(args.document, args.operationName);
       const transport = (args.contextValue as Context).connection ? 'ws' : 'http';
-      services.metrics.operations.inc({ operation: label(op?.name?.value), type: 'subscription', transport });
+      services.metrics.operations.inc({ field: rootFieldLabel(args.schema, op), type: 'subscription', transport });
     },
     onResponse({ request, response }) {
       const record = requests.get(request);

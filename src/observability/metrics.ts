@@ -1,4 +1,19 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ErrorCode } from '../errors.ts';
+
+/** The codes of SPEC §7: the only values of the `code` label (anything else is counted as OTHER). */
+const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'BAD_USER_INPUT',
+  'NOT_FOUND',
+  'LIMIT_EXCEEDED',
+  'VERSION_CONFLICT',
+  'RATE_LIMITED',
+  'CURSOR_EXPIRED',
+  'INTERNAL',
+]);
+const errorCodeLabel = (code: unknown) => (typeof code === 'string' && ERROR_CODES.has(code) ? code : 'OTHER');
 
 /** The server's Prometheus metrics; one registry per server instance (tests run several). */
 export class Metrics {
@@ -6,15 +21,15 @@ export class Metrics {
 
   readonly operations = new Counter({
     name: 'phs_graphql_operations_total',
-    help: 'GraphQL operations executed, by operation name, type and transport',
-    labelNames: ['operation', 'type', 'transport'] as const,
+    help: 'GraphQL operations executed, by root field (or multiple, other), type and transport',
+    labelNames: ['field', 'type', 'transport'] as const,
     registers: [this.registry],
   });
 
   readonly operationDuration = new Histogram({
     name: 'phs_graphql_operation_duration_seconds',
-    help: 'Time to execute a query or mutation, by operation name and type',
-    labelNames: ['operation', 'type'] as const,
+    help: 'Time to execute a query or mutation, by root field (or multiple, other) and type',
+    labelNames: ['field', 'type'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
@@ -96,6 +111,6 @@ export class Metrics {
   }
 
   countErrors(errors: readonly { extensions?: Readonly<Record<string, unknown>> }[] | undefined): void {
-    for (const error of errors ?? []) this.errors.inc({ code: String(error.extensions?.code ?? 'UNKNOWN') });
+    for (const error of errors ?? []) this.errors.inc({ code: errorCodeLabel(error.extensions?.code) });
   }
 }

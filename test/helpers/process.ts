@@ -6,7 +6,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 export interface ServerProcess {
   child: ChildProcess;
   url: string;
+  /** the Prometheus listener it printed (METRICS_PORT=0: a free port on 127.0.0.1), unless METRICS_PORT=off */
+  metricsUrl?: string;
   output(): string;
+  /** what it wrote to stderr alone (the logs go to stdout) */
+  errors(): string;
   /** SIGTERM and wait for exit */
   stop(): Promise<void>;
   /** SIGKILL: dies without closing sockets or leaving the cluster */
@@ -17,12 +21,14 @@ export interface ServerProcess {
 export async function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
+    // port 0 for metrics too: several servers run at once, in this file and in others
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let errors = '';
   child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => ((output += d), (errors += d)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms:\n${output}`)), timeoutMs);
@@ -42,7 +48,9 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
   return {
     child,
     url,
+    metricsUrl: /Prometheus metrics at (http:\/\/\S+)/.exec(output)?.[1],
     output: () => output,
+    errors: () => errors,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;

@@ -14,6 +14,8 @@ export function testDatabase(): DatabaseTarget {
 export interface TestServer {
   app: App;
   url: string;
+  /** the Prometheus listener (METRICS_PORT, a free port on 127.0.0.1 here); /metrics is not on `url` */
+  metricsUrl: string;
   clock: ManualClock;
   /** SQL statements sent since the last reset */
   statements: string[];
@@ -39,23 +41,34 @@ export async function startTestServer(options: { config?: Partial<Config> } = {}
   const app = await buildApp({
     // no offline grace unless a test asks for one (test/presence-grace.test.ts): the other tests
     // check offlines as they happen
-    config: { port: 0, host: '127.0.0.1', operatorToken: OPERATOR_TOKEN, tokenSecret: 'test-token-secret-that-is-long-enough-0123456789', logLevel: 'warn', logFormat: 'json', presenceOfflineGraceMs: 0,
+    config: {
+      port: 0,
+      host: '127.0.0.1',
+      operatorToken: OPERATOR_TOKEN,
+      tokenSecret: 'test-token-secret-that-is-long-enough-0123456789',
+      logLevel: 'warn',
+      logFormat: 'json',
+      presenceOfflineGraceMs: 0,
+      metricsPort: 0,
+      metricsHost: '127.0.0.1',
       // every test client comes from 127.0.0.1: the per-IP and per-user connect limits are tested
       // on servers of their own (test/abuse-limits.test.ts)
       rateLimitIpPerSecond: 0,
       rateLimitIpConnectsPerSecond: 0,
       rateLimitUserConnectsPerSecond: 0,
-      ...options.config },
+      ...options.config,
+    },
     database: testDatabase(),
     clock,
     onQuery: (sql) => statements.push(sql),
   });
-  const { url } = await app.start();
+  const { url, metricsUrl } = await app.start();
   const operator = new GraphQLClient(url, bearer(OPERATOR_TOKEN));
   let counter = 0;
   return {
     app,
     url,
+    metricsUrl: metricsUrl ?? '',
     clock,
     statements,
     operator,
