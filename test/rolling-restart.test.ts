@@ -273,6 +273,7 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('a rolling restart of two instances
       if (ghosts.length === 0) break;
       await sleep(250);
     }
+    const ghostsCheckedAfterLeaveMs = Date.now() - leftAt;
     const online = await onlineUsers(db, creds.appKey);
     const wronglyOffline = [...writerIds, 'watcher'].filter((u) => !online.has(u));
     const versionsAfter = await presenceVersions(db, creds.appKey);
@@ -311,6 +312,7 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('a rolling restart of two instances
       duplicates,
       staleProfiles,
       ghosts,
+      ghostsCheckedAfterLeaveMs,
       wronglyOffline,
       flapped,
       orphanRows,
