@@ -131,7 +131,15 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   const devApp = persistentEmbedded ? await ensureDevApp(db, target.dataDir!, clock.now()) : undefined;
 
   const yoga = createGraphQLHandler(services, { rateLimiter });
-  const server = createServer((req, res) => void route(req, res));
+  // responses being worked on, so that a shutdown lets them finish (and closes their sockets after)
+  const inFlight = new Set<ServerResponse>();
+  let shuttingDown = false;
+  const server = createServer((req, res) => {
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+    if (shuttingDown) res.setHeader('connection', 'close');
+    void route(req, res);
+  });
   // Idle keep-alive sockets outlive clients' and load balancers' own idle timeouts (undici 4 s, nginx
   // and most LBs 60 s), so the server never closes a socket a client is just reusing (ECONNRESET).
   server.keepAliveTimeout = 65_000;
@@ -179,6 +187,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     if (path === '/health') return json(res, 200, { status: 'ok' });
     if (path === '/metrics') return mayReadMetricsPublicly(req, config.metricsToken) ? answerMetrics(res, services.metrics) : notFound(res);
     if (path === '/ready') {
+      // a load balancer that still reaches us (a kept-alive connection) stops sending
+      if (shuttingDown) return json(res, 503, { status: 'shutting down' });
       const { httpStatus, body } = await checkReadiness(db, wakeups);
       return json(res, httpStatus, body);
     }
@@ -194,6 +204,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     return yoga(req, res);
   }
 
+  let stopping: Promise<void> | undefined;
   return {
     services,
     server,
@@ -211,23 +222,50 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       });
       return { url: urlOf(config.host, port, '/graphql'), port, metricsUrl: metricsListener?.url, devApp, operatorToken: generatedOperatorToken };
     },
-    async stop() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      await transport.close();
-      server.closeAllConnections();
-      await closed;
-      await metricsListener?.close();
-      await presence.stop();
-      pruner.stop();
-      await relay.stop();
-      await wakeups?.close();
-      await topics.close();
-      await rateLimiter.close();
-      await services.bus.close();
-      await db.destroy();
+    stop() {
+      stopping ??= shutDown();
+      return stopping;
     },
   };
+
+  /**
+   * Graceful shutdown (SPEC §14) within SHUTDOWN_GRACE_MS: stops accepting, closes the sockets with
+   * 1012 (their users' offlines wait for the grace: devices reconnecting elsewhere cancel them,
+   * another instance announces the rest), lets requests in flight finish, then leaves the cluster.
+   * Whatever is still open when the drain's share of the grace is over is cut off.
+   */
+  async function shutDown(): Promise<void> {
+    const startedAt = Date.now();
+    const drainUntil = startedAt + config.shutdownGraceMs - Math.min(CLEANUP_RESERVE_MS, config.shutdownGraceMs / 4);
+    shuttingDown = true;
+    log.info({ sockets: transport!.connections().length, requests: inFlight.size }, 'shutting down: draining');
+    server.close(); // new connections are refused from now on; idle kept-alive ones are closed
+    // answers still to be written go out with `Connection: close`: no request follows on their socket
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+    const requestsDone = (async () => {
+      while (inFlight.size > 0 && Date.now() < drainUntil) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        server.closeIdleConnections(); // those whose answer was already on its way at the start
+      }
+    })();
+    await Promise.all([transport!.close({ terminateAfterMs: Math.max(0, drainUntil - Date.now()) }), requestsDone]);
+    if (inFlight.size > 0) log.warn({ requests: inFlight.size }, 'shutting down: requests still running at the deadline are cut off');
+    server.closeAllConnections();
+    await metricsListener?.close();
+    await presence.stop();
+    pruner.stop();
+    await relay.stop();
+    await wakeups?.close();
+    await topics.close();
+    await rateLimiter.close();
+    await services.bus.close();
+    log.info({ ms: Date.now() - startedAt }, 'shut down');
+    await db.destroy();
+  }
 }
+
+/** Of SHUTDOWN_GRACE_MS, what the drain leaves (at most a quarter) for leaving the cluster and closing the database. */
+const CLEANUP_RESERVE_MS = 2000;
 
 function json(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });

@@ -101,6 +101,7 @@ const EnvSchema = z.object({
   PRESENCE_OFFLINE_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(3000),
   EVENT_RETENTION_SECONDS: z.coerce.number().int().min(1).max(31_536_000).default(604_800),
   EVENT_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   NODE_ENV: z.string().optional(),
@@ -186,6 +187,11 @@ export interface Config {
   eventRetentionSeconds: number;
   /** how often each instance reads the event log without being woken (Redis down, a lost wake-up) */
   eventPollMs: number;
+  /**
+   * On SIGTERM the process exits within this long: it stops accepting, lets requests in flight
+   * finish, closes its sockets with 1012 and leaves the cluster; past it, it exits anyway (code 1)
+   */
+  shutdownGraceMs: number;
   logLevel: string;
   /** json in production (NODE_ENV=production or no terminal), pretty otherwise */
   logFormat: 'json' | 'pretty';
@@ -277,6 +283,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Config {
     presenceOfflineGraceMs: e.PRESENCE_OFFLINE_GRACE_MS,
     eventRetentionSeconds: e.EVENT_RETENTION_SECONDS,
     eventPollMs: e.EVENT_POLL_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT ?? (e.NODE_ENV !== 'production' && process.stdout.isTTY ? 'pretty' : 'json'),
   };

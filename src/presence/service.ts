@@ -47,6 +47,7 @@ export class PresenceService {
   /** connections closed here whose removal from the database failed; retried by tick() */
   private readonly pendingRemoval = new Map<string, Who>();
   private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
   private ticking: Promise<void> = Promise.resolve();
   /** this instance's timers for offlines it left pending (every instance's tick settles the rest) */
   private readonly graceTimers = new Set<NodeJS.Timeout>();
@@ -68,8 +69,12 @@ export class PresenceService {
     this.timer.unref();
   }
 
-  /** Takes this instance's users offline (their sockets are being closed) and leaves the cluster. */
+  /**
+   * Takes this instance's users offline (their sockets are being closed) and leaves the cluster.
+   * A connection that arrives after this began is refused: its row would outlive the instance.
+   */
   async stop(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
     await this.ticking;
     // their devices are likely to reconnect elsewhere: the offlines stay pending, and another
@@ -81,6 +86,7 @@ export class PresenceService {
   }
 
   async connect(c: Omit<ConnectionRecord, 'instanceId'>): Promise<void> {
+    if (this.stopping) throw new Error('this instance is shutting down');
     const record = { ...c, instanceId: this.instanceId };
     this.live.set(c.connectionId, record);
     try {

@@ -97,7 +97,12 @@ const PREPARED_MAX_BUFFERED = 256 * 1024;
 
 export interface RealtimeTransport {
   connections(): RealtimeConnection[];
-  close(): Promise<void>;
+  /**
+   * Refuses new sockets, closes every open one with 1012 (Service Restart: clients reconnect,
+   * to another instance, and resume), takes their connections offline, and resolves once every
+   * socket is closed; a peer that has not answered the close after `terminateAfterMs` is cut off.
+   */
+  close(options?: { terminateAfterMs?: number }): Promise<void>;
 }
 
 /**
@@ -382,15 +387,22 @@ export function attachWebSocket(
 
   return {
     connections: () => [...bySocket.values()],
-    async close() {
-      const open = [...bySocket.entries()];
+    async close({ terminateAfterMs = CLOSE_GRACE_MS } = {}) {
+      const open = [...bySocket.values()];
       bySocket.clear();
       perUser.clear();
       clearInterval(keepAlive);
       tokenExpiry.stop();
-      for (const [socket] of open) socket.close(1001, 'server shutting down');
-      await Promise.allSettled(open.map(([, connection]) => connection.dispose()));
-      await disposer.dispose();
+      // every socket, authenticated or not yet: 1012 tells clients to come back (elsewhere) at once
+      for (const socket of wss.clients) socket.close(1012, 'service restart');
+      // stops taking upgrades now and resolves once every socket is closed (graphql-ws's own
+      // 1001 is a no-op on sockets already closing)
+      const allClosed = Promise.resolve(disposer.dispose());
+      const cutOff = setTimeout(() => {
+        for (const socket of wss.clients) socket.terminate();
+      }, terminateAfterMs);
+      await Promise.allSettled(open.map((connection) => connection.dispose()));
+      await allClosed.finally(() => clearTimeout(cutOff));
     },
   };
 }
