@@ -215,6 +215,20 @@ describe('every root field, called from app B at app A', () => {
   });
 });
 
+describe('known items (disabled until their fixes land)', () => {
+  it.skip("a page token of A's alice is refused for B's alice (and for A's bob) with BAD_USER_INPUT naming pageToken [known item: pageToken signing]", async () => {
+    const bobA = await a.user('bob');
+    for (const [client, query] of [
+      [aliceB, `{ friends(pageToken: "${friendsToken}", count: 1) { nextPageToken } }`],
+      [aliceB, `{ friendApplications(pageToken: "${applicationsToken}", count: 1) { nextPageToken } }`],
+      [bobA, `{ friends(pageToken: "${friendsToken}", count: 1) { nextPageToken } }`],
+    ] as const) {
+      const error = await client.fails(query);
+      expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['pageToken'] });
+    }
+  });
+});
+
 describe('the control: the same walk as A\'s own callers', () => {
   it("finds A's markers in what A's alice and A's backend read (so the scan above would see a leak)", async () => {
     const found = new Set<string>();

@@ -213,6 +213,17 @@ describe('expiry: valid up to exp + 1 s, refused right after', () => {
   });
 });
 
+describe('known items (disabled until their fixes land)', () => {
+  it.skip("an open socket is closed with 4403 'token expired' within 2 s once its token is past exp + 1 s [known item: token expiry on sockets]", async () => {
+    const { token, expiresAt } = (await appA.backend.ok('mutation { issueUserToken(userId: "alice", expiresInSeconds: 60) { token expiresAt } }')).issueUserToken;
+    const live = connectLive(server.url, { authToken: token, platform: 'WEB' });
+    await live.connected;
+    server.clock.set(Date.parse(expiresAt) + 1001);
+    const closed = await Promise.race([live.closed, new Promise((r) => setTimeout(() => r('still open'), 2500))]);
+    expect(closed).toEqual({ code: 4403, reason: 'token expired' });
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Replay after revocation
 
