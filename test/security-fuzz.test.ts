@@ -35,7 +35,7 @@ import { openRaw, type RawSocket } from './helpers/raw-ws.ts';
 import { startTestServer, type TestApp, type TestServer } from './helpers/server.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_201);
-/** runs per root field; the whole file stays near 20 s on the embedded database */
+/** runs per root field and transport; the whole file takes about 15 s of CPU on the embedded database */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 16);
 const SPEC_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'LIMIT_EXCEEDED', 'VERSION_CONFLICT', 'RATE_LIMITED', 'CURSOR_EXPIRED']);
 
