@@ -2,7 +2,12 @@ import { readFileSync } from 'node:fs';
 import {
   type GraphQLField,
   type GraphQLInputType,
+  type GraphQLObjectType,
+  type GraphQLOutputType,
+  type GraphQLSchema,
   getNamedType,
+  isAbstractType,
+  isUnionType,
   getNullableType,
   isEnumType,
   isInputObjectType,
@@ -91,4 +96,44 @@ export function operationFor(kind: 'query' | 'mutation' | 'subscription', field:
   const selection = isLeafType(getNamedType(field.type)) ? '' : ' { __typename }';
   const query = `${kind} Walk${declarations.length ? `(${declarations.join(', ')})` : ''} { ${field.name}${args.length ? `(${args.join(', ')})` : ''}${selection} }`;
   return { query, variables };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Walks generated from the schema (the security suite: tenancy, fuzzing)
+
+export type RootKind = 'query' | 'mutation' | 'subscription';
+
+/** Every root field of the schema with its operation kind: a new operation is walked without a test change. */
+export function rootFields(schema: GraphQLSchema): { kind: RootKind; field: GraphQLField<unknown, unknown> }[] {
+  const roots: [RootKind, GraphQLObjectType | null | undefined][] = [
+    ['query', schema.getQueryType()],
+    ['mutation', schema.getMutationType()],
+    ['subscription', schema.getSubscriptionType()],
+  ];
+  return roots.flatMap(([kind, type]) => (type ? Object.values(type.getFields()).map((field) => ({ kind, field })) : []));
+}
+
+/**
+ * A selection of every field of `type` down to `depth` levels (unions and interfaces through one
+ * inline fragment per member), so that whatever a resolver returns is in the answer. Fields that
+ * need arguments are left out.
+ */
+export function fullSelection(type: GraphQLOutputType, depth = 4): string {
+  const named = getNamedType(type);
+  if (isLeafType(named)) return '';
+  if (depth <= 0) return '{ __typename }';
+  if (isAbstractType(named)) {
+    const members = isUnionType(named) ? named.getTypes() : [];
+    return `{ __typename ${members.map((m) => `... on ${m.name} ${fullSelection(m, depth)}`).join(' ')} }`;
+  }
+  const fields = Object.values((named as GraphQLObjectType).getFields()).filter((f) => f.args.every((a) => !isNonNullType(a.type)));
+  return `{ __typename ${fields.map((f) => `${f.name} ${fullSelection(f.type, depth - 1)}`).join(' ')} }`;
+}
+
+/** One operation calling `field` with the given argument values as variables and a full selection. */
+export function operationWith(kind: RootKind, field: GraphQLField<unknown, unknown>, values: Record<string, unknown>, depth = 4) {
+  const declarations = field.args.map((a) => `$${a.name}: ${String(a.type)}`);
+  const args = field.args.map((a) => `${a.name}: $${a.name}`);
+  const query = `${kind} Walk${declarations.length ? `(${declarations.join(', ')})` : ''} { ${field.name}${args.length ? `(${args.join(', ')})` : ''} ${fullSelection(field.type, depth)} }`;
+  return { query, variables: values };
 }

@@ -5,6 +5,8 @@ import type { DatabaseTarget } from '../../src/db/connect.ts';
 import { GraphQLClient, basic, bearer } from './client.ts';
 
 export const OPERATOR_TOKEN = 'test-operator-token-0123456789abcdef';
+/** The key test servers sign user tokens with (unless a test passes its own): forged-token tests sign with it too. */
+export const TEST_TOKEN_SECRET = 'test-token-secret-that-is-long-enough-0123456789';
 
 /** Which database the suite runs on: real PostgreSQL when DATABASE_URL is set, else in-memory PGlite. */
 export function testDatabase(): DatabaseTarget {
@@ -45,7 +47,7 @@ export async function startTestServer(options: { config?: Partial<Config> } = {}
       port: 0,
       host: '127.0.0.1',
       operatorToken: OPERATOR_TOKEN,
-      tokenSecret: 'test-token-secret-that-is-long-enough-0123456789',
+      tokenSecret: TEST_TOKEN_SECRET,
       logLevel: 'warn',
       logFormat: 'json',
       presenceOfflineGraceMs: 0,
