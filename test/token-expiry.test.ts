@@ -79,7 +79,7 @@ describe('a socket whose token expires', () => {
 });
 
 describe('ExpiryWheel (one timer for every socket)', () => {
-  it('ends each item on the first sweep at or after its moment, never before; removed items never', () => {
+  it('ends each item on the first sweep after its moment, never at or before it; removed items never', () => {
     const clock = new ManualClock(10_000);
     const ended: string[] = [];
     const wheel = new ExpiryWheel<string>(clock, (item) => ended.push(item));
@@ -92,10 +92,10 @@ describe('ExpiryWheel (one timer for every socket)', () => {
     clock.set(10_299);
     wheel.sweep();
     expect(ended).toEqual([]);
-    clock.set(10_500);
+    clock.set(10_501);
     wheel.sweep();
     expect(ended).toEqual(['a']);
-    clock.set(11_000);
+    clock.set(11_001);
     wheel.sweep();
     expect(ended).toEqual(['a', 'b']);
     // a jump far ahead (a suspended machine) ends the rest at once
@@ -118,7 +118,10 @@ describe('ExpiryWheel (one timer for every socket)', () => {
     clock.set(2000);
     wheel.sweep();
     expect(ended).toEqual([]);
-    clock.set(5000);
+    clock.set(5000); // at its moment it still lives (as a token is accepted up to that moment)
+    wheel.sweep();
+    expect(ended).toEqual([]);
+    clock.set(5001);
     wheel.sweep();
     expect(ended).toEqual(['x']);
     wheel.stop();

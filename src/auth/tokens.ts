@@ -74,9 +74,11 @@ export class TokenService {
         // jose compares whole seconds (refusing at exp + tolerance); the exact check follows below
         clockTolerance: CLOCK_TOLERANCE_MS / 1000 + 1,
         currentDate: now,
-        requiredClaims: ['exp', 'sub'],
+        requiredClaims: ['exp', 'sub', 'iat'],
       });
       if (now.getTime() > acceptedUntil(payload.exp! * 1000)) return null;
+      // issued "in the future": never by this server (its clocks agree within the tolerance)
+      if (typeof payload.iat !== 'number' || payload.iat * 1000 > now.getTime() + CLOCK_TOLERANCE_MS) return null;
       if (typeof payload.app !== 'string' || typeof payload.gen !== 'number' || typeof payload.sub !== 'string') return null;
       const verified = { appKey: payload.app, userId: payload.sub, generation: payload.gen, expiresAtMs: payload.exp! * 1000 };
       if (this.verified.size >= TokenService.VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);

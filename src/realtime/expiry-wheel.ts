@@ -12,7 +12,7 @@ const SLOT_MS = 250;
 export class ExpiryWheel<T> {
   private readonly slots = new Map<number, Set<T>>();
   private readonly slotOf = new Map<T, number>();
-  /** every slot up to this one has been swept */
+  /** every slot up to this one has been swept; slots are numbered by start (slot × SLOT_MS) */
   private swept: number;
   private readonly timer: NodeJS.Timeout;
 
@@ -20,17 +20,17 @@ export class ExpiryWheel<T> {
     private readonly clock: Clock,
     private readonly onDue: (item: T) => void,
   ) {
-    this.swept = this.slotAt(clock.now().getTime()) - 1;
+    this.swept = this.slotsPast(clock.now().getTime());
     this.timer = setInterval(() => this.sweep(), SLOT_MS);
     this.timer.unref();
   }
 
-  /** Ends `item` once the clock passes `atMs`; at once if it already has. */
+  /** Ends `item` once the clock is past `atMs` (within a slot and a sweep); at once if it already is. */
   add(item: T, atMs: number): void {
     this.remove(item);
-    if (atMs <= this.clock.now().getTime()) return this.onDue(item);
-    // the first slot that starts at or after the moment: an item is never ended before it
-    const slot = Math.ceil(atMs / SLOT_MS);
+    if (atMs < this.clock.now().getTime()) return this.onDue(item);
+    // the slot starting at or after the moment; it is swept once the clock is past its start
+    const slot = Math.max(Math.ceil(atMs / SLOT_MS), this.swept + 1);
     let set = this.slots.get(slot);
     if (!set) this.slots.set(slot, (set = new Set()));
     set.add(item);
@@ -52,7 +52,7 @@ export class ExpiryWheel<T> {
 
   /** @internal ends what is due; the timer calls it */
   sweep(): void {
-    const now = this.slotAt(this.clock.now().getTime());
+    const now = this.slotsPast(this.clock.now().getTime());
     if (now <= this.swept) return;
     // usually one or two slots; after a long jump of the clock, only the slots that exist
     const due = now - this.swept <= this.slots.size ? range(this.swept + 1, now) : [...this.slots.keys()].filter((s) => s <= now);
@@ -74,8 +74,9 @@ export class ExpiryWheel<T> {
     this.slotOf.clear();
   }
 
-  private slotAt(ms: number): number {
-    return Math.floor(ms / SLOT_MS);
+  /** The last slot whose start the clock is past (at its very start, a slot is not due yet). */
+  private slotsPast(ms: number): number {
+    return Math.ceil(ms / SLOT_MS) - 1;
   }
 }
 
