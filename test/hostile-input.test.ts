@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GraphQLClient } from './helpers/client.ts';
+import { openRaw } from './helpers/raw-ws.ts';
+import { startTestServer, type TestApp, type TestServer } from './helpers/server.ts';
+
+// Inputs an adversarial review sent to a running server: each must be refused with a clear
+// error (SPEC §7) and change nothing; none may end as INTERNAL.
+
+let server: TestServer;
+let app: TestApp;
+beforeAll(async () => {
+  server = await startTestServer();
+  app = await server.newApp();
+});
+afterAll(() => server?.stop());
+
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+const FRIENDS = 'query($t: String) { friends(pageToken: $t, count: 1) { items { userId } nextPageToken } }';
+const APPLICATIONS = 'query($t: String) { friendApplications(pageToken: $t, count: 1) { items { userId } nextPageToken } }';
+const ADMIN_ADD = 'mutation($u: ID!, $f: ID!) { adminAddFriend(userId: $u, friendId: $f) }';
+
+describe('page tokens', () => {
+  it('a forged token (out-of-range date, edited or borrowed) is BAD_USER_INPUT naming pageToken, never INTERNAL', async () => {
+    const alice = await app.user('pt-alice');
+    const bob = await app.user('pt-bob');
+    for (const f of ['pt-f1', 'pt-f2', 'pt-f3']) {
+      await app.user(f);
+      await app.backend.ok(ADMIN_ADD, { u: 'pt-alice', f });
+      await app.backend.ok(ADMIN_ADD, { u: 'pt-bob', f });
+    }
+    const aliceToken = (await alice.ok(FRIENDS)).friends.nextPageToken as string;
+    expect(aliceToken).toEqual(expect.any(String));
+    // the real token works
+    expect((await alice.ok(FRIENDS, { t: aliceToken })).friends.items).toHaveLength(1);
+
+    const forged = [
+      b64({ l: 'friends', t: '-271821-04-20T00:00:00.000Z', u: 'bob' }),
+      b64({ l: 'applications', t: '+275760-09-13T00:00:00.000Z', f: 'a', u: 'b' }),
+      b64({ l: 'friends', t: '2026-01-01T00:00:00.000Z', u: 'pt-f1' }),
+      // the real token with its position edited, its signature kept
+      `${b64(['-271821-04-20T00:00:00.000Z', 'pt-f1'])}.${aliceToken.split('.')[1]}`,
+      `${aliceToken}x`,
+      '.',
+    ];
+    for (const t of forged) {
+      for (const query of [FRIENDS, APPLICATIONS]) {
+        const result = await alice.request(query, { t });
+        expect(result.errors?.[0]?.extensions, t).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['pageToken'] });
+      }
+    }
+    // alice's token is not bob's
+    expect((await bob.fails(FRIENDS, { t: aliceToken })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['pageToken'] });
+  });
+
+  it('offset pages far past the end are empty or refused, never INTERNAL', async () => {
+    const user = await app.user('pt-pager');
+    const pages = await app.backend.request('{ allUserProfiles(page: 2147483647, size: 100) { items { userId } } }');
+    expect(pages.errors?.[0]?.extensions?.code ?? 'ok').not.toBe('INTERNAL');
+    const subscribed = await user.request('{ subscribedUsers(type: USER_PROFILE, startIndex: 2147483647, pageSize: 200) { total } }');
+    expect(subscribed.errors?.[0]?.extensions?.code ?? 'ok').not.toBe('INTERNAL');
+  });
+});
+
+describe('text that PostgreSQL cannot store (U+0000, lone surrogates)', () => {
+  it('a deviceId with U+0000 or a lone surrogate in connection_init closes with 4400, like any bad deviceId', async () => {
+    const user = await app.user('nul-ws');
+    for (const deviceId of ['phone\u0000', 'phone\ud800', 'tab\tbed']) {
+      const raw = await openRaw(server.url);
+      raw.send({ type: 'connection_init', payload: { authToken: user.token, deviceId } });
+      expect((await raw.closed).code, JSON.stringify(deviceId)).toBe(4400);
+    }
+  });
+
+  it('an X-Device-Id header with control characters is BAD_USER_INPUT naming it, and the write does not happen', async () => {
+    const user = await app.user('nul-http');
+    const before = (await user.ok('{ myUserProfile { version } }')).myUserProfile.version;
+    const withDevice = new GraphQLClient(server.url, user.authorization, { 'x-device-id': 'phone\u0001' });
+    const result = await withDevice.request('mutation { updateMyUserProfile(input: { name: "n" }) { version } }');
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['x-device-id'] });
+    expect((await user.ok('{ myUserProfile { version } }')).myUserProfile.version).toBe(before);
+  });
+
+  it('every string argument refuses U+0000 and lone surrogates with BAD_USER_INPUT, never INTERNAL', async () => {
+    const user = await app.user('nul-args');
+    await app.user('nul-other');
+    const cases: [GraphQLClient, string, Record<string, unknown>][] = [];
+    for (const bad of ['a\u0000b', 'a\udc00b']) {
+      cases.push(
+        [user, 'mutation($v: String) { updateMyUserProfile(input: { name: $v }) { version } }', { v: bad }],
+        [user, 'mutation($v: ID!) { addFriend(userId: $v) { outcome } }', { v: bad }],
+        [user, 'mutation($v: String) { addFriend(userId: "nul-other", extra: $v) { outcome } }', { v: bad }],
+        [user, 'query($v: [ID!]!) { userProfiles(userIds: $v) { userId } }', { v: [bad] }],
+        [user, 'query($v: [ID!]!) { checkFriends(userIds: $v) { userId } }', { v: [bad] }],
+        [user, 'mutation($v: [ID!]!) { subscribeUserStatus(type: USER_PROFILE, userIds: $v, expiry: 3600) { failedUserIds } }', { v: [bad] }],
+        [user, 'query($t: String) { friends(pageToken: $t) { nextPageToken } }', { t: bad }],
+        [user, 'subscription($a: String) { userEvents(after: $a) { cursor } }', { a: bad }],
+        [app.backend, 'mutation($v: ID!) { issueUserToken(userId: $v) { token } }', { v: bad }],
+        [app.backend, 'mutation($v: String!) { defineExtProfileKey(key: $v) { key } }', { v: bad }],
+        [app.backend, 'query($v: String!) { userProfileByUniqueId(uniqueId: $v) { userId } }', { v: bad }],
+        [server.operator, 'mutation($v: String!) { createApp(name: $v) { appKey } }', { v: bad }],
+      );
+    }
+    for (const [client, query, variables] of cases) {
+      const result = await client.request(query, variables);
+      expect(result.errors?.[0]?.extensions?.code, `${query} ${JSON.stringify(variables)}`).toBe('BAD_USER_INPUT');
+    }
+  });
+});
