@@ -11,6 +11,8 @@ import { useRateLimits } from '../ratelimit/plugin.ts';
 import type { RateLimiter } from '../ratelimit/limiter.ts';
 import type { RealtimeConnection } from '../realtime/connection.ts';
 import { useSharedEventExecution } from '../realtime/shared-execution.ts';
+import { badInput } from '../errors.ts';
+import { deviceIdProblem } from '../profiles/rules.ts';
 
 const EXAMPLE_QUERY = `# Set "Authorization" in Headers below:
 #   user calls:    Bearer <user token from issueUserToken>
@@ -86,8 +88,11 @@ export function createGraphQLHandler(services: Services, options: { rateLimiter:
         });
       }
       const { request } = initial;
+      const deviceId = request.headers.get('x-device-id') ?? undefined;
+      const deviceIdWrong = deviceId === undefined ? null : deviceIdProblem(deviceId);
+      if (deviceIdWrong) throw badInput(`X-Device-Id ${deviceIdWrong}`, { fields: ['x-device-id'] });
       const caller = await services.callers.fromAuthorization(request.headers.get('authorization'));
-      return createContext(services, caller, { deviceId: request.headers.get('x-device-id') ?? undefined });
+      return createContext(services, caller, { deviceId });
     },
     graphiql: services.config.graphiql
       ? {

@@ -12,6 +12,7 @@ import { PLATFORMS } from '../subscriptions/types.ts';
 import { RealtimeConnection } from './connection.ts';
 import { SplicingWebSocket } from './pre-serialized.ts';
 import { appError } from '../errors.ts';
+import { deviceIdProblem } from '../profiles/rules.ts';
 import type { UserTopics } from './topics.ts';
 
 export interface WebSocketLimits {
@@ -81,8 +82,6 @@ const DELIVERIES = Symbol('deliveries');
 
 /** graphql-ws's "Too many requests" close code, also used for a user over its connection limit. */
 const CLOSE_TOO_MANY = CloseCode.TooManyInitialisationRequests; // 4429
-
-const DEVICE_ID_MAX = 128;
 
 /**
  * Bytes a socket may hold unsent before prepared messages stop going straight out: past it they
@@ -251,8 +250,9 @@ export function attachWebSocket(
           socket.close(CloseCode.BadRequest, `platform must be one of ${PLATFORMS.join(', ')}`);
           return false;
         }
-        if (deviceId !== undefined && (typeof deviceId !== 'string' || deviceId.length === 0 || deviceId.length > DEVICE_ID_MAX)) {
-          socket.close(CloseCode.BadRequest, `deviceId must be a string of 1 to ${DEVICE_ID_MAX} characters`);
+        const deviceIdWrong = deviceId === undefined ? null : deviceIdProblem(deviceId);
+        if (deviceIdWrong) {
+          socket.close(CloseCode.BadRequest, `deviceId ${deviceIdWrong}`);
           return false;
         }
         const authToken = tokenIn(params);
