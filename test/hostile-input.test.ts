@@ -151,3 +151,80 @@ describe('text that PostgreSQL cannot store (U+0000, lone surrogates)', () => {
     }
   });
 });
+
+const SPEC_CODES = ['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'LIMIT_EXCEEDED', 'VERSION_CONFLICT', 'RATE_LIMITED', 'CURSOR_EXPIRED', 'INTERNAL'];
+
+/** The error messages of one operation sent over a raw graphql-ws socket. */
+async function overSocket(token: string, payload: Record<string, unknown>): Promise<any[]> {
+  const raw = await openRaw(server.url);
+  await raw.init({ authToken: token });
+  raw.send({ id: '1', type: 'subscribe', payload });
+  const deadline = Date.now() + 5000;
+  while (!raw.messages.some((m) => m.id === '1' && (m.type === 'error' || m.type === 'complete'))) {
+    if (Date.now() > deadline) throw new Error(`no answer: ${JSON.stringify(raw.messages)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  raw.ws.close();
+  return raw.messages.filter((m) => m.id === '1').flatMap((m) => (m.type === 'error' ? m.payload : m.type === 'next' ? (m.payload.errors ?? []) : []));
+}
+
+describe('every error carries a SPEC §7 code, the same over HTTP and graphql-ws', () => {
+  // [what, request, the status yoga answers over HTTP]
+  const documents: [string, Record<string, unknown>, number][] = [
+    ['two operations and no operationName', { query: 'query A { myUserProfile { userId } } query B { myUserProfile { name } }' }, 400],
+    ['an operationName that is not in the document', { query: 'query A { myUserProfile { userId } }', operationName: 'C' }, 400],
+    ['an unknown field', { query: '{ myUserProfile { nope } }' }, 400],
+    ['a syntax error', { query: '{ myUserProfile { ' }, 400],
+    ['a variable of the wrong type', { query: 'query($c: Int) { friends(count: $c) { nextPageToken } }', variables: { c: 'many' } }, 200],
+    ['a missing required variable', { query: 'query($ids: [ID!]!) { userProfiles(userIds: $ids) { userId } }' }, 200],
+  ];
+
+  for (const [what, payload, status] of documents) {
+    it(`${what}: BAD_USER_INPUT over both, no extensions.http over the socket`, async () => {
+      const user = await app.user('codes');
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: user.authorization! },
+        body: JSON.stringify(payload),
+      });
+      const http = (await response.json()) as { errors?: { extensions?: Record<string, unknown> }[] };
+      expect(http.errors?.length, JSON.stringify(http)).toBeGreaterThan(0);
+      for (const e of http.errors!) expect(e.extensions?.code, JSON.stringify(e)).toBe('BAD_USER_INPUT');
+      expect(response.status).toBe(status);
+
+      const socket = await overSocket(user.token, payload);
+      expect(socket.length, JSON.stringify(socket)).toBeGreaterThan(0);
+      for (const e of socket) {
+        expect(e.extensions?.code, JSON.stringify(e)).toBe('BAD_USER_INPUT');
+        expect(e.extensions).not.toHaveProperty('http');
+      }
+      expect(socket.map((e) => e.message).sort()).toEqual(http.errors!.map((e) => (e as { message: string }).message).sort());
+    });
+  }
+
+  it('malformed HTTP requests answer a SPEC code, and invalid JSON does not echo the parser', async () => {
+    const post = (body: string | Buffer, headers: Record<string, string> = {}) =>
+      fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', ...headers }, body });
+    const answers = [
+      await post('{"query": '),
+      await post('{"query": '),
+      await post('[]'),
+      await post('"text"'),
+      await post('{"query": 1}'),
+      await post('{"query": "{ __typename }", "variables": "x"}'),
+      await fetch(`${server.url}?query=${encodeURIComponent('mutation { createApp(name: "x") { appKey } }')}`, { headers: { accept: 'application/json' } }),
+      await fetch(server.url, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' }),
+    ];
+    const statuses = [];
+    for (const response of answers) {
+      statuses.push(response.status);
+      const text = await response.text();
+      const body = JSON.parse(text) as { errors: { extensions?: Record<string, unknown> }[] };
+      for (const e of body.errors) expect(SPEC_CODES, text).toContain(e.extensions?.code);
+      expect(text).not.toMatch(/originalError|SyntaxError|position \d|Unexpected end/);
+    }
+    // the statuses the GraphQL-over-HTTP audits expect (test/compliance.test.ts runs them all)
+    expect(statuses.slice(0, 2)).toEqual([400, 400]);
+    expect(statuses[6]).toBe(405);
+  });
+});

@@ -11,7 +11,7 @@ import { useRateLimits } from '../ratelimit/plugin.ts';
 import type { RateLimiter } from '../ratelimit/limiter.ts';
 import type { RealtimeConnection } from '../realtime/connection.ts';
 import { useSharedEventExecution } from '../realtime/shared-execution.ts';
-import { badInput } from '../errors.ts';
+import { badInput, clientError } from '../errors.ts';
 import { deviceIdProblem } from '../profiles/rules.ts';
 
 const EXAMPLE_QUERY = `# Set "Authorization" in Headers below:
@@ -39,29 +39,11 @@ function maskError(error: unknown, log: Services['log']): Error {
   return new GraphQLError('Internal server error', { nodes: source?.nodes, path: source?.path, extensions: { code: 'INTERNAL' } });
 }
 
-// yoga's own codes for malformed requests and documents; the spec's closed set calls them BAD_USER_INPUT
-const REQUEST_CODES = new Set(['BAD_REQUEST', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED']);
-
-function withCode(error: GraphQLError): GraphQLError {
-  const code = error.extensions?.code;
-  if (code && !REQUEST_CODES.has(code as string)) return error;
-  return new GraphQLError(error.message, {
-    nodes: error.nodes,
-    source: error.source,
-    positions: error.positions,
-    path: error.path,
-    originalError: error.originalError, // carries the HTTP status yoga answers with
-    // for invalid JSON yoga also puts the parser's message in extensions.originalError (the client's own
-    // input, no stack); removing it changes the status yoga answers with, so it stays
-    extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
-  });
-}
-
 /** Every error leaving over HTTP gets a code, and is counted by it. */
 const useErrorCodes = (metrics: Services['metrics']): Plugin => ({
   onResultProcess({ result, setResult }) {
     if (Array.isArray(result) || !result || typeof result !== 'object' || !('errors' in result) || !result.errors?.length) return;
-    const errors = result.errors.map((e) => withCode(e as GraphQLError));
+    const errors = result.errors.map((e) => clientError(e as GraphQLError, 'http'));
     metrics.countErrors(errors);
     setResult({ ...result, errors } as never);
   },

@@ -11,7 +11,7 @@ import type { PresenceService } from '../presence/service.ts';
 import { PLATFORMS } from '../subscriptions/types.ts';
 import { RealtimeConnection } from './connection.ts';
 import { SplicingWebSocket } from './pre-serialized.ts';
-import { appError } from '../errors.ts';
+import { appError, badInput, clientError } from '../errors.ts';
 import { deviceIdProblem } from '../profiles/rules.ts';
 import type { UserTopics } from './topics.ts';
 
@@ -279,8 +279,12 @@ export function attachWebSocket(
         await connection.dispose().catch((error) => deps.services.log.error({ err: error }, 'closing a connection failed'));
       },
       onNext: (_ctx, _id, _payload, args, result) => {
-        if (result.errors) deps.services.metrics.countErrors(result.errors);
         deliveredCounter(args)?.inc();
+        if (!result.errors) return;
+        // errors of execution itself (e.g. variables that do not coerce) carry no code yet
+        const errors = result.errors.map((e) => clientError(e, 'socket'));
+        deps.services.metrics.countErrors(errors);
+        return { ...result, errors };
       },
       onError: (_ctx, _id, _payload, errors) => {
         deps.services.metrics.countErrors(errors);
@@ -317,10 +321,12 @@ export function attachWebSocket(
         try {
           document = parse(payload.query);
         } catch (error) {
-          return [withBadInputCode(error as GraphQLError)];
+          return [clientError(error as GraphQLError, 'socket')];
         }
         const errors = validate(schema, document);
-        if (errors.length) return errors.map(withBadInputCode);
+        if (errors.length) return errors.map((e: GraphQLError) => clientError(e, 'socket'));
+        // what yoga answers over HTTP before executing (execute would fail without a code)
+        if (!getOperationAST(document, payload.operationName)) return [badInput('Could not determine what operation to execute.')];
         return {
           schema,
           operationName: payload.operationName,
@@ -367,13 +373,4 @@ const CLOSE_GRACE_MS = 10_000;
 function closeSocket(socket: WebSocket, code: number, reason: string): void {
   socket.close(code, reason);
   setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
-}
-
-function withBadInputCode(error: GraphQLError): GraphQLError {
-  return new GraphQLError(error.message, {
-    nodes: error.nodes,
-    source: error.source,
-    positions: error.positions,
-    extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
-  });
 }
