@@ -203,7 +203,7 @@ describe('every error carries a SPEC §7 code, the same over HTTP and graphql-ws
   }
 
   it('malformed HTTP requests answer a SPEC code, and invalid JSON does not echo the parser', async () => {
-    const post = (body: string | Buffer, headers: Record<string, string> = {}) =>
+    const post = (body: string, headers: Record<string, string> = {}) =>
       fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', ...headers }, body });
     const answers = [
       await post('{"query": '),
@@ -226,5 +226,57 @@ describe('every error carries a SPEC §7 code, the same over HTTP and graphql-ws
     // the statuses the GraphQL-over-HTTP audits expect (test/compliance.test.ts runs them all)
     expect(statuses.slice(0, 2)).toEqual([400, 400]);
     expect(statuses[6]).toBe(405);
+  });
+});
+
+describe('INTROSPECTION=false: no "Did you mean" names the hidden schema', () => {
+  // (variables of queries and mutations are coerced by graphql-jit, which suggests nothing; those of
+  // subscriptions by graphql-js, which does)
+  const probes: Record<string, unknown>[] = [
+    { query: '{ myUserProfil { userId } }' },
+    { query: '{ myUserProfile { nam } }' },
+    { query: 'mutation { updateMyUserProfileVisibility(visibility: EVERYON) }' },
+    { query: 'mutation { updateMyUserProfile(profile: { nam: "x" }) { version } }' },
+    { query: 'query($t: SubscribeTyp!) { subscribedUsers(type: $t) { total } }' },
+    { query: 'subscription($t: SubscribeType!) { subscribedUserStatusChange(type: $t) { __typename } }', variables: { t: 'ONLINE_STATU' } },
+  ];
+
+  async function messages(target: TestServer, token: string, authorization: string, payload: Record<string, unknown>): Promise<string[]> {
+    const response = await fetch(target.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify(payload) });
+    const http = ((await response.json()) as { errors?: { message: string }[] }).errors ?? [];
+    const raw = await openRaw(target.url);
+    await raw.init({ authToken: token });
+    raw.send({ id: 'p', type: 'subscribe', payload });
+    const deadline = Date.now() + 5000;
+    while (!raw.messages.some((m) => m.id === 'p' && (m.type === 'error' || m.type === 'complete' || m.payload?.errors))) {
+      if (Date.now() > deadline) throw new Error(`no answer: ${JSON.stringify(raw.messages)}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    raw.ws.close();
+    const socket = raw.messages.filter((m) => m.id === 'p').flatMap((m) => (m.type === 'error' ? m.payload : (m.payload?.errors ?? [])));
+    expect(http.length, JSON.stringify(payload)).toBeGreaterThan(0);
+    expect(socket.length, JSON.stringify(payload)).toBeGreaterThan(0);
+    return [...http, ...socket].map((e: { message: string }) => e.message);
+  }
+
+  it('with introspection on, each probe is answered with a suggestion (what the probes look for)', async () => {
+    const user = await app.user('suggest-on');
+    const without = [];
+    for (const payload of probes) if (!(await messages(server, user.token, user.authorization!, payload)).join('\n').includes('Did you mean')) without.push(payload);
+    expect(without).toEqual([]);
+  });
+
+  it('with introspection off, the same probes get errors without any suggestion, over HTTP and the socket', async () => {
+    const closed = await startTestServer({ config: { introspection: false } });
+    try {
+      const other = await closed.newApp();
+      const user = await other.user('suggest-off');
+      for (const payload of probes) {
+        const all = await messages(closed, user.token, user.authorization!, payload);
+        for (const message of all) expect(message, JSON.stringify(payload)).not.toMatch(/Did you mean|EVERYONE|ONLINE_STATUS"|"name"|"myUserProfile"|SubscribeType"/);
+      }
+    } finally {
+      await closed.stop();
+    }
   });
 });

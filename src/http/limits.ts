@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Config } from '../config.ts';
 
 export type QueryLimitConfig = Pick<Config, 'maxQueryDepth' | 'maxQueryAliases' | 'maxQueryTokens' | 'maxQueryDirectives' | 'maxQueryCost' | 'introspection'>;
@@ -48,11 +48,11 @@ export function useQueryLimits(config: QueryLimitConfig): Plugin[] {
           },
         ],
       },
-      // "Did you mean …?" would spell out the schema that disabled introspection hides
-      blockFieldSuggestion: { enabled: !config.introspection },
+      // suggestions are removed by useNoSuggestions below, which covers what this one misses
+      blockFieldSuggestion: { enabled: false },
     }) as Plugin,
   ];
-  if (!config.introspection) plugins.push(useNoIntrospection());
+  if (!config.introspection) plugins.push(useNoIntrospection(), useNoSuggestions());
   return plugins;
 }
 
@@ -66,6 +66,50 @@ function useNoIntrospection(): Plugin {
     onValidate({ addValidationRule }) {
       addValidationRule(NoSchemaIntrospectionCustomRule);
     },
+  };
+}
+
+const SUGGESTION = /\s*Did you mean [^?]*\?/g;
+
+function withoutSuggestion<E extends Error>(error: E): E | GraphQLError {
+  if (!(error instanceof GraphQLError) || !error.message.includes('Did you mean')) return error;
+  return new GraphQLError(error.message.replace(SUGGESTION, ''), {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: error.extensions,
+  });
+}
+
+function resultWithoutSuggestions<T extends { errors?: readonly Error[] }>(result: T): T {
+  if (!result.errors?.some((e) => e.message.includes('Did you mean'))) return result;
+  return { ...result, errors: result.errors.map(withoutSuggestion) };
+}
+
+/**
+ * INTROSPECTION=false: no "Did you mean …?" in any error, which would spell out the schema that
+ * introspection hides — field, argument, type and enum value names, from validation and from the
+ * coercion of variables at execution, over HTTP and graphql-ws alike. (graphql-armor's
+ * blockFieldSuggestion only masks quoted names in validation errors, so enum values —
+ * `Did you mean the enum value "EVERYONE"?` — and variables got through.)
+ */
+function useNoSuggestions(): Plugin {
+  return {
+    onValidate: () => ({ valid, result, setResult }) => {
+      if (!valid) setResult(result.map(withoutSuggestion));
+    },
+    onExecute: () => ({
+      onExecuteDone: ({ result, setResult }) => {
+        if (!isAsyncIterable(result)) setResult(resultWithoutSuggestions(result));
+      },
+    }),
+    onSubscribe: () => ({
+      onSubscribeResult: ({ result, setResult }) => {
+        if (!isAsyncIterable(result)) setResult(resultWithoutSuggestions(result));
+      },
+    }),
   };
 }
 
