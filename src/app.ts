@@ -10,7 +10,7 @@ import type { Services } from './context.ts';
 import { connectDatabase, migrateToLatest, type DatabaseTarget } from './db/connect.ts';
 import { createInProcessBus } from './events/bus.ts';
 import { createGraphQLHandler } from './http/yoga.ts';
-import { payloadTooLarge, readBodyWithin, useBufferedBody } from './http/limits.ts';
+import { malformedBody, payloadTooLarge, readBodyWithin, useBufferedBody } from './http/limits.ts';
 import { createRateLimiter } from './ratelimit/plugin.ts';
 import { ensureDevApp } from './apps/dev-app.ts';
 import { loadDevSecrets } from './secrets-store.ts';
@@ -174,7 +174,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       const body = await readBodyWithin(req, config.maxBodyBytes).catch(() => undefined);
       if (body === undefined) return void req.destroy(); // the client went away
       if (body === null) return payloadTooLarge(res, config.maxBodyBytes);
-      useBufferedBody(req, body);
+      if (useBufferedBody(req, body) === 'not utf-8') return malformedBody(res);
     }
     return yoga(req, res);
   }

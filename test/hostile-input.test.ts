@@ -280,3 +280,31 @@ describe('INTROSPECTION=false: no "Did you mean" names the hidden schema', () =>
     }
   });
 });
+
+describe('malformed UTF-8', () => {
+  it('a body with invalid UTF-8 bytes is refused with 400 before it is parsed, and nothing is written', async () => {
+    const user = await app.user('utf8');
+    const before = (await user.ok('{ myUserProfile { version name } }')).myUserProfile;
+    const [head, tail] = JSON.stringify({ query: 'mutation($n: String) { updateMyUserProfile(profile: { name: $n }) { version } }', variables: { n: 'AB' } }).split('AB');
+    for (const bad of [[0xc3, 0x28], [0xff], [0xed, 0xa0, 0x80]]) {
+      const body = Buffer.concat([Buffer.from(head!), Buffer.from(bad), Buffer.from(tail!)]);
+      for (const contentType of ['application/json', 'application/graphql+json', 'application/x-www-form-urlencoded']) {
+        const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': contentType, authorization: user.authorization! }, body });
+        expect(response.status, `${contentType} ${bad}`).toBe(400);
+        expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BAD_USER_INPUT');
+      }
+    }
+    expect((await user.ok('{ myUserProfile { version name } }')).myUserProfile).toEqual(before);
+  });
+
+  it('a text frame with invalid UTF-8 closes the socket (1007) and changes nothing', async () => {
+    const user = await app.user('utf8-ws');
+    const before = (await user.ok('{ myUserProfile { version } }')).myUserProfile.version;
+    const raw = await openRaw(server.url);
+    await raw.init({ authToken: user.token });
+    const frame = JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'mutation { updateMyUserProfile(profile: { name: "AB" }) { version } }' } }).split('AB');
+    raw.ws.send(Buffer.concat([Buffer.from(frame[0]!), Buffer.from([0xc3, 0x28]), Buffer.from(frame[1]!)]), { binary: false });
+    expect((await raw.closed).code).toBe(1007);
+    expect((await user.ok('{ myUserProfile { version } }')).myUserProfile.version).toBe(before);
+  });
+});

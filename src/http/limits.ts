@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from 'graphql';
@@ -168,19 +169,23 @@ const JSON_TYPES = new Set(['application/json', 'application/graphql+json']);
  * body, and JSON that does not parse (yoga reports it, from the bytes), goes as an async iterable
  * (a Buffer or string would be walked key by key).
  */
-export function useBufferedBody(req: IncomingMessage, chunks: Buffer[]): void {
+export function useBufferedBody(req: IncomingMessage, chunks: Buffer[]): 'ok' | 'not utf-8' {
   const type = req.headers['content-type']?.split(';', 1)[0]!.trim().toLowerCase();
+  // a GraphQL request is text: malformed UTF-8 would be decoded to U+FFFD and stored as such
+  // (multipart bodies may carry binary parts)
+  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  if (!type?.startsWith('multipart/') && !isUtf8(bytes)) return 'not utf-8';
   if (type !== undefined && JSON_TYPES.has(type)) {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      parsed = JSON.parse(bytes.toString('utf8'));
     } catch {
       parsed = undefined;
     }
     // an empty object or array would make @whatwg-node/server read the (consumed) stream instead
     if (parsed !== null && typeof parsed === 'object' && Object.keys(parsed).length > 0) {
       (req as IncomingMessage & { body?: unknown }).body = parsed;
-      return;
+      return 'ok';
     }
   }
   (req as IncomingMessage & { body?: unknown }).body = {
@@ -189,6 +194,14 @@ export function useBufferedBody(req: IncomingMessage, chunks: Buffer[]): void {
       yield* chunks;
     },
   };
+  return 'ok';
+}
+
+/** 400 for a body that is not valid UTF-8: refused before it is parsed, nothing runs. */
+export function malformedBody(res: ServerResponse): void {
+  const body = JSON.stringify({ errors: [{ message: 'request body is not valid UTF-8', extensions: { code: 'BAD_USER_INPUT' } }] });
+  res.writeHead(400, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 /** 413, and the connection is closed rather than the rest of the body read. */
