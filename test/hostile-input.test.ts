@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { once } from 'node:events';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { GraphQLClient } from './helpers/client.ts';
 import { openRaw } from './helpers/raw-ws.ts';
 import { startTestServer, type TestApp, type TestServer } from './helpers/server.ts';
@@ -306,5 +306,25 @@ describe('malformed UTF-8', () => {
     raw.ws.send(Buffer.concat([Buffer.from(frame[0]!), Buffer.from([0xc3, 0x28]), Buffer.from(frame[1]!)]), { binary: false });
     expect((await raw.closed).code).toBe(1007);
     expect((await user.ok('{ myUserProfile { version } }')).myUserProfile.version).toBe(before);
+  });
+});
+
+describe('frames the socket refuses', () => {
+  it('an oversized frame closes with 1009 and is logged through the project logger, not console.error', async () => {
+    const user = await app.user('big-frame');
+    const consoleError = vi.spyOn(console, 'error');
+    const logged = vi.spyOn(server.app.services.log, 'warn');
+    try {
+      const raw = await openRaw(server.url);
+      await raw.init({ authToken: user.token });
+      raw.ws.send('x'.repeat(server.app.services.config.wsMaxPayloadBytes + 1));
+      expect((await raw.closed).code).toBe(1009);
+      await new Promise((r) => setTimeout(r, 50)); // graphql-ws's listener ran in the same tick, had it stayed
+      expect(consoleError).not.toHaveBeenCalled();
+      expect(logged).toHaveBeenCalledWith(expect.objectContaining({ code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' }), expect.stringContaining('websocket error'));
+    } finally {
+      consoleError.mockRestore();
+      logged.mockRestore();
+    }
   });
 });

@@ -340,6 +340,22 @@ export function attachWebSocket(
     wss,
     0, // keep-alive: the sweep above
   );
+  // graphql-ws prints a socket's errors with console.error and closes it with 4500. They are the
+  // peer's doing (a frame over maxPayload, invalid UTF-8), and ws has already closed the socket with
+  // the right code (1009, 1007): they go to the log instead. Registered after useServer's own
+  // listener, which it replaces.
+  wss.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (error: Error & { code?: string }) => {
+      // ws's codes for frames a peer got wrong: its message says enough, a stack says nothing
+      if (typeof error.code === 'string' && error.code.startsWith('WS_ERR_')) {
+        deps.services.log.warn({ code: error.code, reason: error.message }, 'websocket error: socket closed');
+        return;
+      }
+      deps.services.log.error({ err: error }, 'websocket error: socket closed');
+      closeSocket(socket, CloseCode.InternalServerError, 'Internal server error');
+    });
+  });
 
   return {
     connections: () => [...bySocket.values()],
