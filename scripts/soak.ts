@@ -102,14 +102,14 @@ async function startServer(env: Record<string, string>) {
     while ((nl = buffer.indexOf('\n')) >= 0) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
-      url ??= /GraphiQL at (http:\/\/\S+)/.exec(line)?.[1];
+      url ??= /server ready: GraphQL endpoint at (http:\/\/\S+)/.exec(line)?.[1];
       try {
         const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
         if (entry.level === 40) logs.warn++;
         if ((entry.level ?? 0) >= 50) logs.error++;
         if ((entry.level ?? 0) >= 40 && logs.samples.length < 20) logs.samples.push(`${entry.msg}${entry.err?.message ? `: ${entry.err.message}` : ''}`);
       } catch {
-        if (line.trim() && !url && logs.samples.length < 20 && !line.includes('GraphiQL at')) logs.samples.push(line);
+        if (line.trim() && !url && logs.samples.length < 20 && !line.includes('server ready: GraphQL endpoint at')) logs.samples.push(line);
       }
     }
   };

@@ -10,6 +10,7 @@ import type { Services } from './context.ts';
 import { connectDatabase, migrateToLatest, type DatabaseTarget } from './db/connect.ts';
 import { createInProcessBus } from './events/bus.ts';
 import { createGraphQLHandler } from './http/yoga.ts';
+import { GraphiQLPage } from './http/graphiql.ts';
 import { malformedBody, payloadTooLarge, readBodyWithin, useBufferedBody } from './http/limits.ts';
 import { createRateLimiter } from './ratelimit/plugin.ts';
 import { ensureDevApp } from './apps/dev-app.ts';
@@ -112,6 +113,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
 
   const rateLimiter = createRateLimiter(config, log);
   const yoga = createGraphQLHandler(services, { rateLimiter });
+  const graphiql = config.graphiql ? new GraphiQLPage('/graphql') : undefined;
   const server = createServer((req, res) => void route(req, res));
   // Idle keep-alive sockets outlive clients' and load balancers' own idle timeouts (undici 4 s, nginx
   // and most LBs 60 s), so the server never closes a socket a client is just reusing (ECONNRESET).
@@ -167,6 +169,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       );
       return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unreachable' });
     }
+    if (graphiql?.wants(req, path)) return graphiql.serve(req, res);
     // the body limit: a declared Content-Length up front, and every body counted as it streams in
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > config.maxBodyBytes) return payloadTooLarge(res, config.maxBodyBytes);

@@ -1,7 +1,6 @@
 import { GraphQLError, getOperationAST } from 'graphql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createContext, type Context, type Services } from '../context.ts';
 import { schema } from '../schema/index.ts';
 import { useObservability } from './observe.ts';
@@ -13,14 +12,6 @@ import type { RealtimeConnection } from '../realtime/connection.ts';
 import { useSharedEventExecution } from '../realtime/shared-execution.ts';
 import { badInput, clientError } from '../errors.ts';
 import { deviceIdProblem } from '../profiles/rules.ts';
-
-const EXAMPLE_QUERY = `# Set "Authorization" in Headers below:
-#   user calls:    Bearer <user token from issueUserToken>
-#   backend calls: Basic base64(appKey:appSecret)
-query MyProfile {
-  myUserProfile { userId name portraitUri email version updatedAt restricted }
-}
-`;
 
 /**
  * Errors reach clients with `extensions.code`. Our own errors carry one already; GraphQL's
@@ -76,16 +67,8 @@ export function createGraphQLHandler(services: Services, options: { rateLimiter:
       const caller = await services.callers.fromAuthorization(request.headers.get('authorization'));
       return createContext(services, caller, { deviceId });
     },
-    graphiql: services.config.graphiql
-      ? {
-          title: 'Profile hosting server',
-          defaultQuery: EXAMPLE_QUERY,
-          headers: JSON.stringify({ Authorization: 'Bearer <user token>' }, null, 2),
-          subscriptionsProtocol: 'WS',
-        }
-      : false,
-    // bundled GraphiQL: the default one loads from a CDN and is blank offline
-    renderGraphiQL,
+    // the page is served before yoga, rendered and compressed once (src/http/graphiql.ts)
+    graphiql: false,
     // yoga answers any origin by default; here only CORS_ORIGINS (none by default: same origin only)
     cors: corsOption(services.config.corsOrigins),
     plugins: [
