@@ -22,10 +22,11 @@ const CODES: ReadonlySet<string> = new Set<ErrorCode>(['UNAUTHENTICATED', 'FORBI
  * which it strips from what it sends) only over HTTP.
  */
 export function clientError(error: GraphQLError, transport: 'http' | 'socket'): GraphQLError {
-  const { http, originalError: parserError, unexpected: _unexpected, ...extensions } = error.extensions ?? {};
+  // `unexpected` too is yoga's (it answers 500 for it, and strips it from what it sends)
+  const { http, originalError: parserError, unexpected, ...extensions } = error.extensions ?? {};
   const given = extensions.code;
   const code = typeof given === 'string' && CODES.has(given) ? given : given === 'INTERNAL_SERVER_ERROR' ? 'INTERNAL' : 'BAD_USER_INPUT';
-  const clean = code === given && parserError === undefined && _unexpected === undefined && (transport === 'http' || http === undefined);
+  const clean = code === given && parserError === undefined && (transport === 'http' || (http === undefined && unexpected === undefined));
   if (clean) return error;
   let status = transport === 'http' ? (http as { spec?: boolean; status?: number; headers?: Record<string, string> } | undefined) : undefined;
   // yoga answers an application/json client 200 for a `spec` error unless that error carries a
@@ -40,7 +41,7 @@ export function clientError(error: GraphQLError, transport: 'http' | 'socket'): 
     positions: error.positions,
     path: error.path,
     originalError: error.originalError,
-    extensions: { ...extensions, code, ...(status ? { http: status } : {}) },
+    extensions: { ...extensions, code, ...(status ? { http: status } : {}), ...(transport === 'http' && unexpected !== undefined ? { unexpected } : {}) },
   });
 }
 
