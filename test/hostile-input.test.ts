@@ -108,6 +108,14 @@ describe('text that PostgreSQL cannot store (U+0000, lone surrogates)', () => {
     expect((await user.ok('{ myUserProfile { version } }')).myUserProfile.version).toBe(before);
   });
 
+  it('Basic credentials whose appKey holds U+0000 (or cannot be an appKey) are UNAUTHENTICATED, never INTERNAL', async () => {
+    for (const appKey of ['a\u0000b', `${app.appKey}\u0000`, 'x'.repeat(10_000)]) {
+      const client = new GraphQLClient(server.url, `Basic ${Buffer.from(`${appKey}:${app.appSecret}`).toString('base64')}`);
+      const result = await client.request('{ appSettings { defaultProfileVisibility } }');
+      expect(result.errors?.[0]?.extensions?.code, JSON.stringify(appKey.slice(0, 40))).toBe('UNAUTHENTICATED');
+    }
+  });
+
   it('every string argument refuses U+0000 and lone surrogates with BAD_USER_INPUT from its resolver, never INTERNAL', async () => {
     const user = await app.user('nul-args');
     await app.user('nul-other');
