@@ -103,7 +103,7 @@ async function startServer(env: Record<string, string>) {
     while ((nl = buffer.indexOf('\n')) >= 0) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
-      url ??= /GraphiQL at (http:\/\/\S+)/.exec(line)?.[1];
+      url ??= /server ready: GraphQL endpoint at (http:\/\/\S+)/.exec(line)?.[1];
       metricsUrl ??= /Prometheus metrics at (http:\/\/\S+)/.exec(line)?.[1];
       try {
         const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
@@ -111,7 +111,7 @@ async function startServer(env: Record<string, string>) {
         if ((entry.level ?? 0) >= 50) logs.error++;
         if ((entry.level ?? 0) >= 40 && logs.samples.length < 20) logs.samples.push(`${entry.msg}${entry.err?.message ? `: ${entry.err.message}` : ''}`);
       } catch {
-        if (line.trim() && !url && logs.samples.length < 20 && !line.includes('GraphiQL at') && !line.includes('metrics at')) logs.samples.push(line);
+        if (line.trim() && !url && logs.samples.length < 20 && !line.includes('server ready: GraphQL endpoint at') && !line.includes('metrics at')) logs.samples.push(line);
       }
     }
   };

@@ -10,7 +10,8 @@ import type { Services } from './context.ts';
 import { connectDatabase, migrateToLatest, type DatabaseTarget } from './db/connect.ts';
 import { createInProcessBus } from './events/bus.ts';
 import { createGraphQLHandler } from './http/yoga.ts';
-import { payloadTooLarge, readBodyWithin, useBufferedBody } from './http/limits.ts';
+import { GraphiQLPage } from './http/graphiql.ts';
+import { malformedBody, payloadTooLarge, readBodyWithin, useBufferedBody } from './http/limits.ts';
 import { listenOn, urlOf } from './http/listen.ts';
 import { checkReadiness } from './http/readiness.ts';
 import { createRateLimiter } from './ratelimit/plugin.ts';
@@ -131,6 +132,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   const devApp = persistentEmbedded ? await ensureDevApp(db, target.dataDir!, clock.now()) : undefined;
 
   const yoga = createGraphQLHandler(services, { rateLimiter });
+  const graphiql = config.graphiql ? new GraphiQLPage('/graphql') : undefined;
   // responses being worked on, so that a shutdown lets them finish (and closes their sockets after)
   const inFlight = new Set<ServerResponse>();
   let shuttingDown = false;
@@ -192,6 +194,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       const { httpStatus, body } = await checkReadiness(db, wakeups);
       return json(res, httpStatus, body);
     }
+    if (graphiql?.wants(req, path)) return graphiql.serve(req, res);
     // the body limit: a declared Content-Length up front, and every body counted as it streams in
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > config.maxBodyBytes) return payloadTooLarge(res, config.maxBodyBytes);
@@ -199,7 +202,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       const body = await readBodyWithin(req, config.maxBodyBytes).catch(() => undefined);
       if (body === undefined) return void req.destroy(); // the client went away
       if (body === null) return payloadTooLarge(res, config.maxBodyBytes);
-      useBufferedBody(req, body);
+      if (useBufferedBody(req, body) === 'not utf-8') return malformedBody(res);
     }
     return yoga(req, res);
   }

@@ -12,6 +12,39 @@ export type ErrorCode =
   | 'CURSOR_EXPIRED'
   | 'INTERNAL';
 
+const CODES: ReadonlySet<string> = new Set<ErrorCode>(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'LIMIT_EXCEEDED', 'VERSION_CONFLICT', 'RATE_LIMITED', 'CURSOR_EXPIRED', 'INTERNAL']);
+
+/**
+ * An error as a client sees it, the same over HTTP and graphql-ws: a SPEC §7 code (GraphQL's and
+ * graphql-yoga's own errors — unparsable or ambiguous documents, validation, variables, malformed
+ * requests — are the client's input: BAD_USER_INPUT), and none of yoga's internals: not the JSON
+ * parser's own message (`extensions.originalError`), and `extensions.http` (yoga's response status,
+ * which it strips from what it sends) only over HTTP.
+ */
+export function clientError(error: GraphQLError, transport: 'http' | 'socket'): GraphQLError {
+  // `unexpected` too is yoga's (it answers 500 for it, and strips it from what it sends)
+  const { http, originalError: parserError, unexpected, ...extensions } = error.extensions ?? {};
+  const given = extensions.code;
+  const code = typeof given === 'string' && CODES.has(given) ? given : given === 'INTERNAL_SERVER_ERROR' ? 'INTERNAL' : 'BAD_USER_INPUT';
+  const clean = code === given && parserError === undefined && (transport === 'http' || (http === undefined && unexpected === undefined));
+  if (clean) return error;
+  let status = transport === 'http' ? (http as { spec?: boolean; status?: number; headers?: Record<string, string> } | undefined) : undefined;
+  // yoga answers an application/json client 200 for a `spec` error unless that error carries a
+  // non-GraphQL originalError; without it, the status is made explicit so it stays what it was
+  if (status && parserError !== undefined) {
+    const { spec: _spec, ...rest } = status;
+    status = rest;
+  }
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: { ...extensions, code, ...(status ? { http: status } : {}), ...(transport === 'http' && unexpected !== undefined ? { unexpected } : {}) },
+  });
+}
+
 export interface ErrorDetails {
   /** RongCloud's numeric error code, where it defines one */
   rcCode?: number;

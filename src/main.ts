@@ -20,8 +20,8 @@ if (started.devApp) {
   if (started.operatorToken) console.log(`Operator token: ${started.operatorToken}`);
 }
 if (started.metricsUrl) console.log(`Prometheus metrics at ${started.metricsUrl}`);
-// last, so that whoever waits for this line has everything above it
-console.log(`Profile hosting server ready: GraphiQL at ${started.url}`);
+// last, so that whoever waits for this line has everything above it; the same with or without GraphiQL
+console.log(`Profile hosting server ready: GraphQL endpoint at ${started.url}${app.services.config.graphiql ? ' (GraphiQL there in a browser)' : ''}`);
 
 // SPEC §14: drain, then exit 0; past SHUTDOWN_GRACE_MS (something hangs) exit 1 anyway; a second
 // signal during the drain exits at once

@@ -51,7 +51,7 @@ interface Running {
   operatorToken: string;
 }
 
-const READY = /Profile hosting server ready: GraphiQL at (http:\/\/\S+\/graphql)/;
+const READY = /Profile hosting server ready: GraphQL endpoint at (http:\/\/\S+\/graphql)/;
 const DEV_APP = /appKey=(\S+)\s+appSecret=(\S+)/;
 const OPERATOR = /Operator token: (\S+)/;
 const METRICS = /Prometheus metrics at (http:\/\/\S+\/metrics)/;

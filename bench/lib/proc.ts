@@ -183,7 +183,7 @@ export const SERVER_NODE_FLAGS = (process.env.BENCH_SERVER_FLAGS ?? '--max-semi-
 
 /** Our server: `node --import tsx src/main.ts` on PostgreSQL (and Redis when given). */
 export function startOurServer(name: string, env: Record<string, string>): Promise<ServerProc> {
-  return startServerProc(name, 'bench/lib/server-main.ts', env, /GraphiQL at (http:\/\/\S+)/, SERVER_NODE_FLAGS);
+  return startServerProc(name, 'bench/lib/server-main.ts', env, /server ready: GraphQL endpoint at (http:\/\/\S+)/, SERVER_NODE_FLAGS);
 }
 
 /** A floor server from bench/floors. */

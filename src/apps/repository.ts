@@ -30,7 +30,14 @@ export async function createApp(db: Kysely<Database>, name: string, now: Date): 
 
 const appByKey = compiledStatement((db, appKey: string) => db.selectFrom('apps').selectAll().where('appKey', '=', appKey));
 
+/**
+ * What an appKey can look like: createApp's are base64url. Anything else names no app, and is not
+ * sent to PostgreSQL (which refuses U+0000 in text with an error, where the caller meant "no such app").
+ */
+const APP_KEY_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
 export async function findApp(db: Kysely<Database>, appKey: string): Promise<AppRow | undefined> {
+  if (!APP_KEY_PATTERN.test(appKey)) return undefined;
   return (await appByKey(db, appKey))[0];
 }
 

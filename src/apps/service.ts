@@ -49,14 +49,27 @@ export async function revokeUserTokens(s: Deps, appKey: string, userId: string):
   return generation !== null;
 }
 
-/** Removes an ext key; each profile that lost a value changed like any backend write. */
+/**
+ * Profiles per `profilesChanged` event: an app with many profiles holding the key records (and the
+ * bus carries) one event per this many, not one per profile. Each row of the log carries them all.
+ */
+export const PROFILES_PER_EVENT = 200;
+
+/**
+ * Removes an ext key; each profile that lost a value changed like any backend write, and its
+ * owner, subscribers and friends are told so as for one (the receivers' messages are the same).
+ */
 export async function removeExtKey(s: Deps, appKey: string, key: string): Promise<boolean> {
   const now = s.clock.now();
-  // the profiles it touches are only known inside: their event order is kept by their versions
+  // the profiles it touches are only known inside (and may be very many, too many to lock each):
+  // their event order is kept by their versions
   return changingApp(s, appKey, async (trx, record) => {
     if (!(await removeExtProfileKey(trx, appKey, key))) return false;
     const changed = await dropExtValues(trx, appKey, key, now);
-    for (const profile of changed) record({ type: 'profileChanged', appKey, userId: profile.userId, profile, at: now.toISOString(), origin: { by: 'backend' } });
+    for (let i = 0; i < changed.length; i += PROFILES_PER_EVENT) {
+      const profiles = changed.slice(i, i + PROFILES_PER_EVENT);
+      record({ type: 'profilesChanged', appKey, userIds: profiles.map((p) => p.userId), profiles, at: now.toISOString(), origin: { by: 'backend' } });
+    }
     return true;
   });
 }

@@ -31,6 +31,12 @@ export type FriendEventPayload =
 export type DomainEvent =
   /** `profile` is the row as committed by this change */
   | { type: 'profileChanged'; appKey: string; userId: string; profile: UserRow; origin: ChangeOrigin; at: string }
+  /**
+   * Many profiles changed at once by one backend operation (an ext key removed from the app): one
+   * event per chunk of them instead of one each. `profiles` are the rows as committed; `userIds`
+   * name them (what the log is searched by).
+   */
+  | { type: 'profilesChanged'; appKey: string; userIds: string[]; profiles: UserRow[]; origin: ChangeOrigin; at: string }
   | {
       type: 'presenceChanged';
       appKey: string;

@@ -16,7 +16,17 @@ export interface Cursor {
 }
 
 const MAX_LENGTH = 256;
+const PAGE_TOKEN_MAX_LENGTH = 1024;
 
+/** The lists whose pages are resumed with a page token; a token of one is refused by another. */
+export type PagedList = 'friends' | 'applications';
+
+/**
+ * Opaque positions handed to one user and handed back by them: `userEvents` cursors and the
+ * `pageToken`s of paginated lists. Each is signed (HMAC under the server's token secret) over its
+ * kind, app and user, so that a forged, edited or borrowed one is refused as BAD_USER_INPUT before
+ * anything in it reaches a query.
+ */
 export class CursorCodec {
   constructor(private readonly secret: string) {}
 
@@ -40,8 +50,29 @@ export class CursorCodec {
     return { position: { x: BigInt(parts[1]!), p: BigInt(parts[2]!) }, at: Number(parts[3]), snapshot: parts[4] === '1' };
   }
 
-  private mac(appKey: string, userId: string, body: string): string {
-    return createHmac('sha256', this.secret).update(`cursor\u0000${appKey}\u0000${userId}\u0000${body}`).digest().subarray(0, 16).toString('base64url');
+  /** A page token for the keyset position `values` (strings) of `list`, for this user only. */
+  encodePage(appKey: string, userId: string, list: PagedList, values: readonly string[]): string {
+    const body = JSON.stringify(values);
+    return `${Buffer.from(body).toString('base64url')}.${this.mac(appKey, userId, body, `page:${list}`)}`;
+  }
+
+  /** The values of a page token this server issued to this user for `list`, or BAD_USER_INPUT naming pageToken. */
+  decodePage(appKey: string, userId: string, list: PagedList, text: string): string[] {
+    const bad = () => badInput('pageToken is not a token returned by this list; pass the nextPageToken of the previous page, or omit it for the first page', { fields: ['pageToken'] });
+    if (text.length === 0 || text.length > PAGE_TOKEN_MAX_LENGTH) throw bad();
+    const match = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{22})$/.exec(text);
+    if (!match) throw bad();
+    const body = Buffer.from(match[1]!, 'base64url').toString('utf8');
+    const expected = Buffer.from(this.mac(appKey, userId, body, `page:${list}`), 'base64url');
+    const given = Buffer.from(match[2]!, 'base64url');
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw bad();
+    const values: unknown = JSON.parse(body); // signed by us: it is what encodePage wrote
+    if (!Array.isArray(values) || !values.every((v) => typeof v === 'string')) throw bad();
+    return values;
+  }
+
+  private mac(appKey: string, userId: string, body: string, kind = 'cursor'): string {
+    return createHmac('sha256', this.secret).update(`${kind}\u0000${appKey}\u0000${userId}\u0000${body}`).digest().subarray(0, 16).toString('base64url');
   }
 }
 

@@ -56,6 +56,9 @@ function placement(event: DomainEvent): { userId: string; direct: boolean } | nu
     case 'appChanged':
       // nobody's stream (no user id is empty): only the relays act on it
       return { userId: '', direct: true };
+    case 'profilesChanged':
+      // several subjects' stream: found by its payload's userIds (ownEventsSince, lastChangesSince)
+      return { userId: '', direct: false };
     case 'friendshipChanged':
     case 'usersCleaned':
       return null;
@@ -195,15 +198,19 @@ export function subjectLock(appKey: string, userId: string) {
 
 /**
  * One receiver's own rows after a place that were committed in `set`: its direct events and its
- * own broadcast changes (own profile), in log order.
+ * own broadcast changes (own profile, alone or in a `profilesChanged` of several), in log order.
  */
 export async function ownEventsSince(db: Kysely<Database>, appKey: string, userId: string, after: LogPosition, set: CommittedSet): Promise<LoggedEvent[]> {
   const rows = await db
     .selectFrom('events')
     .select(COLUMNS)
     .where('appKey', '=', appKey)
-    .where('userId', '=', userId)
-    .where((eb) => eb.or([eb('direct', '=', true), eb('kind', '=', 'profileChanged')]))
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('userId', '=', userId), eb.or([eb('direct', '=', true), eb('kind', '=', 'profileChanged')])]),
+        eb.and([eb('userId', '=', ''), eb('kind', '=', 'profilesChanged'), sql<boolean>`payload->'userIds' ? ${userId}::text`]),
+      ]),
+    )
     .where(sql<boolean>`(xid, position) > (${after.x.toString()}::bigint, ${after.p.toString()}::bigint)`)
     .where(committedIn(set))
     .orderBy('xid')
@@ -227,7 +234,17 @@ export async function lastChangesSince(
     where app_key = ${appKey} and not direct and user_id = any(${subjectIds}::text[])
       and (xid, position) > (${after.x.toString()}::bigint, ${after.p.toString()}::bigint) and ${committedIn(set)}
     order by user_id, kind, xid desc, position desc`.execute(db);
-  return rows.map((r) => ({ userId: r.userId, kind: r.kind, position: { x: BigInt(r.xid), p: BigInt(r.position) } }));
+  // and each subject's last appearance in a change of several profiles at once
+  const { rows: together } = await sql<{ userId: string; xid: string; position: string }>`
+    select distinct on (u) u as "userId", xid::text as xid, position::text as position
+    from events, jsonb_array_elements_text(payload->'userIds') u
+    where app_key = ${appKey} and user_id = '' and kind = 'profilesChanged' and u = any(${subjectIds}::text[])
+      and (xid, position) > (${after.x.toString()}::bigint, ${after.p.toString()}::bigint) and ${committedIn(set)}
+    order by u, xid desc, position desc`.execute(db);
+  return [
+    ...rows.map((r) => ({ userId: r.userId, kind: r.kind, position: { x: BigInt(r.xid), p: BigInt(r.position) } })),
+    ...together.map((r) => ({ userId: r.userId, kind: 'profileChanged' as const, position: { x: BigInt(r.xid), p: BigInt(r.position) } })),
+  ];
 }
 
 /** Deletes up to `limit` of the oldest rows that occurred before `before`; returns how many. */

@@ -258,6 +258,10 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
     for (const logged of own) {
       const { event } = logged;
       const occurredAt = logged.occurredAt.toISOString();
+      if (event.type === 'profilesChanged') {
+        ownProfileAt = { position: logged.position, occurredAt };
+        continue;
+      }
       if (event.type === 'profileChanged') {
         if (event.origin.by === 'user' && event.origin.deviceId !== undefined && event.origin.deviceId === this.connection.info.deviceId) continue;
         ownProfileAt = { position: logged.position, occurredAt };

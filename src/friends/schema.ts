@@ -131,55 +131,41 @@ const FriendEvent = builder.unionType('FriendEvent', {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Page tokens: base64url JSON of a keyset position, tagged with its list so that a token of one
-// list is refused by the other.
+// Page tokens: a keyset position, signed for its list and user (CursorCodec), so that a forged or
+// edited one is refused before it reaches a query.
 
-function encodeToken(value: Record<string, string>): string {
-  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
-}
-
-function decodeToken(token: string, list: 'friends' | 'applications'): Record<string, unknown> {
-  const bad = () => badInput('pageToken is not a token returned by this list', { fields: ['pageToken'] });
-  if (!/^[A-Za-z0-9_-]{1,1024}$/.test(token)) throw bad();
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-  } catch {
-    throw bad();
-  }
-  if (typeof value !== 'object' || value === null || (value as { l?: unknown }).l !== list) throw bad();
-  return value as Record<string, unknown>;
-}
-
-function tokenDate(value: unknown): Date | null {
-  if (typeof value !== 'string') return null;
+function tokenDate(value: string | undefined): Date | null {
+  if (value === undefined) return null;
   const date = new Date(value);
   return Number.isNaN(date.getTime()) || date.toISOString() !== value ? null : date;
 }
 
-function tokenUserId(value: unknown): string | null {
-  return typeof value === 'string' && isValidUserId(value) ? value : null;
+function tokenUserId(value: string | undefined): string | null {
+  return value !== undefined && isValidUserId(value) ? value : null;
 }
 
-const friendsToken = (c: FriendCursor) => encodeToken({ l: 'friends', t: c.addedAt.toISOString(), u: c.friendId });
+const notAPageToken = () => badInput('pageToken is not a token returned by this list', { fields: ['pageToken'] });
 
-function friendsCursor(token: string): FriendCursor {
-  const raw = decodeToken(token, 'friends');
-  const addedAt = tokenDate(raw.t);
-  const friendId = tokenUserId(raw.u);
-  if (!addedAt || !friendId) throw badInput('pageToken is not a token returned by this list', { fields: ['pageToken'] });
+const friendsToken = (ctx: Context, caller: { app: AppRow; userId: string }, c: FriendCursor) =>
+  ctx.cursors.encodePage(caller.app.appKey, caller.userId, 'friends', [c.addedAt.toISOString(), c.friendId]);
+
+function friendsCursor(ctx: Context, caller: { app: AppRow; userId: string }, token: string): FriendCursor {
+  const [t, u] = ctx.cursors.decodePage(caller.app.appKey, caller.userId, 'friends', token);
+  const addedAt = tokenDate(t);
+  const friendId = tokenUserId(u);
+  if (!addedAt || !friendId) throw notAPageToken();
   return { addedAt, friendId };
 }
 
-const applicationsToken = (c: ApplicationCursor) =>
-  encodeToken({ l: 'applications', t: c.createdAt.toISOString(), f: c.fromUserId, u: c.toUserId });
+const applicationsToken = (ctx: Context, caller: { app: AppRow; userId: string }, c: ApplicationCursor) =>
+  ctx.cursors.encodePage(caller.app.appKey, caller.userId, 'applications', [c.createdAt.toISOString(), c.fromUserId, c.toUserId]);
 
-function applicationsCursor(token: string): ApplicationCursor {
-  const raw = decodeToken(token, 'applications');
-  const createdAt = tokenDate(raw.t);
-  const fromUserId = tokenUserId(raw.f);
-  const toUserId = tokenUserId(raw.u);
-  if (!createdAt || !fromUserId || !toUserId) throw badInput('pageToken is not a token returned by this list', { fields: ['pageToken'] });
+function applicationsCursor(ctx: Context, caller: { app: AppRow; userId: string }, token: string): ApplicationCursor {
+  const [t, f, u] = ctx.cursors.decodePage(caller.app.appKey, caller.userId, 'applications', token);
+  const createdAt = tokenDate(t);
+  const fromUserId = tokenUserId(f);
+  const toUserId = tokenUserId(u);
+  if (!createdAt || !fromUserId || !toUserId) throw notAPageToken();
   return { createdAt, fromUserId, toUserId };
 }
 
@@ -225,14 +211,15 @@ builder.queryFields((t) => ({
     authScopes: { user: true },
     args: { pageToken: t.arg.string(), count: t.arg.int({ defaultValue: 50 }) },
     resolve: async (_root, args, ctx) => {
-      const { app, userId } = userCaller(ctx);
+      const caller = userCaller(ctx);
+      const { app, userId } = caller;
       const count = intInRange(args.count ?? 50, 1, PAGE_MAX, 'count');
-      const after = args.pageToken ? friendsCursor(args.pageToken) : null;
+      const after = args.pageToken ? friendsCursor(ctx, caller, args.pageToken) : null;
       // one extra row tells whether another page follows
       const rows = await listFriends(ctx.db, app.appKey, userId, after, count + 1);
       const items = rows.slice(0, count);
       const last = items[items.length - 1];
-      return { items, nextPageToken: rows.length > count && last ? friendsToken(last) : null };
+      return { items, nextPageToken: rows.length > count && last ? friendsToken(ctx, caller, last) : null };
     },
   }),
   checkFriends: t.field({
@@ -258,9 +245,10 @@ builder.queryFields((t) => ({
       count: t.arg.int({ defaultValue: 50 }),
     },
     resolve: async (_root, args, ctx) => {
-      const { app, userId } = userCaller(ctx);
+      const caller = userCaller(ctx);
+      const { app, userId } = caller;
       const count = intInRange(args.count ?? 50, 1, PAGE_MAX, 'count');
-      const after = args.pageToken ? applicationsCursor(args.pageToken) : null;
+      const after = args.pageToken ? applicationsCursor(ctx, caller, args.pageToken) : null;
       const now = ctx.clock.now();
       const filter = { direction: (args.direction ?? null) as ApplicationDirection | null, status: (args.status ?? null) as ApplicationStatus | null };
       const rows = await listApplications(ctx.db, app.appKey, userId, filter, after, count + 1, now);
@@ -268,7 +256,7 @@ builder.queryFields((t) => ({
       const last = page[page.length - 1];
       return {
         items: page.map((row) => applicationView(row, userId, now)),
-        nextPageToken: rows.length > count && last ? applicationsToken(last) : null,
+        nextPageToken: rows.length > count && last ? applicationsToken(ctx, caller, last) : null,
       };
     },
   }),

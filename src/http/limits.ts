@@ -1,7 +1,8 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Config } from '../config.ts';
 
 export type QueryLimitConfig = Pick<Config, 'maxQueryDepth' | 'maxQueryAliases' | 'maxQueryTokens' | 'maxQueryDirectives' | 'maxQueryCost' | 'introspection'>;
@@ -48,11 +49,11 @@ export function useQueryLimits(config: QueryLimitConfig): Plugin[] {
           },
         ],
       },
-      // "Did you mean …?" would spell out the schema that disabled introspection hides
-      blockFieldSuggestion: { enabled: !config.introspection },
+      // suggestions are removed by useNoSuggestions below, which covers what this one misses
+      blockFieldSuggestion: { enabled: false },
     }) as Plugin,
   ];
-  if (!config.introspection) plugins.push(useNoIntrospection());
+  if (!config.introspection) plugins.push(useNoIntrospection(), useNoSuggestions());
   return plugins;
 }
 
@@ -66,6 +67,50 @@ function useNoIntrospection(): Plugin {
     onValidate({ addValidationRule }) {
       addValidationRule(NoSchemaIntrospectionCustomRule);
     },
+  };
+}
+
+const SUGGESTION = /\s*Did you mean [^?]*\?/g;
+
+function withoutSuggestion<E extends Error>(error: E): E | GraphQLError {
+  if (!(error instanceof GraphQLError) || !error.message.includes('Did you mean')) return error;
+  return new GraphQLError(error.message.replace(SUGGESTION, ''), {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: error.extensions,
+  });
+}
+
+function resultWithoutSuggestions<T extends { errors?: readonly Error[] }>(result: T): T {
+  if (!result.errors?.some((e) => e.message.includes('Did you mean'))) return result;
+  return { ...result, errors: result.errors.map(withoutSuggestion) };
+}
+
+/**
+ * INTROSPECTION=false: no "Did you mean …?" in any error, which would spell out the schema that
+ * introspection hides — field, argument, type and enum value names, from validation and from the
+ * coercion of variables at execution, over HTTP and graphql-ws alike. (graphql-armor's
+ * blockFieldSuggestion only masks quoted names in validation errors, so enum values —
+ * `Did you mean the enum value "EVERYONE"?` — and variables got through.)
+ */
+function useNoSuggestions(): Plugin {
+  return {
+    onValidate: () => ({ valid, result, setResult }) => {
+      if (!valid) setResult(result.map(withoutSuggestion));
+    },
+    onExecute: () => ({
+      onExecuteDone: ({ result, setResult }) => {
+        if (!isAsyncIterable(result)) setResult(resultWithoutSuggestions(result));
+      },
+    }),
+    onSubscribe: () => ({
+      onSubscribeResult: ({ result, setResult }) => {
+        if (!isAsyncIterable(result)) setResult(resultWithoutSuggestions(result));
+      },
+    }),
   };
 }
 
@@ -124,19 +169,23 @@ const JSON_TYPES = new Set(['application/json', 'application/graphql+json']);
  * body, and JSON that does not parse (yoga reports it, from the bytes), goes as an async iterable
  * (a Buffer or string would be walked key by key).
  */
-export function useBufferedBody(req: IncomingMessage, chunks: Buffer[]): void {
+export function useBufferedBody(req: IncomingMessage, chunks: Buffer[]): 'ok' | 'not utf-8' {
   const type = req.headers['content-type']?.split(';', 1)[0]!.trim().toLowerCase();
+  // a GraphQL request is text: malformed UTF-8 would be decoded to U+FFFD and stored as such
+  // (multipart bodies may carry binary parts)
+  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  if (!type?.startsWith('multipart/') && !isUtf8(bytes)) return 'not utf-8';
   if (type !== undefined && JSON_TYPES.has(type)) {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      parsed = JSON.parse(bytes.toString('utf8'));
     } catch {
       parsed = undefined;
     }
     // an empty object or array would make @whatwg-node/server read the (consumed) stream instead
     if (parsed !== null && typeof parsed === 'object' && Object.keys(parsed).length > 0) {
       (req as IncomingMessage & { body?: unknown }).body = parsed;
-      return;
+      return 'ok';
     }
   }
   (req as IncomingMessage & { body?: unknown }).body = {
@@ -145,6 +194,14 @@ export function useBufferedBody(req: IncomingMessage, chunks: Buffer[]): void {
       yield* chunks;
     },
   };
+  return 'ok';
+}
+
+/** 400 for a body that is not valid UTF-8: refused before it is parsed, nothing runs. */
+export function malformedBody(res: ServerResponse): void {
+  const body = JSON.stringify({ errors: [{ message: 'request body is not valid UTF-8', extensions: { code: 'BAD_USER_INPUT' } }] });
+  res.writeHead(400, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 /** 413, and the connection is closed rather than the rest of the body read. */

@@ -2,7 +2,6 @@ import type { IncomingMessage } from 'node:http';
 import { GraphQLError, getOperationAST } from 'graphql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createContext, type Context, type Services } from '../context.ts';
 import { schema } from '../schema/index.ts';
 import { useObservability } from './observe.ts';
@@ -13,14 +12,8 @@ import { rateLimitedError } from '../ratelimit/abuse.ts';
 import type { RateLimiter } from '../ratelimit/limiter.ts';
 import type { RealtimeConnection } from '../realtime/connection.ts';
 import { useSharedEventExecution } from '../realtime/shared-execution.ts';
-
-const EXAMPLE_QUERY = `# Set "Authorization" in Headers below:
-#   user calls:    Bearer <user token from issueUserToken>
-#   backend calls: Basic base64(appKey:appSecret)
-query MyProfile {
-  myUserProfile { userId name portraitUri email version updatedAt restricted }
-}
-`;
+import { badInput, clientError } from '../errors.ts';
+import { deviceIdProblem } from '../profiles/rules.ts';
 
 /**
  * Errors reach clients with `extensions.code`. Our own errors carry one already; GraphQL's
@@ -39,29 +32,11 @@ function maskError(error: unknown, log: Services['log']): Error {
   return new GraphQLError('Internal server error', { nodes: source?.nodes, path: source?.path, extensions: { code: 'INTERNAL' } });
 }
 
-// yoga's own codes for malformed requests and documents; the spec's closed set calls them BAD_USER_INPUT
-const REQUEST_CODES = new Set(['BAD_REQUEST', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED']);
-
-function withCode(error: GraphQLError): GraphQLError {
-  const code = error.extensions?.code;
-  if (code && !REQUEST_CODES.has(code as string)) return error;
-  return new GraphQLError(error.message, {
-    nodes: error.nodes,
-    source: error.source,
-    positions: error.positions,
-    path: error.path,
-    originalError: error.originalError, // carries the HTTP status yoga answers with
-    // for invalid JSON yoga also puts the parser's message in extensions.originalError (the client's own
-    // input, no stack); removing it changes the status yoga answers with, so it stays
-    extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
-  });
-}
-
 /** Every error leaving over HTTP gets a code, and is counted by it. */
 const useErrorCodes = (metrics: Services['metrics']): Plugin => ({
   onResultProcess({ result, setResult }) {
     if (Array.isArray(result) || !result || typeof result !== 'object' || !('errors' in result) || !result.errors?.length) return;
-    const errors = result.errors.map((e) => withCode(e as GraphQLError));
+    const errors = result.errors.map((e) => clientError(e as GraphQLError, 'http'));
     metrics.countErrors(errors);
     setResult({ ...result, errors } as never);
   },
@@ -88,6 +63,9 @@ export function createGraphQLHandler(services: Services, options: { rateLimiter:
         });
       }
       const { request } = initial;
+      const deviceId = request.headers.get('x-device-id') ?? undefined;
+      const deviceIdWrong = deviceId === undefined ? null : deviceIdProblem(deviceId);
+      if (deviceIdWrong) throw badInput(`X-Device-Id ${deviceIdWrong}`, { fields: ['x-device-id'] });
       const req = (initial as unknown as { req?: IncomingMessage }).req;
       const ip = req ? services.clientIp(req) : 'unknown';
       const caller = await services.callers.fromAuthorization(request.headers.get('authorization'), ip);
@@ -96,18 +74,10 @@ export function createGraphQLHandler(services: Services, options: { rateLimiter:
         const refused = caller.throttled ?? (await services.abuse.failed(ip, caller.wrongSecretOf));
         if (refused) throw rateLimitedError(refused, refused.key.startsWith('app-') ? 'app\'s failed authentications' : 'address', true);
       }
-      return createContext(services, caller, { deviceId: request.headers.get('x-device-id') ?? undefined });
+      return createContext(services, caller, { deviceId });
     },
-    graphiql: services.config.graphiql
-      ? {
-          title: 'Profile hosting server',
-          defaultQuery: EXAMPLE_QUERY,
-          headers: JSON.stringify({ Authorization: 'Bearer <user token>' }, null, 2),
-          subscriptionsProtocol: 'WS',
-        }
-      : false,
-    // bundled GraphiQL: the default one loads from a CDN and is blank offline
-    renderGraphiQL,
+    // the page is served before yoga, rendered and compressed once (src/http/graphiql.ts)
+    graphiql: false,
     // yoga answers any origin by default; here only CORS_ORIGINS (none by default: same origin only)
     cors: corsOption(services.config.corsOrigins),
     plugins: [

@@ -67,6 +67,20 @@ export function textProblem(value: string, max: number): string | null {
   return null;
 }
 
+export const DEVICE_ID_MAX = 128;
+
+/**
+ * Why a device id (connection_init `deviceId`, HTTP `X-Device-Id`) is unacceptable, or null. It is
+ * stored with the connection and compared, never shown: no control characters at all (U+0000 is
+ * one PostgreSQL cannot store), no lone surrogates.
+ */
+export function deviceIdProblem(value: unknown): string | null {
+  if (typeof value !== 'string' || value.length === 0 || value.length > DEVICE_ID_MAX) return `must be a string of 1 to ${DEVICE_ID_MAX} characters`;
+  if (/[\u0000-\u001F\u007F-\u009F]/.test(value)) return 'contains a control character';
+  if (!value.isWellFormed()) return 'contains an unpaired surrogate';
+  return null;
+}
+
 export function isValidUserId(value: string): boolean {
   return USER_ID_PATTERN.test(value);
 }

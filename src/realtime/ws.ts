@@ -13,7 +13,8 @@ import { RealtimeConnection } from './connection.ts';
 import { SplicingWebSocket } from './pre-serialized.ts';
 import { ExpiryWheel } from './expiry-wheel.ts';
 import { acceptedUntil } from '../auth/tokens.ts';
-import { appError } from '../errors.ts';
+import { appError, badInput, clientError } from '../errors.ts';
+import { deviceIdProblem } from '../profiles/rules.ts';
 import type { UserTopics } from './topics.ts';
 
 export interface WebSocketLimits {
@@ -83,8 +84,6 @@ const DELIVERIES = Symbol('deliveries');
 
 /** graphql-ws's "Too many requests" close code, also used for a user over its connection limit. */
 const CLOSE_TOO_MANY = CloseCode.TooManyInitialisationRequests; // 4429
-
-const DEVICE_ID_MAX = 128;
 
 /** SPEC §1: a socket lives no longer than its token; it is closed with this code and reason. */
 const CLOSE_TOKEN_EXPIRED = { code: CloseCode.Forbidden, reason: 'token expired' } as const;
@@ -296,8 +295,9 @@ export function attachWebSocket(
           socket.close(CloseCode.BadRequest, `platform must be one of ${PLATFORMS.join(', ')}`);
           return false;
         }
-        if (deviceId !== undefined && (typeof deviceId !== 'string' || deviceId.length === 0 || deviceId.length > DEVICE_ID_MAX)) {
-          socket.close(CloseCode.BadRequest, `deviceId must be a string of 1 to ${DEVICE_ID_MAX} characters`);
+        const deviceIdWrong = deviceId === undefined ? null : deviceIdProblem(deviceId);
+        if (deviceIdWrong) {
+          socket.close(CloseCode.BadRequest, `deviceId ${deviceIdWrong}`);
           return false;
         }
         const authToken = tokenIn(params);
@@ -324,8 +324,12 @@ export function attachWebSocket(
         await connection.dispose().catch((error) => deps.services.log.error({ err: error }, 'closing a connection failed'));
       },
       onNext: (_ctx, _id, _payload, args, result) => {
-        if (result.errors) deps.services.metrics.countErrors(result.errors);
         deliveredCounter(args)?.inc();
+        if (!result.errors) return;
+        // errors of execution itself (e.g. variables that do not coerce) carry no code yet
+        const errors = result.errors.map((e) => clientError(e, 'socket'));
+        deps.services.metrics.countErrors(errors);
+        return { ...result, errors };
       },
       onError: (_ctx, _id, _payload, errors) => {
         deps.services.metrics.countErrors(errors);
@@ -367,10 +371,12 @@ export function attachWebSocket(
         try {
           document = parse(payload.query);
         } catch (error) {
-          return [withBadInputCode(error as GraphQLError)];
+          return [clientError(error as GraphQLError, 'socket')];
         }
         const errors = validate(schema, document);
-        if (errors.length) return errors.map(withBadInputCode);
+        if (errors.length) return errors.map((e: GraphQLError) => clientError(e, 'socket'));
+        // what yoga answers over HTTP before executing (execute would fail without a code)
+        if (!getOperationAST(document, payload.operationName)) return [badInput('Could not determine what operation to execute.')];
         return {
           schema,
           operationName: payload.operationName,
@@ -384,6 +390,22 @@ export function attachWebSocket(
     wss,
     0, // keep-alive: the sweep above
   );
+  // graphql-ws prints a socket's errors with console.error and closes it with 4500. They are the
+  // peer's doing (a frame over maxPayload, invalid UTF-8), and ws has already closed the socket with
+  // the right code (1009, 1007): they go to the log instead. Registered after useServer's own
+  // listener, which it replaces.
+  wss.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (error: Error & { code?: string }) => {
+      // ws's codes for frames a peer got wrong: its message says enough, a stack says nothing
+      if (typeof error.code === 'string' && error.code.startsWith('WS_ERR_')) {
+        deps.services.log.warn({ code: error.code, reason: error.message }, 'websocket error: socket closed');
+        return;
+      }
+      deps.services.log.error({ err: error }, 'websocket error: socket closed');
+      closeSocket(socket, CloseCode.InternalServerError, 'Internal server error');
+    });
+  });
 
   return {
     connections: () => [...bySocket.values()],
@@ -425,13 +447,4 @@ const CLOSE_GRACE_MS = 10_000;
 function closeSocket(socket: WebSocket, code: number, reason: string): void {
   socket.close(code, reason);
   setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
-}
-
-function withBadInputCode(error: GraphQLError): GraphQLError {
-  return new GraphQLError(error.message, {
-    nodes: error.nodes,
-    source: error.source,
-    positions: error.positions,
-    extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
-  });
 }

@@ -1,14 +1,14 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
-import type { Database } from '../db/database.ts';
-import type { DomainEvent } from '../events/bus.ts';
+import type { AppRow, Database, ExtProfileKeyRow, UserRow } from '../db/database.ts';
+import type { ChangeOrigin, DomainEvent } from '../events/bus.ts';
 import type { LoggedEvent } from '../events/repository.ts';
 import type { AppConfigCache } from '../apps/config-cache.ts';
-import { friendIdsOf } from '../friends/repository.ts';
+import { friendIdsOf, friendsOfEach } from '../friends/repository.ts';
 import type { ProfileView } from '../profiles/view.ts';
 import type { RealtimeMessage, StatusMessage } from '../realtime/messages.ts';
 import { viewsByAudience } from '../visibility/views.ts';
-import { subscribersOf, type Subscriber } from './repository.ts';
+import { subscribersOf, subscribersOfEach, type Subscriber } from './repository.ts';
 
 /** WebSocket close code for connections whose credentials stopped being valid. */
 export const CLOSE_FORBIDDEN = 4403;
@@ -53,6 +53,8 @@ export class Audiences {
     switch (event.type) {
       case 'profileChanged':
         return this.profileChanged(event, changeId, mark, wanted);
+      case 'profilesChanged':
+        return this.profilesChanged(event, changeId, mark, wanted);
       case 'presenceChanged':
         return this.presenceChanged(event, changeId, mark, wanted);
       default:
@@ -70,31 +72,37 @@ export class Audiences {
       friendIdsOf(this.db, appKey, profile.userId),
     ]);
     if (!app) return [];
-    // the profile as it was committed (the log holds it as JSON), cut once per audience
-    const views = viewsByAudience(profile, app, extKeys);
-    const friendSet = new Set(friends);
-    const change: Change = {
-      subjectId: profile.userId,
-      details: [],
-      changeTime: new Date(profile.updatedAt).toISOString(),
-      incarnation: new Date(profile.createdAt).getTime(),
-      order: profile.version,
-      ...mark,
-    };
-    const out: Addressed[] = [];
-    if (wanted(appKey, profile.userId)) out.push({ appKey, userId: profile.userId, message: { kind: 'ownProfile', origin: event.origin, profile: views.self, ...mark } });
-    const toFriend = `${changeId}:USER_PROFILE:friend`;
-    const toOther = `${changeId}:USER_PROFILE:other`;
-    for (const s of subscribers) {
-      if (!wanted(appKey, s.subscriberId)) continue;
-      const friend = friendSet.has(s.subscriberId);
-      const message = statusMessage(change, 'USER_PROFILE', s, friend ? views.friend : views.other, friend ? toFriend : toOther);
-      if (friend) message.continued = true; // its FRIEND_USER_PROFILE message follows
-      out.push({ appKey, userId: s.subscriberId, message });
+    return profileMessages({ app, extKeys, profile, origin: event.origin, subscribers, friends, changeId, mark, wanted });
+  }
+
+  /**
+   * Several profiles changed at once: the messages of one `profileChanged` for each, with two
+   * lookups for all of them (their subscribers, their friends) instead of two per profile. A
+   * receiver that gets several messages from this one log row gets all but its last marked
+   * `continued`, so that a cursor from them resumes at this row, not past it.
+   */
+  private async profilesChanged(event: Extract<DomainEvent, { type: 'profilesChanged' }>, changeId: string, mark: Mark, wanted: ReceiverFilter): Promise<Addressed[]> {
+    const { appKey } = event;
+    const [app, extKeys, subscribers, friends] = await Promise.all([
+      this.appConfig.app(appKey),
+      this.appConfig.extKeys(appKey),
+      subscribersOfEach(this.db, appKey, event.userIds, 'USER_PROFILE', this.clock.now()),
+      friendsOfEach(this.db, appKey, event.userIds),
+    ]);
+    if (!app) return [];
+    const statuses: Addressed[] = [];
+    const own: Addressed[] = [];
+    for (const profile of event.profiles) {
+      const id = `${changeId}:${profile.userId}`;
+      for (const a of profileMessages({ app, extKeys, profile, origin: event.origin, subscribers: subscribers.get(profile.userId) ?? [], friends: friends.get(profile.userId) ?? [], changeId: id, mark, wanted })) {
+        (a.message.kind === 'ownProfile' ? own : statuses).push(a);
+      }
     }
-    const friendMessage = statusMessage(change, 'FRIEND_USER_PROFILE', null, views.friend, `${changeId}:FRIEND_USER_PROFILE`);
-    for (const friendId of friends) if (wanted(appKey, friendId)) out.push({ appKey, userId: friendId, message: friendMessage });
-    return out;
+    // statuses first and each receiver's own profile last: only a status can be `continued`
+    const out = [...statuses, ...own];
+    const last = new Map<string, number>();
+    out.forEach((a, i) => last.set(a.userId, i));
+    return out.map((a, i) => (a.message.kind === 'status' && last.get(a.userId) !== i && !a.message.continued ? { ...a, message: { ...a.message, continued: true } } : a));
   }
 
   private async presenceChanged(event: Extract<DomainEvent, { type: 'presenceChanged' }>, changeId: string, mark: Mark, wanted: ReceiverFilter): Promise<Addressed[]> {
@@ -117,6 +125,47 @@ export class Audiences {
     for (const friendId of friends) if (wanted(appKey, friendId)) out.push({ appKey, userId: friendId, message: friendMessage });
     return out;
   }
+}
+
+/** The messages of one profile's change: its owner's own profile, its subscribers' and friends' statuses. */
+function profileMessages(c: {
+  app: AppRow;
+  extKeys: ExtProfileKeyRow[];
+  profile: UserRow;
+  origin: ChangeOrigin;
+  subscribers: Subscriber[];
+  friends: string[];
+  changeId: string;
+  mark: Mark;
+  wanted: ReceiverFilter;
+}): Addressed[] {
+  const { app, extKeys, profile, subscribers, friends, changeId, mark, wanted } = c;
+  const appKey = app.appKey;
+  // the profile as it was committed (the log holds it as JSON), cut once per audience
+  const views = viewsByAudience(profile, app, extKeys);
+  const friendSet = new Set(friends);
+  const change: Change = {
+    subjectId: profile.userId,
+    details: [],
+    changeTime: new Date(profile.updatedAt).toISOString(),
+    incarnation: new Date(profile.createdAt).getTime(),
+    order: profile.version,
+    ...mark,
+  };
+  const out: Addressed[] = [];
+  if (wanted(appKey, profile.userId)) out.push({ appKey, userId: profile.userId, message: { kind: 'ownProfile', origin: c.origin, profile: views.self, ...mark } });
+  const toFriend = `${changeId}:USER_PROFILE:friend`;
+  const toOther = `${changeId}:USER_PROFILE:other`;
+  for (const s of subscribers) {
+    if (!wanted(appKey, s.subscriberId)) continue;
+    const friend = friendSet.has(s.subscriberId);
+    const message = statusMessage(change, 'USER_PROFILE', s, friend ? views.friend : views.other, friend ? toFriend : toOther);
+    if (friend) message.continued = true; // its FRIEND_USER_PROFILE message follows
+    out.push({ appKey, userId: s.subscriberId, message });
+  }
+  const friendMessage = statusMessage(change, 'FRIEND_USER_PROFILE', null, views.friend, `${changeId}:FRIEND_USER_PROFILE`);
+  for (const friendId of friends) if (wanted(appKey, friendId)) out.push({ appKey, userId: friendId, message: friendMessage });
+  return out;
 }
 
 type Mark = { position: LoggedEvent['position']; occurredAt: string };
