@@ -197,8 +197,8 @@ describe('hostile documents: BAD_USER_INPUT quickly, no 5xx, no hang', () => {
 // ---------------------------------------------------------------------------------------------
 // Hostile input that other work in progress fixes: enabled once it lands
 
-describe('known items (disabled until their fixes land)', () => {
-  it.skip('a document with two operations and no operationName is BAD_USER_INPUT over HTTP and graphql-ws [known item: error codes for multi-operation documents]', async () => {
+describe('malformed documents, bodies and device ids', () => {
+  it('a document with two operations and no operationName is BAD_USER_INPUT over HTTP and graphql-ws', async () => {
     const query = 'query A { __typename } query B { __typename }';
     const errors = expectRefused(await send({ query }), 'two operations');
     expect(errors[0]!.extensions?.code).toBe('BAD_USER_INPUT');
@@ -210,7 +210,7 @@ describe('known items (disabled until their fixes land)', () => {
     raw.ws.close();
   });
 
-  it.skip('a body that is not valid UTF-8 is refused with 400 BAD_USER_INPUT, not read with U+FFFD in it [known item: invalid UTF-8 -> 400]', async () => {
+  it('a body that is not valid UTF-8 is refused with 400 BAD_USER_INPUT, not read with U+FFFD in it', async () => {
     const body = Buffer.concat([Buffer.from('{"query":"mutation($n: String) { updateMyUserProfile(profile: { name: $n }) { version } }","variables":{"n":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}')]);
     await unchanged(async () => {
       const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: bearer(token) }, body });
@@ -219,7 +219,7 @@ describe('known items (disabled until their fixes land)', () => {
     });
   });
 
-  it.skip('a deviceId with U+0000 in connection_init closes with 4400, not 4500 [known item: U+0000 in deviceId]', async () => {
+  it('a deviceId with U+0000 in connection_init closes with 4400, not 4500', async () => {
     const raw = await openRaw(server.url);
     raw.send({ type: 'connection_init', payload: { authToken: wsToken, platform: 'WEB', deviceId: 'a\u0000b' } });
     expect((await raw.closed).code).toBe(4400);

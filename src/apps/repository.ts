@@ -43,6 +43,7 @@ export async function findApp(db: Kysely<Database>, appKey: string): Promise<App
 
 /** The app and its fast secret check (if one was written), for Basic auth. */
 export async function findAppWithSecretCheck(db: Kysely<Database>, appKey: string): Promise<{ app: AppRow; check?: { keyId: string; check: string } } | undefined> {
+  if (!APP_KEY_PATTERN.test(appKey)) return undefined;
   const row = await db
     .selectFrom('apps')
     .leftJoin('appSecretChecks as c', 'c.appKey', 'apps.appKey')

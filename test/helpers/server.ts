@@ -53,9 +53,11 @@ export async function startTestServer(options: { config?: Partial<Config> } = {}
       presenceOfflineGraceMs: 0,
       metricsPort: 0,
       metricsHost: '127.0.0.1',
-      // every test client comes from 127.0.0.1: the per-IP and per-user connect limits are tested
-      // on servers of their own (test/abuse-limits.test.ts)
+      // every test client comes from 127.0.0.1, and some tests send many wrong credentials on
+      // purpose: the per-IP, per-user-connect and per-app-failure limits are tested on servers of
+      // their own (test/abuse-limits.test.ts)
       rateLimitIpPerSecond: 0,
+      rateLimitAppAuthFailuresPerSecond: 0,
       rateLimitIpConnectsPerSecond: 0,
       rateLimitUserConnectsPerSecond: 0,
       ...options.config,
