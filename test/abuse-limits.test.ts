@@ -142,6 +142,14 @@ describe('Basic auth under a flood of wrong secrets', () => {
     expect((await from(app.backend, addr(20)).request(SETTINGS)).errors).toBeUndefined();
   });
 
+  it("an app's first burst of calls with its right secret: one slow hash for all of them, none refused", async () => {
+    const app = await server.newApp();
+    const slowBefore = server.app.services.callers.stats.slowHashes;
+    const results = await Promise.all(Array.from({ length: 40 }, () => from(app.backend, addr(40)).request(SETTINGS)));
+    expect(results.map((r) => r.errors?.[0]?.extensions?.code ?? 'ok')).toEqual(Array(40).fill('ok'));
+    expect(server.app.services.callers.stats.slowHashes - slowBefore).toBe(1);
+  });
+
   it('an IP that spent its failure budget has new credentials refused unchecked (guessing stays slow)', async () => {
     const app = await server.newApp();
     await from(app.backend, addr(30)).ok(SETTINGS);

@@ -99,6 +99,8 @@ const MAX_WAITING_HASHES = 16;
 export class CallerResolver {
   private readonly verifiedSecrets = new Map<string, { digest: Buffer; until: number }>();
   private readonly failedDigests = new Map<string, number>();
+  /** slow checks in flight, by credential digest */
+  private readonly slowChecks = new Map<string, Promise<boolean>>();
   private hashing = 0;
   private readonly hashQueue: (() => void)[] = [];
   private readonly lookups: Batcher<{ appKey: string; userId: string }, UserWithApp | undefined>;
@@ -175,9 +177,19 @@ export class CallerResolver {
     if (throttled) return { kind: 'anonymous', problem: 'too many failed authentications from this address', throttled };
     let right = this.deps.secretCheck.matches(found.check, appKey, secret);
     if (right === undefined) {
-      if (this.hashQueue.length >= MAX_WAITING_HASHES) return { kind: 'anonymous', problem: 'too many app secret checks waiting', throttled: { key: 'auth-checks:', retryAfterMs: 1000 } };
-      right = await this.limitedHash(() => verifySecret(secret, app.secretHash));
-      if (right) await saveSecretCheck(this.deps.db, appKey, this.deps.secretCheck.keyId, this.deps.secretCheck.of(appKey, secret));
+      // the same credentials arriving together (a backend's first burst) share one slow check
+      let checking = this.slowChecks.get(failedKey);
+      if (!checking) {
+        if (this.hashQueue.length >= MAX_WAITING_HASHES) return { kind: 'anonymous', problem: 'too many app secret checks waiting', throttled: { key: 'auth-checks:', retryAfterMs: 1000 } };
+        checking = this.limitedHash(() => verifySecret(secret, app.secretHash))
+          .then(async (ok) => {
+            if (ok) await saveSecretCheck(this.deps.db, appKey, this.deps.secretCheck.keyId, this.deps.secretCheck.of(appKey, secret));
+            return ok;
+          })
+          .finally(() => this.slowChecks.delete(failedKey));
+        this.slowChecks.set(failedKey, checking);
+      }
+      right = await checking;
     }
     if (!right) {
       if (this.failedDigests.size >= BASIC_FAILURE_CACHE_MAX) this.failedDigests.delete(this.failedDigests.keys().next().value!);
