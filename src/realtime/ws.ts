@@ -260,6 +260,16 @@ export function attachWebSocket(
   }
 
   /**
+   * An unexpected failure while setting a connection up (the database, say): logged here, and the
+   * socket closed with 4500 and a generic reason (graphql-ws would print the error with
+   * console.error and put nothing of use in the reason anyway, with isProd).
+   */
+  function failedToEstablish(socket: WebSocket, error: unknown): void {
+    deps.services.log.error({ err: error }, 'setting up a connection failed');
+    if (socket.readyState === socket.OPEN) closeSocket(socket, CloseCode.InternalServerError, 'Internal server error');
+  }
+
+  /**
    * The delivered-events counter of an operation's root field, or null for a query or mutation:
    * looked up once and kept on the operation's arguments (read once per event).
    */
@@ -312,10 +322,14 @@ export function attachWebSocket(
           return true;
         }
         if (authToken === undefined) return false; // graphql-ws closes with 4403 Forbidden
-        const established = (await establish(ctx, authToken, platform, deviceId as string | undefined)) !== null;
         // the init payload (token and all) is read only here: not kept for the socket's life
         (ctx as { connectionParams?: unknown }).connectionParams = undefined;
-        return established;
+        try {
+          return (await establish(ctx, authToken, platform, deviceId as string | undefined)) !== null;
+        } catch (error) {
+          failedToEstablish(socket, error);
+          return false;
+        }
       },
       onClose: async (ctx) => {
         const connection = bySocket.get(ctx.extra.socket);
@@ -354,7 +368,10 @@ export function attachWebSocket(
             return [appError('UNAUTHENTICATED', 'send a user token: connection_init { authToken } or the operation\'s Authorization header')];
           }
           const { platform, deviceId } = ctx.extra.deferred;
-          ctx.extra.establishing ??= establish(ctx as never, token, platform, deviceId);
+          ctx.extra.establishing ??= establish(ctx as never, token, platform, deviceId).catch((error: unknown) => {
+            failedToEstablish(ctx.extra.socket, error);
+            return null;
+          });
           connection = (await ctx.extra.establishing) ?? undefined;
           if (!connection) return [appError('UNAUTHENTICATED', 'the token was refused')];
         }
