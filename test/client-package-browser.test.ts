@@ -243,7 +243,8 @@ im.addEventListener(Events.SUBSCRIBED_USER_STATUS_CHANGE, (events) => {
       expect(ready).toMatchObject({ connected: { code: 0, data: { userId: 'alice' } }, subscribed: { code: 0, data: [] }, me: { code: 0, data: { userId: 'alice' } }, hasWebSocket: true });
       expect(await page.locator('#status').innerText()).toBe('connected as alice');
       // the browser's own WebSocket, to the server's endpoint
-      expect(sockets).toEqual([server.url.replace(/^http/, 'ws')]);
+      expect(sockets.length).toBeGreaterThan(0);
+      expect(new Set(sockets)).toEqual(new Set([server.url.replace(/^http/, 'ws')]));
 
       await app.backend.ok('mutation { setUserProfile(userId: "alice", profile: { name: "Alice (from the backend)" }) { userId } }');
       await app.backend.ok('mutation { setUserProfile(userId: "bob", profile: { name: "Bob (from the backend)" }) { userId } }');
