@@ -55,7 +55,7 @@ it('friend events reach both users, each from their own side, and nobody else', 
   const app = await server.newApp();
   const [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((id) => sdkClient(server, app, id)));
   await Promise.all([alice!, bob!, carol!].map((u) => u.client.connect()));
-  expect(await alice!.client.addFriend('bob', DirectionType.BOTH, 'hi')).toEqual({ code: ErrorCode.FRIEND_NEED_ACCEPT }); // NEED_VERIFY by default
+  expect(await alice!.client.addFriend('bob', DirectionType.BOTH, 'hi')).toEqual({ code: 0, data: { processCode: ErrorCode.RC_FRIEND_NEED_ACCEPT } }); // NEED_VERIFY by default
   await bob!.client.acceptFriendApplication('alice');
   await bob!.client.deleteFriends(['alice']);
   const friendEvents = (u: typeof alice) =>
@@ -225,7 +225,7 @@ describe('resuming after a lost connection (userEvents cursors, SPEC §9)', () =
     expect(await second.client.connect()).toEqual({ code: 0, data: { userId: 'alice' } });
     expect(second.of(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED)).toEqual([1, 2, 3, 4]);
     expect(second.of(Events.OWN_USER_PROFILE_CHANGED)).toEqual([expect.objectContaining({ name: 'Renamed' })]);
-    expect(second.of(Events.FRIEND_ADDED)).toEqual([{ userId: 'bob', directionType: DirectionType.BOTH, optTime: expect.any(Number) }]);
+    expect(second.of(Events.FRIEND_ADDED)).toEqual([{ userId: 'bob', directionType: DirectionType.BOTH, operationTime: expect.any(Number) }]);
     await server.app.realtime.drain();
     await second.quiet(Events.FRIEND_ADDED, 300);
     expect(second.of(Events.FRIEND_ADDED)).toHaveLength(1);

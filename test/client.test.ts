@@ -13,6 +13,7 @@ import {
   Gender,
   Platform,
   ProfileClientError,
+  QueryFriendsDirectionType,
   SubscribeType,
   UserProfileVisibility,
   type ProfileClient,
@@ -170,6 +171,35 @@ describe('profiles', () => {
     expect((await failure(unreachable.getMyUserProfile())).code).toBe(ErrorCode.NETWORK_ERROR);
   });
 
+  it('a role or level that is not a whole number is 24367 for either field, refused before sending; out of range is the server’s 24368', async () => {
+    const { token } = await app.user('ivy');
+    let posts = 0;
+    const counting: typeof fetch = (input, init) => {
+      posts++;
+      return fetch(input, init);
+    };
+    const client = createProfileClient({ url: server.url, token, fetch: counting });
+    open.push(client);
+    const before = (await client.getMyUserProfile()).data!.version;
+    posts = 0;
+    for (const bad of [{ role: 'admin' }, { level: '5' }, { role: 1.5 }, { level: Number.NaN }, { role: {} }] as const) {
+      const refused = await failure(client.updateMyUserProfile(bad as never));
+      expect(refused.code).toBe(ErrorCode.RC_USER_PROFILE_VALUE_CAN_ONLY_BE_NUMBERS);
+      expect(refused.errorKeys).toEqual(Object.keys(bad));
+      expect(refused.graphQLError).toBeUndefined();
+    }
+    const both = await failure(client.updateMyUserProfile({ role: 'x', level: 'y' } as never));
+    expect(both.code).toBe(24367);
+    expect(both.errorKeys).toEqual(['role', 'level']);
+    expect(posts).toBe(0);
+    // whole numbers go to the server, which checks the range
+    const outOfRange = await failure(client.updateMyUserProfile({ level: 101 }));
+    expect(outOfRange.code).toBe(ErrorCode.RC_USER_PROFILE_VALUE_EXCEED_RANGE);
+    expect(outOfRange.errorKeys).toEqual(['level']);
+    expect(posts).toBe(1);
+    expect(await client.updateMyUserProfile({ role: 7, level: null })).toMatchObject({ code: 0, data: { role: 7, version: before + 1 } });
+  });
+
   it("with errors: 'resolve', failures resolve to { code, msg, errorKeys } like RongIMLib", async () => {
     const { client } = await user(app, 'hank', { errors: 'resolve' });
     const res = await client.updateMyUserProfile({ extraProfile: { hobby: 'x'.repeat(300) } });
@@ -195,6 +225,16 @@ describe('status subscriptions', () => {
     const status = await alice.getSubscribeUserStatus(['bob'], SubscribeType.ONLINE_STATUS);
     expect(status.data).toEqual([{ userId: 'bob', subscribeType: 1, subscribeTime: expect.any(Number), expiry: 3600, updateTime: expect.any(Number), details: [] }]);
 
+    // the same queries under the names of RongCloud's wrappers (querySubscribeEvent / ByPage)
+    expect(await alice.querySubscribeEvent({ subscribeType: SubscribeType.ONLINE_STATUS, userIds: ['bob'] })).toEqual(status);
+    const page = await alice.querySubscribeEventByPage({ subscribeType: SubscribeType.ONLINE_STATUS }, 1, 1);
+    expect(page.code).toBe(0);
+    expect(page.data).toEqual([expect.objectContaining({ subscribeType: 1, expiry: 3600, details: [] })]);
+    const firstPage = await alice.querySubscribeEventByPage({ subscribeType: SubscribeType.ONLINE_STATUS }, 1, 0);
+    expect([firstPage.data![0]!.userId, page.data![0]!.userId].sort()).toEqual(['bob', 'carol']);
+    expect(await alice.querySubscribeEventByPage({ subscribeType: SubscribeType.ONLINE_STATUS }, 10, 5)).toEqual({ code: 0, data: [] });
+    expect((await failure(alice.querySubscribeEvent({ subscribeType: 9 as never, userIds: ['bob'] }))).code).toBe(ErrorCode.INVALID_PARAMETER);
+
     expect(await alice.unSubscribeUserStatus(['carol'], SubscribeType.ONLINE_STATUS)).toEqual({ code: 0 });
     expect((await alice.getSubscribeUserList(SubscribeType.ONLINE_STATUS)).data!.totalCount).toBe(1);
 
@@ -208,7 +248,7 @@ describe('status subscriptions', () => {
 });
 
 describe('friends', () => {
-  it('the friend calls, with RongCloud’s codes (25461 = application sent) and numbers', async () => {
+  it('the friend calls, with RongCloud’s codes (processCode 25461 = application sent) and numbers', async () => {
     const app = await server.newApp();
     const { client: alice } = await user(app, 'alice');
     const { client: bob } = await user(app, 'bob');
@@ -217,8 +257,8 @@ describe('friends', () => {
 
     expect(await alice.getFriendAddPermission()).toEqual({ code: 0, data: FriendAddPermission.NOT_SET });
     // the app default is NEED_VERIFY: an application is sent
-    expect(await alice.addFriend('bob', DirectionType.BOTH, 'hi')).toEqual({ code: ErrorCode.FRIEND_NEED_ACCEPT });
-    expect(ErrorCode.FRIEND_NEED_ACCEPT).toBe(25461);
+    expect(await alice.addFriend('bob', DirectionType.BOTH, 'hi')).toEqual({ code: 0, data: { processCode: ErrorCode.RC_FRIEND_NEED_ACCEPT } });
+    expect(ErrorCode.RC_FRIEND_NEED_ACCEPT).toBe(25461);
 
     const received = await bob.getFriendApplications({ count: 10 }, [FriendApplicationType.RECEIVED], [FriendApplicationStatus.UNHANDLED]);
     expect(received).toEqual({
@@ -239,32 +279,48 @@ describe('friends', () => {
     expect(await alice.setFriendInfo('bob', 'Bobby')).toEqual({ code: 0 });
     const friends = await alice.getFriends(DirectionType.BOTH, { count: 10 });
     expect(friends.data).toEqual({
-      data: [{ userId: 'bob', name: 'Bob', remark: 'Bobby', addTime: expect.any(Number), userProfile: expect.objectContaining({ userId: 'bob', name: 'Bob' }) }],
+      data: [
+        {
+          userId: 'bob',
+          name: 'Bob',
+          remark: 'Bobby',
+          extProfile: {},
+          addTime: expect.any(Number),
+          directionType: DirectionType.BOTH,
+          inBlackList: false,
+          userProfile: expect.objectContaining({ userId: 'bob', name: 'Bob' }),
+        },
+      ],
       pageToken: '',
     });
     expect(await alice.checkFriends(['bob', 'carol'])).toEqual({
       code: 0,
       data: [
-        { userId: 'bob', result: FriendRelationType.BOTH_WAY },
-        { userId: 'carol', result: FriendRelationType.NONE },
+        { userId: 'bob', relationType: FriendRelationType.BOTH_WAY },
+        { userId: 'carol', relationType: FriendRelationType.NONE },
       ],
     });
 
     // already friends, adding yourself: RongCloud's codes
     expect((await failure(alice.addFriend('bob'))).code).toBe(25460);
-    expect((await failure(alice.addFriend('alice'))).code).toBe(25472);
+    expect((await failure(alice.addFriend('alice'))).code).toBe(ErrorCode.RC_FRIEND_NOT_ALLOW_ADD_SELF);
+    expect(ErrorCode.RC_FRIEND_NOT_ALLOW_ADD_SELF).toBe(25473);
     // friendships are mutual here
     expect((await failure(alice.addFriend('carol', DirectionType.ONE_WAY))).code).toBe(ErrorCode.INVALID_PARAMETER);
 
     // FREE adds at once; NO_ONE_ALLOWED refuses
     expect(await carol.setFriendAddPermission(FriendAddPermission.FREE)).toEqual({ code: 0, data: 1 });
-    expect(await alice.addFriend('carol')).toEqual({ code: 0 });
+    server.clock.advance(1000);
+    expect(await alice.addFriend('carol')).toEqual({ code: 0, data: { processCode: 0 } });
+    // RongIMLib's order: false lists the newest friendship first (carol, then bob)
+    expect((await alice.getFriends(QueryFriendsDirectionType.BOTH, { order: false })).data!.data.map((f) => f.userId)).toEqual(['carol', 'bob']);
+    expect((await alice.getFriends(QueryFriendsDirectionType.BOTH, { order: true })).data!.data.map((f) => f.userId)).toEqual(['bob', 'carol']);
     expect(await carol.setFriendAddPermission(FriendAddPermission.NO_ONE_ALLOWED)).toEqual({ code: 0, data: 3 });
     expect((await failure(bob.addFriend('carol'))).code).toBe(25471);
 
     // refuse, then delete
     const { client: dan } = await user(app, 'dan');
-    expect((await dan.addFriend('alice', DirectionType.BOTH)).code).toBe(25461);
+    expect((await dan.addFriend('alice', DirectionType.BOTH)).data).toEqual({ processCode: 25461 });
     expect(await alice.refuseFriendApplication('dan', 'no thanks')).toEqual({ code: 0 });
     expect((await dan.getFriendApplications()).data!.data).toMatchObject([{ userId: 'alice', applicationStatus: 2, reason: 'no thanks' }]);
     expect((await failure(alice.acceptFriendApplication('dan'))).code).toBe(25466);
@@ -386,7 +442,9 @@ describe('events', () => {
     const app = await server.newApp();
     const alice = await user(app, 'alice');
     const bob = await user(app, 'bob');
+    await setProfile(app, 'bob', { name: 'Bob', portraitUri: 'https://b.example/bob.png' });
     await Promise.all([alice.client.connect(), bob.client.connect()]);
+    const appliedAt = server.clock.now().getTime();
     await alice.client.addFriend('bob', DirectionType.BOTH, 'hello');
     const [applied] = await bob.waitFor(Events.FRIEND_APPLICATION_STATUS_CHANGED);
     expect(applied).toEqual({
@@ -395,18 +453,22 @@ describe('events', () => {
       applicationStatus: FriendApplicationStatus.UNHANDLED,
       extra: 'hello',
       operationTime: expect.any(Number),
-      optTime: expect.any(Number),
       expiresAt: expect.any(Number),
       directionType: DirectionType.BOTH,
     });
     expect((await alice.waitFor(Events.FRIEND_APPLICATION_STATUS_CHANGED))[0]).toMatchObject({ userId: 'bob', applicationType: 1, applicationStatus: 0 });
+    server.clock.advance(5000);
     await bob.client.acceptFriendApplication('alice');
-    expect((await alice.waitFor(Events.FRIEND_ADDED))[0]).toEqual({ userId: 'bob', directionType: 2, optTime: expect.any(Number) });
-    expect((await bob.waitFor(Events.FRIEND_ADDED))[0]).toEqual({ userId: 'alice', directionType: 2, optTime: expect.any(Number) });
-    expect((await alice.waitFor(Events.FRIEND_APPLICATION_STATUS_CHANGED, 2))[1]).toMatchObject({ userId: 'bob', applicationStatus: FriendApplicationStatus.ACCEPTED });
+    expect((await alice.waitFor(Events.FRIEND_ADDED))[0]).toEqual({ userId: 'bob', name: 'Bob', portraitUri: 'https://b.example/bob.png', directionType: 2, operationTime: server.clock.now().getTime() });
+    expect((await bob.waitFor(Events.FRIEND_ADDED))[0]).toEqual({ userId: 'alice', directionType: 2, operationTime: server.clock.now().getTime() });
+    const accepted = (await alice.waitFor(Events.FRIEND_APPLICATION_STATUS_CHANGED, 2))[1]!;
+    expect(accepted).toMatchObject({ userId: 'bob', applicationStatus: FriendApplicationStatus.ACCEPTED });
+    // operationTime: when it was accepted (RongCloud's), not when the application was made
+    expect(accepted.operationTime).toBe(server.clock.now().getTime());
+    expect(applied.operationTime).toBe(appliedAt);
     await alice.client.deleteFriends(['bob']);
-    expect((await bob.waitFor(Events.FRIEND_DELETE))[0]).toEqual({ userIds: ['alice'], directionType: 2, optTime: expect.any(Number) });
-    expect((await alice.waitFor(Events.FRIEND_DELETE))[0]).toEqual({ userIds: ['bob'], directionType: 2, optTime: expect.any(Number) });
+    expect((await bob.waitFor(Events.FRIEND_DELETE))[0]).toEqual({ userIds: ['alice'], directionType: 2, operationTime: expect.any(Number) });
+    expect((await alice.waitFor(Events.FRIEND_DELETE))[0]).toEqual({ userIds: ['bob'], directionType: 2, operationTime: expect.any(Number) });
     await Promise.all([alice.client.disconnect(), bob.client.disconnect()]);
   });
 

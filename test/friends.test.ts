@@ -334,6 +334,28 @@ describe('friend list', () => {
     });
   });
 
+  it('pages newest first with newestFirst (RongCloud order false); a token of one order is refused by the other', async () => {
+    const app = await server.newApp();
+    const ids = ['g1', 'g0', 'g3', 'g2'];
+    const [alice] = await usersOf(app, 'alice', ...ids);
+    for (const id of ids) {
+      server.clock.advance(1000);
+      await app.backend.ok(ADMIN_ADD, { u: 'alice', f: id });
+    }
+    const NEWEST = 'query($t: String, $c: Int) { friends(pageToken: $t, count: $c, newestFirst: true) { items { userId } nextPageToken } }';
+    const seen: string[] = [];
+    let token: string | null = null;
+    do {
+      const page: { items: { userId: string }[]; nextPageToken: string | null } = (await alice.ok(NEWEST, { c: 3, t: token })).friends;
+      seen.push(...page.items.map((f) => f.userId));
+      token = page.nextPageToken;
+      if (token) expect((await alice.fails(FRIENDS, { c: 3, t: token })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['pageToken'] });
+    } while (token);
+    expect(seen).toEqual(['g2', 'g3', 'g0', 'g1']);
+    const oldest: { nextPageToken: string } = (await alice.ok(FRIENDS, { c: 1 })).friends;
+    expect((await alice.fails(NEWEST, { c: 1, t: oldest.nextPageToken })).extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+  });
+
   it('keeps its place when friends are removed between pages', async () => {
     const app = await server.newApp();
     const [alice] = await usersOf(app, 'alice', 'a', 'b', 'c', 'd');
@@ -445,12 +467,12 @@ describe('adminAddFriend', () => {
     expect(await friendIds(bob)).toEqual(['alice']);
   });
 
-  it('refuses unknown users (NOT_FOUND, RC 24366) and self (BAD_USER_INPUT, RC 25472)', async () => {
+  it('refuses unknown users (NOT_FOUND, RC 24366) and self (BAD_USER_INPUT, RC 25473)', async () => {
     const app = await server.newApp();
     await usersOf(app, 'alice');
     expect((await app.backend.fails(ADMIN_ADD, { u: 'alice', f: 'ghost' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 24366 });
     expect((await app.backend.fails(ADMIN_ADD, { u: 'ghost', f: 'alice' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 24366 });
-    expect((await app.backend.fails(ADMIN_ADD, { u: 'alice', f: 'alice' })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', rcCode: 25472 });
+    expect((await app.backend.fails(ADMIN_ADD, { u: 'alice', f: 'alice' })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', rcCode: 25473 });
     expect((await app.backend.fails(ADMIN_ADD, { u: 'alice', f: 'bad id' })).extensions?.code).toBe('BAD_USER_INPUT');
   });
 });
@@ -459,7 +481,7 @@ describe('errors', () => {
   it('addFriend: self, existing friend, unknown user, malformed id', async () => {
     const app = await server.newApp();
     const [alice] = await usersOf(app, 'alice', 'bob');
-    expect((await alice.fails(ADD, { u: 'alice' })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', rcCode: 25472 });
+    expect((await alice.fails(ADD, { u: 'alice' })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', rcCode: 25473 });
     await app.backend.ok(ADMIN_ADD, { u: 'alice', f: 'bob' });
     expect((await alice.fails(ADD, { u: 'bob' })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', rcCode: 25460 });
     expect((await alice.fails(ADD, { u: 'ghost' })).extensions).toMatchObject({ code: 'NOT_FOUND', rcCode: 24366 });
@@ -630,11 +652,13 @@ describe('events on the bus', () => {
     const app = await server.newApp();
     const [alice, bob] = await usersOf(app, 'alice', 'bob', 'carol');
     await alice.ok(SET_PERMISSION, { p: 'FREE' });
+    // RongCloud's onFriendAdd carries the new friend's name and portraitUri (visible to anyone)
+    await alice.ok('mutation { updateMyUserProfile(profile: { name: "Alice", portraitUri: "https://a.example/alice.png", email: "a@example.com" }) { version } }');
     const events = recordFriendEvents(app.appKey);
     await bob.ok(ADD, { u: 'alice' });
     expect(events).toEqual([
-      friendEvent(app.appKey, 'bob', { kind: 'FriendAdded', userId: 'alice', addedAt: now() }),
-      friendEvent(app.appKey, 'alice', { kind: 'FriendAdded', userId: 'bob', addedAt: now() }),
+      friendEvent(app.appKey, 'bob', { kind: 'FriendAdded', userId: 'alice', addedAt: now(), name: 'Alice', portraitUri: 'https://a.example/alice.png' }),
+      friendEvent(app.appKey, 'alice', { kind: 'FriendAdded', userId: 'bob', addedAt: now(), name: null, portraitUri: null }),
       friendshipChanged(app.appKey, ['bob', 'alice']),
     ]);
   });
@@ -668,8 +692,8 @@ describe('events on the bus', () => {
         kind: 'FriendApplicationStatusChanged',
         application: { userId: 'bob', direction: 'RECEIVED', status: 'ACCEPTED', ...application },
       }),
-      friendEvent(app.appKey, 'alice', { kind: 'FriendAdded', userId: 'bob', addedAt: now() }),
-      friendEvent(app.appKey, 'bob', { kind: 'FriendAdded', userId: 'alice', addedAt: now() }),
+      friendEvent(app.appKey, 'alice', { kind: 'FriendAdded', userId: 'bob', addedAt: now(), name: null, portraitUri: null }),
+      friendEvent(app.appKey, 'bob', { kind: 'FriendAdded', userId: 'alice', addedAt: now(), name: null, portraitUri: null }),
       friendshipChanged(app.appKey, ['alice', 'bob']),
     ]);
 
@@ -727,8 +751,8 @@ describe('events on the bus', () => {
         kind: 'FriendApplicationStatusChanged',
         application: { userId: 'bob', direction: 'RECEIVED', status: 'ACCEPTED', extra: null, reason: null, createdAt, expiresAt: expect.any(String) },
       }),
-      friendEvent(app.appKey, 'alice', { kind: 'FriendAdded', userId: 'bob', addedAt: now() }),
-      friendEvent(app.appKey, 'bob', { kind: 'FriendAdded', userId: 'alice', addedAt: now() }),
+      friendEvent(app.appKey, 'alice', { kind: 'FriendAdded', userId: 'bob', addedAt: now(), name: null, portraitUri: null }),
+      friendEvent(app.appKey, 'bob', { kind: 'FriendAdded', userId: 'alice', addedAt: now(), name: null, portraitUri: null }),
       friendshipChanged(app.appKey, ['alice', 'bob']),
     ]);
     events.length = 0;

@@ -114,6 +114,8 @@ const AIMED: Record<string, () => unknown> = {
   extra: () => 'walk',
   reason: () => 'walk',
   remark: () => 'walk',
+  // the page tokens below are of the default (oldest first) order
+  newestFirst: () => false,
 };
 const PAGE_TOKENS: Record<string, () => string> = { friends: () => friendsToken, friendApplications: () => applicationsToken };
 

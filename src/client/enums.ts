@@ -39,6 +39,13 @@ export type FriendAddPermission = (typeof FriendAddPermission)[keyof typeof Frie
 export const DirectionType = { ONE_WAY: 1, BOTH: 2 } as const;
 export type DirectionType = (typeof DirectionType)[keyof typeof DirectionType];
 
+/**
+ * getFriends' direction (RongIMLib's QueryFriendsDirectionType): only BOTH, as friendships are
+ * mutual here. Its number is this SDK's (DirectionType.BOTH's); RongCloud's is not documented.
+ */
+export const QueryFriendsDirectionType = { BOTH: 2 } as const;
+export type QueryFriendsDirectionType = (typeof QueryFriendsDirectionType)[keyof typeof QueryFriendsDirectionType];
+
 export const FriendApplicationType = { SENT: 1, RECEIVED: 2 } as const;
 export type FriendApplicationType = (typeof FriendApplicationType)[keyof typeof FriendApplicationType];
 

@@ -33,6 +33,7 @@ import {
   FriendApplicationType,
   FriendRelationType,
   friendAddPermissions,
+  QueryFriendsDirectionType,
   Gender,
   Platform,
   platforms,
@@ -54,11 +55,13 @@ import {
   toProfileInput,
   toSubscribeEvents,
   toSubscribeInfoEvent,
-  type IFriendAdded,
+  type IFriendAdd,
   type IFriendApplicationInfo,
   type IFriendApplicationStatusChange,
-  type IFriendDeleted,
+  type IFriendDelete,
   type IFriendInfo,
+  type IFriendRelationInfo,
+  type ISubscribeEventRequest,
   type IUserProfileInfo,
   type IUserProfileInput,
   type SubscribeEvent,
@@ -82,9 +85,16 @@ export const Events = {
   SUBSCRIBED_RELATION_CHANGE: 'SUBSCRIBED_RELATION_CHANGE',
   /** IUserProfileInfo: my profile, changed on another device or by the app backend */
   OWN_USER_PROFILE_CHANGED: 'OWN_USER_PROFILE_CHANGED',
+  /** IFriendAdd */
   FRIEND_ADDED: 'FRIEND_ADDED',
+  /** IFriendDelete */
   FRIEND_DELETE: 'FRIEND_DELETE',
+  /** IFriendApplicationStatusChange */
   FRIEND_APPLICATION_STATUS_CHANGED: 'FRIEND_APPLICATION_STATUS_CHANGED',
+  /** RongCloud's "all friends cleared by the server" (a timestamp): never fired here, listening is harmless */
+  FRIEND_CLEARED: 'FRIEND_CLEARED',
+  /** RongCloud's friend remark/ext change on my other devices: never fired here, listening is harmless */
+  FRIEND_INFO_CHANGED_SYNC: 'FRIEND_INFO_CHANGED_SYNC',
   /** the socket is being opened (first time or again) */
   CONNECTING: 'CONNECTING',
   /** the server acknowledged the connection (first time or after a reconnect) */
@@ -107,9 +117,11 @@ export interface EventPayloads {
   SYNC_SUBSCRIBED_USER_STATUS_FINISHED: SubscribeType;
   SUBSCRIBED_RELATION_CHANGE: SubscribeEvent[];
   OWN_USER_PROFILE_CHANGED: IUserProfileInfo;
-  FRIEND_ADDED: IFriendAdded;
-  FRIEND_DELETE: IFriendDeleted;
+  FRIEND_ADDED: IFriendAdd;
+  FRIEND_DELETE: IFriendDelete;
   FRIEND_APPLICATION_STATUS_CHANGED: IFriendApplicationStatusChange;
+  FRIEND_CLEARED: number;
+  FRIEND_INFO_CHANGED_SYNC: { userId: string; remark?: string; extProfile?: Record<string, string>; operationTime: number };
   CONNECTING: undefined;
   CONNECTED: undefined;
   DISCONNECT: DisconnectInfo;
@@ -130,6 +142,11 @@ export interface IPagingQueryOption {
   count?: number;
   /** '' or omitted for the first page */
   pageToken?: string;
+  /**
+   * RongCloud's order: true oldest first, false newest first. getFriends: by when the friendship
+   * formed, oldest first when omitted; getFriendApplications: newest first either way (ignored).
+   */
+  order?: boolean;
 }
 
 export interface IPagingQueryResult<T> {
@@ -226,8 +243,8 @@ type StreamEvent = Exclude<ops.OnUserEventsSubscription['userEvents']['event'], 
 interface CatchUp {
   /** per GraphQL subscribe type, in arrival order */
   statuses: Map<string, SubscribeInfoEvent[]>;
-  /** the other events, in arrival order */
-  others: StreamEvent[];
+  /** the other events, in arrival order, with when each happened */
+  others: { event: StreamEvent; occurredAt: string }[];
 }
 const newCatchUp = (): CatchUp => ({ statuses: new Map(), others: [] });
 
@@ -384,7 +401,7 @@ export function createProfileClient(options: ProfileClientOptions) {
   }
 
   /** Hands one event to the listeners, as RongIMLib's events. */
-  function emitEvent(event: StreamEvent): void {
+  function emitEvent(event: StreamEvent, occurredAt: string): void {
     switch (event.__typename) {
       case 'SubscriptionRelationChange':
         emit(Events.SUBSCRIBED_RELATION_CHANGE, toSubscribeEvents(event));
@@ -395,7 +412,7 @@ export function createProfileClient(options: ProfileClientOptions) {
       case 'FriendAdded':
       case 'FriendDeleted':
       case 'FriendApplicationStatusChanged': {
-        const mapped = toFriendEvent(event);
+        const mapped = toFriendEvent(event, occurredAt);
         if (mapped?.kind === 'added') emit(Events.FRIEND_ADDED, mapped.event);
         else if (mapped?.kind === 'deleted') emit(Events.FRIEND_DELETE, mapped.event);
         else if (mapped?.kind === 'application') emit(Events.FRIEND_APPLICATION_STATUS_CHANGED, mapped.event);
@@ -414,7 +431,7 @@ export function createProfileClient(options: ProfileClientOptions) {
       if (event.__typename === 'UserEventsCaughtUp') {
         const held = catchUp;
         catchUp = undefined;
-        for (const other of held.others) emitEvent(other);
+        for (const other of held.others) emitEvent(other.event, other.occurredAt);
         // per type: its statuses as one batch (as RongCloud's onEventChange(SubscribeInfoEvent[])
         // delivers a sync), then SYNC_SUBSCRIBED_USER_STATUS_FINISHED for that type
         for (const type of STATUS_TYPES) {
@@ -430,12 +447,12 @@ export function createProfileClient(options: ProfileClientOptions) {
         catchUp.statuses.set(event.subscribeType, statuses);
         statuses.push(toSubscribeInfoEvent(event));
       } else {
-        catchUp.others.push(event);
+        catchUp.others.push({ event, occurredAt: envelope.occurredAt });
       }
       return false;
     }
     // a CaughtUp outside a catch-up does not happen; if it did, there is nothing to hand over
-    if (event.__typename !== 'UserEventsCaughtUp') emitEvent(event);
+    if (event.__typename !== 'UserEventsCaughtUp') emitEvent(event, envelope.occurredAt);
     saveCursor(envelope.cursor);
     return false;
   }
@@ -664,6 +681,8 @@ export function createProfileClient(options: ProfileClientOptions) {
     DirectionType,
     FriendApplicationType,
     FriendApplicationStatus,
+    FriendRelationType,
+    QueryFriendsDirectionType,
 
     // --- connection (RongIMLib.connect / disconnect) ---
     /**
@@ -741,14 +760,45 @@ export function createProfileClient(options: ProfileClientOptions) {
         return { code: ErrorCode.SUCCESS };
       });
     },
-    /** the current status of up to 200 users I subscribe to (RongCloud's querySubscribeEvent) */
+    /**
+     * The current status (details, or userProfile) of up to 200 users I subscribe to
+     * (RongCloud's querySubscribeEvent(request), as its wrappers name it).
+     */
+    querySubscribeEvent(query: ISubscribeEventRequest): Promise<IAsyncRes<SubscribeInfoEvent[]>> {
+      return call(async () => {
+        const type = param(() => subscribeTypes.toName(query?.subscribeType), 'subscribeType');
+        const userIds = param(() => {
+          if (!Array.isArray(query.userIds)) throw new TypeError('userIds must be an array of user ids');
+          return query.userIds;
+        }, 'userIds');
+        return ok((await request(ops.SubscribedUserStatusDocument, { type, userIds })).subscribedUserStatus.map(toSubscribeInfoEvent));
+      });
+    },
+    /**
+     * The current status of a page of the users I subscribe to (oldest subscription first):
+     * pageSize 1–200 from startIndex (RongCloud's querySubscribeEventByPage(request, pageSize,
+     * startIndex)); past the end, an empty array.
+     */
+    querySubscribeEventByPage(query: ISubscribeEventRequest, pageSize = 20, startIndex = 0): Promise<IAsyncRes<SubscribeInfoEvent[]>> {
+      return call(async () => {
+        const type = param(() => subscribeTypes.toName(query?.subscribeType), 'subscribeType');
+        const page = (await request(ops.SubscribedUsersDocument, { type, pageSize, startIndex })).subscribedUsers;
+        if (page.items.length === 0) return ok([]);
+        const userIds = page.items.map((s) => s.userId);
+        const statuses = (await request(ops.SubscribedUserStatusDocument, { type, userIds })).subscribedUserStatus.map(toSubscribeInfoEvent);
+        // in the page's order; a subscription that expired in between is left out
+        const byUser = new Map(statuses.map((st) => [st.userId, st]));
+        return ok(userIds.flatMap((id) => byUser.get(id) ?? []));
+      });
+    },
+    /** this SDK's own name: querySubscribeEvent({ subscribeType, userIds }) with positional arguments */
     getSubscribeUserStatus(userIds: string[], subscribeType: SubscribeType = SubscribeType.ONLINE_STATUS): Promise<IAsyncRes<SubscribeInfoEvent[]>> {
       return call(async () => {
         const type = param(() => subscribeTypes.toName(subscribeType), 'subscribeType');
         return ok((await request(ops.SubscribedUserStatusDocument, { type, userIds })).subscribedUserStatus.map(toSubscribeInfoEvent));
       });
     },
-    /** my unexpired subscriptions of a type, by offset (RongCloud's paged querySubscribeEvent) */
+    /** this SDK's own: my unexpired subscriptions of a type, by offset, with their total (no status) */
     getSubscribeUserList(subscribeType: SubscribeType, count = 20, startIndex = 0): Promise<IAsyncRes<{ data: SubscribeEvent[]; totalCount: number }>> {
       return call(async () => {
         const type = param(() => subscribeTypes.toName(subscribeType), 'subscribeType');
@@ -767,12 +817,15 @@ export function createProfileClient(options: ProfileClientOptions) {
     },
 
     // --- friends ---
-    /** code 0: friends at once; code 25461 (FRIEND_NEED_ACCEPT): an application was sent. Neither rejects. */
-    addFriend(userId: string, directionType: DirectionType = DirectionType.BOTH, extra?: string): Promise<IAsyncRes> {
+    /**
+     * As RongIMLib: `{ code: 0, data: { processCode } }`, processCode 0 when we are friends at
+     * once, 25461 (RC_FRIEND_NEED_ACCEPT) when an application was sent for the target to accept.
+     */
+    addFriend(userId: string, directionType: DirectionType = DirectionType.BOTH, extra?: string): Promise<IAsyncRes<{ processCode: number }>> {
       return call(async () => {
         onlyBoth(directionType);
         const { outcome } = (await request(ops.AddFriendDocument, { userId, extra })).addFriend;
-        return { code: outcome === 'ADDED' ? ErrorCode.SUCCESS : ErrorCode.FRIEND_NEED_ACCEPT };
+        return ok({ processCode: outcome === 'ADDED' ? ErrorCode.SUCCESS : ErrorCode.RC_FRIEND_NEED_ACCEPT });
       });
     },
     acceptFriendApplication(userId: string): Promise<IAsyncRes> {
@@ -794,15 +847,29 @@ export function createProfileClient(options: ProfileClientOptions) {
         return { code: ErrorCode.SUCCESS };
       });
     },
-    /** a page of my friends, newest first */
-    getFriends(directionType: DirectionType = DirectionType.BOTH, option: IPagingQueryOption = {}): Promise<IAsyncRes<IPagingQueryResult<IFriendInfo>>> {
+    /**
+     * A page of my friends: oldest friendship first, or newest first with `order: false`
+     * (RongIMLib's QueryFriendsDirectionType.BOTH, or DirectionType.BOTH, for the direction).
+     */
+    getFriends(
+      directionType: QueryFriendsDirectionType | DirectionType = QueryFriendsDirectionType.BOTH,
+      option: IPagingQueryOption = {},
+    ): Promise<IAsyncRes<IPagingQueryResult<IFriendInfo>>> {
       return call(async () => {
         onlyBoth(directionType);
-        const page = (await request(ops.FriendsDocument, { count: option.count, pageToken: option.pageToken || undefined })).friends;
+        const newestFirst = option.order === false;
+        const page = (await request(ops.FriendsDocument, { count: option.count, pageToken: option.pageToken || undefined, newestFirst })).friends;
         return ok({
           data: page.items.map((f) => {
             const userProfile = toProfile(f.profile);
-            const info: IFriendInfo = { userId: f.userId, addTime: ms(f.addedAt), userProfile };
+            const info: IFriendInfo = {
+              userId: f.userId,
+              extProfile: {},
+              addTime: ms(f.addedAt),
+              directionType: DirectionType.BOTH,
+              inBlackList: false,
+              userProfile,
+            };
             if (userProfile.name !== undefined) info.name = userProfile.name;
             if (userProfile.portraitUri !== undefined) info.portraitUri = userProfile.portraitUri;
             if (f.remark !== null) info.remark = f.remark;
@@ -836,12 +903,12 @@ export function createProfileClient(options: ProfileClientOptions) {
         return ok({ data: items.map(toApplicationInfo), pageToken: page.nextPageToken ?? '' });
       });
     },
-    /** 1–20 ids; result BOTH_WAY (3) for a friend, NONE (0) otherwise */
-    checkFriends(userIds: string[], directionType: DirectionType = DirectionType.BOTH): Promise<IAsyncRes<{ userId: string; result: FriendRelationType }[]>> {
+    /** 1–20 ids; relationType BOTH_WAY (3) for a friend, NONE (0) otherwise (RongIMLib's IFriendRelationInfo[]) */
+    checkFriends(userIds: string[], directionType: DirectionType = DirectionType.BOTH): Promise<IAsyncRes<IFriendRelationInfo[]>> {
       return call(async () => {
         onlyBoth(directionType);
         const results = (await request(ops.CheckFriendsDocument, { userIds })).checkFriends;
-        return ok(results.map((r) => ({ userId: r.userId, result: r.isFriend ? FriendRelationType.BOTH_WAY : FriendRelationType.NONE })));
+        return ok(results.map((r) => ({ userId: r.userId, relationType: r.isFriend ? FriendRelationType.BOTH_WAY : FriendRelationType.NONE })));
       });
     },
     setFriendAddPermission(permission: FriendAddPermission): Promise<IAsyncRes<FriendAddPermission>> {

@@ -13,6 +13,7 @@ import {
   subscribeTypes,
   type FriendApplicationStatus,
   type FriendApplicationType,
+  type FriendRelationType,
   type Gender,
   type Platform,
   type SubscribeType,
@@ -107,19 +108,30 @@ export interface SubscribeEvent {
   expiry: number;
 }
 
-export interface IFriendAdded {
+/** FRIEND_ADDED (RongIMLib's IFriendAdd; RongCloud's onFriendAdd) */
+export interface IFriendAdd {
   userId: string;
+  /** the new friend's name and portrait when the friendship formed (left out when unset) */
+  name?: string;
+  portraitUri?: string;
   directionType: DirectionType;
-  /** Unix ms */
-  optTime: number;
+  /** when the friendship formed, Unix ms */
+  operationTime: number;
 }
+/** this SDK's earlier name of IFriendAdd */
+export type IFriendAdded = IFriendAdd;
 
-export interface IFriendDeleted {
+/** FRIEND_DELETE (RongIMLib's IFriendDelete) */
+export interface IFriendDelete {
   userIds: string[];
   directionType: DirectionType;
-  optTime: number;
+  /** Unix ms */
+  operationTime: number;
 }
+/** this SDK's earlier name of IFriendDelete */
+export type IFriendDeleted = IFriendDelete;
 
+/** RongIMLib's IFriendApplicationInfo, as getFriendApplications returns it */
 export interface IFriendApplicationInfo {
   /** the other party */
   userId: string;
@@ -130,24 +142,52 @@ export interface IFriendApplicationInfo {
   reason?: string;
   /** when the application was made, Unix ms */
   operationTime: number;
-  /** Unix ms; applications expire after 7 days */
+  /** Unix ms; applications expire after 7 days (this server's addition) */
   expiresAt: number;
 }
 
+/** FRIEND_APPLICATION_STATUS_CHANGED (RongIMLib's IFriendApplicationStatusChange) */
 export interface IFriendApplicationStatusChange extends IFriendApplicationInfo {
   directionType: DirectionType;
-  optTime: number;
+  /** when the status changed (sent, accepted, refused), Unix ms */
+  operationTime: number;
 }
 
+/** RongIMLib's IFriendInfo, as getFriends returns it */
 export interface IFriendInfo {
   userId: string;
   name?: string;
   portraitUri?: string;
   remark?: string;
+  /** friend ext fields are not hosted here: always {} */
+  extProfile: Record<string, string>;
   /** Unix ms */
   addTime: number;
-  /** the friend's profile as I may see it */
+  /** friendships are mutual here: always DirectionType.BOTH */
+  directionType: DirectionType;
+  /** there are no blacklists here: always false */
+  inBlackList: boolean;
+  /** the friend's profile as I may see it (this server's addition) */
   userProfile: IUserProfileInfo;
+}
+
+/** One checkFriends result (RongIMLib's IFriendRelationInfo). */
+export interface IFriendRelationInfo {
+  userId: string;
+  /** BOTH_WAY (3) for a friend, NONE (0) otherwise */
+  relationType: FriendRelationType;
+}
+
+/** RongIMLib's name for a SUBSCRIBED_USER_STATUS_CHANGE item (SubscribeInfoEvent) */
+export type ISubscribeUserStatusInfo = SubscribeInfoEvent;
+
+/** What querySubscribeEvent and querySubscribeEventByPage take (RongCloud's SubscribeEventRequest). */
+export interface ISubscribeEventRequest {
+  subscribeType: SubscribeType;
+  /** querySubscribeEvent: 1–200 ids I subscribe to; querySubscribeEventByPage ignores it */
+  userIds?: string[];
+  /** ignored by the queries (RongCloud's request carries it for subscribeEvent) */
+  expiry?: number;
 }
 
 // --- conversions ------------------------------------------------------------------------------
@@ -180,6 +220,16 @@ export function toProfileInput(profile: IUserProfileInput): UserProfileInput {
   const input: UserProfileInput = {};
   for (const field of ['name', 'portraitUri', 'email', 'birthday', 'location', 'role', 'level'] as const) {
     if (source[field] !== undefined) (input as Record<string, unknown>)[field] = source[field];
+  }
+  // RongCloud: role and level are numbers (0–100); anything else is its 24367, whichever field it
+  // is (the range, 24368, is the server's rule). The GraphQL schema's Int would refuse it too,
+  // but only as a generic BAD_USER_INPUT.
+  const notNumeric = (['role', 'level'] as const).filter((field) => {
+    const value = source[field];
+    return value !== undefined && value !== null && !(typeof value === 'number' && Number.isInteger(value));
+  });
+  if (notNumeric.length) {
+    throw new ProfileClientError(`${notNumeric.join(' and ')} must be a whole number`, { code: 24367, errorKeys: notNumeric });
   }
   if (source.gender !== undefined) {
     try {
@@ -233,8 +283,8 @@ export function toApplicationInfo(a: ApplicationFieldsFragment): IFriendApplicat
 }
 
 export type FriendEvent =
-  | { kind: 'added'; event: IFriendAdded }
-  | { kind: 'deleted'; event: IFriendDeleted }
+  | { kind: 'added'; event: IFriendAdd }
+  | { kind: 'deleted'; event: IFriendDelete }
   | { kind: 'application'; event: IFriendApplicationStatusChange };
 
 /** a friend event as userEvents (and friendEvents) deliver it */
@@ -243,15 +293,20 @@ export type FriendEventFields =
   | ({ __typename: 'FriendDeleted' } & FriendDeletedFieldsFragment)
   | ({ __typename: 'FriendApplicationStatusChanged' } & FriendApplicationChangeFieldsFragment);
 
-export function toFriendEvent(e: FriendEventFields): FriendEvent | undefined {
+/** `occurredAt`: when the event happened (the envelope's), the operationTime of a status change */
+export function toFriendEvent(e: FriendEventFields, occurredAt?: string): FriendEvent | undefined {
   switch (e.__typename) {
-    case 'FriendAdded':
-      return { kind: 'added', event: { userId: e.userId, directionType: DirectionType.BOTH, optTime: ms(e.addedAt) } };
+    case 'FriendAdded': {
+      const event: IFriendAdd = { userId: e.userId, directionType: DirectionType.BOTH, operationTime: ms(e.addedAt) };
+      if (e.name != null) event.name = e.name;
+      if (e.portraitUri != null) event.portraitUri = e.portraitUri;
+      return { kind: 'added', event };
+    }
     case 'FriendDeleted':
-      return { kind: 'deleted', event: { userIds: e.userIds, directionType: DirectionType.BOTH, optTime: ms(e.deletedAt) } };
+      return { kind: 'deleted', event: { userIds: e.userIds, directionType: DirectionType.BOTH, operationTime: ms(e.deletedAt) } };
     case 'FriendApplicationStatusChanged': {
       const info = toApplicationInfo(e.application);
-      return { kind: 'application', event: { ...info, directionType: DirectionType.BOTH, optTime: info.operationTime } };
+      return { kind: 'application', event: { ...info, directionType: DirectionType.BOTH, operationTime: occurredAt ? ms(occurredAt) : info.operationTime } };
     }
   }
   return undefined;

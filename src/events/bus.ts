@@ -8,7 +8,8 @@ import type { UserRow } from '../db/database.ts';
 export type ChangeOrigin = { by: 'user'; userId: string; deviceId?: string; connectionId?: string } | { by: 'backend' };
 
 export type FriendEventPayload =
-  | { kind: 'FriendAdded'; userId: string; addedAt: string }
+  /** name and portraitUri: the new friend's when the friendship formed (visible to anyone); absent in events logged before they were recorded */
+  | { kind: 'FriendAdded'; userId: string; addedAt: string; name?: string | null; portraitUri?: string | null }
   | { kind: 'FriendDeleted'; userIds: string[]; deletedAt: string }
   | {
       kind: 'FriendApplicationStatusChanged';

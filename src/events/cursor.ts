@@ -19,7 +19,7 @@ const MAX_LENGTH = 256;
 const PAGE_TOKEN_MAX_LENGTH = 1024;
 
 /** The lists whose pages are resumed with a page token; a token of one is refused by another. */
-export type PagedList = 'friends' | 'applications';
+export type PagedList = 'friends' | 'friends-newest-first' | 'applications';
 
 /**
  * Opaque positions handed to one user and handed back by them: `userEvents` cursors and the

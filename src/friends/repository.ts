@@ -42,20 +42,28 @@ export interface FriendItem {
   addedAt: Date;
 }
 
-/** Keyset position in a friend list ordered by (addedAt, friendId). */
+/** Keyset position in a friend list ordered by (addedAt, friendId), either way. */
 export interface FriendCursor {
   addedAt: Date;
   friendId: string;
 }
 
-export async function listFriends(db: Db, appKey: string, userId: string, after: FriendCursor | null, limit: number): Promise<FriendItem[]> {
+export async function listFriends(
+  db: Db,
+  appKey: string,
+  userId: string,
+  after: FriendCursor | null,
+  limit: number,
+  newestFirst = false,
+): Promise<FriendItem[]> {
   let query = db
     .selectFrom('friendships')
     .select(['friendId', 'remark', 'addedAt'])
     .where('appKey', '=', appKey)
     .where('userId', '=', userId);
-  if (after) query = query.where((eb) => eb(eb.refTuple('addedAt', 'friendId'), '>', eb.tuple(after.addedAt, after.friendId)));
-  return query.orderBy('addedAt', 'asc').orderBy('friendId', 'asc').limit(limit).execute();
+  if (after) query = query.where((eb) => eb(eb.refTuple('addedAt', 'friendId'), newestFirst ? '<' : '>', eb.tuple(after.addedAt, after.friendId)));
+  const direction = newestFirst ? 'desc' : 'asc';
+  return query.orderBy('addedAt', direction).orderBy('friendId', direction).limit(limit).execute();
 }
 
 /** Keyset position in an application list ordered newest first; (from, to) makes it unique. */

@@ -99,6 +99,8 @@ export const FriendAdded = builder.objectRef<FriendAddedPayload>('FriendAdded').
   fields: (t) => ({
     userId: t.exposeID('userId', { description: 'the new friend' }),
     addedAt: t.field({ type: 'DateTime', resolve: (e) => new Date(e.addedAt) }),
+    name: t.string({ nullable: true, description: "the new friend's name when the friendship formed", resolve: (e) => e.name ?? null }),
+    portraitUri: t.string({ nullable: true, description: "the new friend's portraitUri when the friendship formed", resolve: (e) => e.portraitUri ?? null }),
   }),
 });
 
@@ -146,11 +148,14 @@ function tokenUserId(value: string | undefined): string | null {
 
 const notAPageToken = () => badInput('pageToken is not a token returned by this list', { fields: ['pageToken'] });
 
-const friendsToken = (ctx: Context, caller: { app: AppRow; userId: string }, c: FriendCursor) =>
-  ctx.cursors.encodePage(caller.app.appKey, caller.userId, 'friends', [c.addedAt.toISOString(), c.friendId]);
+// a token of the newest-first list is signed for another list name, so it cannot page the other order
+const friendsList = (newestFirst: boolean) => (newestFirst ? 'friends-newest-first' : 'friends');
 
-function friendsCursor(ctx: Context, caller: { app: AppRow; userId: string }, token: string): FriendCursor {
-  const [t, u] = ctx.cursors.decodePage(caller.app.appKey, caller.userId, 'friends', token);
+const friendsToken = (ctx: Context, caller: { app: AppRow; userId: string }, c: FriendCursor, newestFirst: boolean) =>
+  ctx.cursors.encodePage(caller.app.appKey, caller.userId, friendsList(newestFirst), [c.addedAt.toISOString(), c.friendId]);
+
+function friendsCursor(ctx: Context, caller: { app: AppRow; userId: string }, token: string, newestFirst: boolean): FriendCursor {
+  const [t, u] = ctx.cursors.decodePage(caller.app.appKey, caller.userId, friendsList(newestFirst), token);
   const addedAt = tokenDate(t);
   const friendId = tokenUserId(u);
   if (!addedAt || !friendId) throw notAPageToken();
@@ -207,19 +212,20 @@ builder.queryFields((t) => ({
   }),
   friends: t.field({
     type: FriendPage,
-    description: 'count 1 to 100',
+    description: 'count 1 to 100; oldest friendship first, or newest first with newestFirst (RongCloud\'s order false)',
     authScopes: { user: true },
-    args: { pageToken: t.arg.string(), count: t.arg.int({ defaultValue: 50 }) },
+    args: { pageToken: t.arg.string(), count: t.arg.int({ defaultValue: 50 }), newestFirst: t.arg.boolean({ defaultValue: false }) },
     resolve: async (_root, args, ctx) => {
       const caller = userCaller(ctx);
       const { app, userId } = caller;
       const count = intInRange(args.count ?? 50, 1, PAGE_MAX, 'count');
-      const after = args.pageToken ? friendsCursor(ctx, caller, args.pageToken) : null;
+      const newestFirst = args.newestFirst ?? false;
+      const after = args.pageToken ? friendsCursor(ctx, caller, args.pageToken, newestFirst) : null;
       // one extra row tells whether another page follows
-      const rows = await listFriends(ctx.db, app.appKey, userId, after, count + 1);
+      const rows = await listFriends(ctx.db, app.appKey, userId, after, count + 1, newestFirst);
       const items = rows.slice(0, count);
       const last = items[items.length - 1];
-      return { items, nextPageToken: rows.length > count && last ? friendsToken(ctx, caller, last) : null };
+      return { items, nextPageToken: rows.length > count && last ? friendsToken(ctx, caller, last, newestFirst) : null };
     },
   }),
   checkFriends: t.field({

@@ -1,9 +1,11 @@
 import type { GraphQLError } from 'graphql';
 import type { Services } from '../context.ts';
-import type { AppRow, FriendApplicationRow } from '../db/database.ts';
+import type { Kysely } from 'kysely';
+import type { AppRow, Database, FriendApplicationRow } from '../db/database.ts';
 import { badInput, forbidden, limitExceeded, notFound } from '../errors.ts';
 import type { FriendEventPayload } from '../events/bus.ts';
 import type { RecordEvent } from '../events/log.ts';
+import { findUsers } from '../profiles/repository.ts';
 import { RC } from '../profiles/rules.ts';
 import {
   type Befriended,
@@ -78,13 +80,25 @@ function recordApplication(record: RecordEvent, appKey: string, row: FriendAppli
   }
 }
 
-/** A new friendship: applications it accepted, FriendAdded to both, then the relation change. */
-function recordFriendship(record: RecordEvent, appKey: string, a: string, b: string, result: Befriended): void {
+/**
+ * A new friendship: applications it accepted, FriendAdded to both (with the other's name and
+ * portraitUri as they are now: RongCloud's onFriendAdd carries them, and they are visible to
+ * anyone), then the relation change.
+ */
+async function recordFriendship(trx: Kysely<Database>, record: RecordEvent, appKey: string, a: string, b: string, result: Befriended): Promise<void> {
   const now = result.addedAt;
   for (const row of result.accepted) recordApplication(record, appKey, row, now);
   const addedAt = now.toISOString();
-  friendEvent(record, appKey, a, { kind: 'FriendAdded', userId: b, addedAt }, now);
-  friendEvent(record, appKey, b, { kind: 'FriendAdded', userId: a, addedAt }, now);
+  const users = new Map((await findUsers(trx, appKey, [a, b])).map((u) => [u.userId, u]));
+  const added = (userId: string): FriendEventPayload => ({
+    kind: 'FriendAdded',
+    userId,
+    addedAt,
+    name: users.get(userId)?.name ?? null,
+    portraitUri: users.get(userId)?.portraitUri ?? null,
+  });
+  friendEvent(record, appKey, a, added(b), now);
+  friendEvent(record, appKey, b, added(a), now);
   record({ type: 'friendshipChanged', appKey, userIds: [a, b], at: addedAt });
 }
 
@@ -93,7 +107,7 @@ export async function requestFriendship(s: Deps, app: AppRow, userId: string, ta
   const now = s.clock.now();
   const result = await s.events.write({ appKey: app.appKey, userIds: [userId, targetId] }, async (trx, record) => {
     const outcome = await addFriend(trx, app, userId, targetId, extra, now);
-    if (outcome.ok && outcome.outcome === 'ADDED') recordFriendship(record, app.appKey, userId, targetId, outcome);
+    if (outcome.ok && outcome.outcome === 'ADDED') await recordFriendship(trx, record, app.appKey, userId, targetId, outcome);
     else if (outcome.ok) recordApplication(record, app.appKey, outcome.application, now);
     return outcome;
   });
@@ -105,7 +119,7 @@ export async function acceptFriendship(s: Deps, appKey: string, userId: string, 
   const now = s.clock.now();
   const result = await s.events.write({ appKey, userIds: [userId, applicantId] }, async (trx, record) => {
     const outcome = await acceptApplication(trx, appKey, userId, applicantId, now);
-    if (outcome.ok) recordFriendship(record, appKey, userId, applicantId, outcome);
+    if (outcome.ok) await recordFriendship(trx, record, appKey, userId, applicantId, outcome);
     return outcome;
   });
   if (!result.ok) throw refusalError(result, userId);
@@ -141,7 +155,7 @@ export async function makeFriends(s: Deps, appKey: string, userId: string, frien
   const now = s.clock.now();
   const result = await s.events.write({ appKey, userIds: [userId, friendId] }, async (trx, record) => {
     const outcome = await adminAddFriend(trx, appKey, userId, friendId, now);
-    if (outcome.ok && outcome.outcome === 'ADDED') recordFriendship(record, appKey, userId, friendId, outcome);
+    if (outcome.ok && outcome.outcome === 'ADDED') await recordFriendship(trx, record, appKey, userId, friendId, outcome);
     return outcome;
   });
   if (!result.ok) throw refusalError(result, userId);

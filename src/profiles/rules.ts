@@ -28,7 +28,8 @@ export const RC = {
   USER_NOT_FOUND: 24366,
   VALUE_NOT_NUMERIC: 24367,
   VALUE_OUT_OF_RANGE: 24368,
-  // Friend codes follow RongCloud's RCErrorCode.h, except adding yourself, which SPEC §4 fixes at 25472.
+  // Friend codes follow RongCloud's RCErrorCode.h (RC_FRIEND_NOT_ALLOW_ADD_SELF is 25473; 25472 is
+  // RC_FRIEND_NOT_EXIST, "friend not found", which this server has no use for).
   FRIEND_ALREADY: 25460,
   FRIEND_APPLICATION_MISSING: 25466,
   FRIEND_MY_LIMIT: 25467,
@@ -36,7 +37,7 @@ export const RC = {
   FRIEND_NOT_FRIENDS: 25469,
   FRIEND_FIELD_TOO_LONG: 25470,
   FRIEND_ADD_DISALLOWED: 25471,
-  FRIEND_SELF: 25472,
+  FRIEND_SELF: 25473,
   SUBSCRIBE_TARGET_FULL: 26021,
   SUBSCRIBE_SUBSCRIBER_FULL: 26022,
 } as const;

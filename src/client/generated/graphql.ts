@@ -94,7 +94,7 @@ export type UserProfileVisibility =
 
 export type RelationChangeFieldsFragment = { operationType: SubscribeOperation, subscribeType: SubscribeType, userIds: Array<string>, expiry: number | null, operationTime: string };
 
-export type FriendAddedFieldsFragment = { userId: string, addedAt: string };
+export type FriendAddedFieldsFragment = { userId: string, addedAt: string, name: string | null, portraitUri: string | null };
 
 export type FriendDeletedFieldsFragment = { userIds: Array<string>, deletedAt: string };
 
@@ -106,7 +106,7 @@ export type OnUserEventsSubscriptionVariables = Exact<{
 
 
 export type OnUserEventsSubscription = { userEvents: { cursor: string, occurredAt: string, event:
-      | { __typename: 'FriendAdded', userId: string, addedAt: string }
+      | { __typename: 'FriendAdded', userId: string, addedAt: string, name: string | null, portraitUri: string | null }
       | { __typename: 'FriendApplicationStatusChanged', application: { userId: string, direction: FriendApplicationDirection, status: FriendApplicationStatus, extra: string | null, reason: string | null, createdAt: string, expiresAt: string } }
       | { __typename: 'FriendDeleted', userIds: Array<string>, deletedAt: string }
       | { __typename: 'OwnUserProfileChange', profile: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } }
@@ -137,7 +137,7 @@ export type OnFriendEventsSubscriptionVariables = Exact<{ [key: string]: never; 
 
 
 export type OnFriendEventsSubscription = { friendEvents:
-    | { __typename: 'FriendAdded', userId: string, addedAt: string }
+    | { __typename: 'FriendAdded', userId: string, addedAt: string, name: string | null, portraitUri: string | null }
     | { __typename: 'FriendApplicationStatusChanged', application: { userId: string, direction: FriendApplicationDirection, status: FriendApplicationStatus, extra: string | null, reason: string | null, createdAt: string, expiresAt: string } }
     | { __typename: 'FriendDeleted', userIds: Array<string>, deletedAt: string }
    };
@@ -177,6 +177,7 @@ export type DeleteFriendsMutation = { deleteFriends: boolean };
 export type FriendsQueryVariables = Exact<{
   count?: number | null | undefined;
   pageToken?: string | null | undefined;
+  newestFirst?: boolean | null | undefined;
 }>;
 
 
@@ -327,6 +328,8 @@ export const FriendAddedFieldsFragmentDoc = new TypedDocumentString(`
     fragment FriendAddedFields on FriendAdded {
   userId
   addedAt
+  name
+  portraitUri
 }
     `, {"fragmentName":"FriendAddedFields"}) as unknown as TypedDocumentString<FriendAddedFieldsFragment, unknown>;
 export const FriendDeletedFieldsFragmentDoc = new TypedDocumentString(`
@@ -460,6 +463,8 @@ export const OnUserEventsDocument = new TypedDocumentString(`
 fragment FriendAddedFields on FriendAdded {
   userId
   addedAt
+  name
+  portraitUri
 }
 fragment FriendDeletedFields on FriendDeleted {
   userIds
@@ -615,6 +620,8 @@ export const OnFriendEventsDocument = new TypedDocumentString(`
     fragment FriendAddedFields on FriendAdded {
   userId
   addedAt
+  name
+  portraitUri
 }
 fragment FriendDeletedFields on FriendDeleted {
   userIds
@@ -657,8 +664,8 @@ export const DeleteFriendsDocument = new TypedDocumentString(`
 }
     `) as unknown as TypedDocumentString<DeleteFriendsMutation, DeleteFriendsMutationVariables>;
 export const FriendsDocument = new TypedDocumentString(`
-    query Friends($count: Int, $pageToken: String) {
-  friends(count: $count, pageToken: $pageToken) {
+    query Friends($count: Int, $pageToken: String, $newestFirst: Boolean) {
+  friends(count: $count, pageToken: $pageToken, newestFirst: $newestFirst) {
     items {
       userId
       remark
