@@ -44,11 +44,27 @@ export async function findUserByUniqueId(db: Kysely<Database>, appKey: string, u
 export async function ensureUser(db: Kysely<Database>, appKey: string, userId: string, now: Date): Promise<UserRow> {
   const inserted = await db
     .insertInto('users')
-    .values({ appKey, userId, ext: '{}', visibility: 'NOT_SET', friendAddPermission: 'NOT_SET', version: 1, tokenGeneration: randomInt(2 ** 30), createdAt: now, updatedAt: now } as never)
+    .values(newUser(appKey, userId, now))
     .onConflict((oc) => oc.columns(['appKey', 'userId']).doNothing())
     .returningAll()
     .executeTakeFirst();
   return inserted ?? (await findUser(db, appKey, userId))!;
+}
+
+/** ensureUser for many users in one statement (in the given order); returns the ids it created. */
+export async function ensureUsers(db: Kysely<Database>, appKey: string, userIds: readonly string[], now: Date): Promise<Set<string>> {
+  if (userIds.length === 0) return new Set();
+  const inserted = await db
+    .insertInto('users')
+    .values(userIds.map((userId) => newUser(appKey, userId, now)))
+    .onConflict((oc) => oc.columns(['appKey', 'userId']).doNothing())
+    .returning('userId')
+    .execute();
+  return new Set(inserted.map((r) => r.userId));
+}
+
+function newUser(appKey: string, userId: string, now: Date) {
+  return { appKey, userId, ext: '{}', visibility: 'NOT_SET', friendAddPermission: 'NOT_SET', version: 1, tokenGeneration: randomInt(2 ** 30), createdAt: now, updatedAt: now } as never;
 }
 
 export type UpdateOutcome = { ok: true; row: UserRow } | { ok: false; reason: 'not_found' | 'version_conflict' | 'unique_id_taken' };
@@ -112,6 +128,19 @@ export async function updateProfile(
   if (expectedVersion === undefined) return { ok: false, reason: 'not_found' };
   const exists = await findUser(db, appKey, userId);
   return { ok: false, reason: exists ? 'version_conflict' : 'not_found' };
+}
+
+/**
+ * Runs one step of a longer transaction under a savepoint: when the step reports a refusal
+ * (`ok: false`, e.g. a taken uniqueId, which aborts the statement), what it wrote is undone and
+ * the transaction goes on. A step that throws aborts the whole transaction, as without a savepoint.
+ */
+export async function undoneIfRefused<T extends { ok: boolean }>(trx: Kysely<Database>, step: () => Promise<T>): Promise<T> {
+  await sql`savepoint refusable_step`.execute(trx);
+  const outcome = await step();
+  if (outcome.ok) await sql`release savepoint refusable_step`.execute(trx);
+  else await sql`rollback to savepoint refusable_step`.execute(trx);
+  return outcome;
 }
 
 /** Every column of a users row by its UserRow key (a Record: the compiler insists on each one). */
@@ -200,6 +229,18 @@ export async function listUsers(
     db.selectFrom('users').select(sql<number>`count(*)::int`.as('n')).where('appKey', '=', appKey).executeTakeFirstOrThrow(),
   ]);
   return { rows, totalCount: count.n };
+}
+
+/** One page of the app's users in userId order after `afterUserId` (keyset: no offset to skip over). */
+export async function usersAfter(db: Kysely<Database>, appKey: string, afterUserId: string | null, limit: number): Promise<UserRow[]> {
+  let query = db.selectFrom('users').selectAll().where('appKey', '=', appKey);
+  if (afterUserId !== null) query = query.where('userId', '>', afterUserId);
+  return query.orderBy('userId').limit(limit).execute();
+}
+
+export async function countUsers(db: Kysely<Database>, appKey: string): Promise<number> {
+  const { n } = await db.selectFrom('users').select(sql<number>`count(*)::int`.as('n')).where('appKey', '=', appKey).executeTakeFirstOrThrow();
+  return n;
 }
 
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {

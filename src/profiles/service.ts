@@ -1,12 +1,14 @@
 import type { Services } from '../context.ts';
+import { GraphQLError } from 'graphql';
 import type { ExtProfileKeyRow, UserRow } from '../db/database.ts';
-import { appError, badInput, notFound } from '../errors.ts';
+import { appError, badInput, limitExceeded, notFound } from '../errors.ts';
 import type { ChangeOrigin } from '../events/bus.ts';
 import type { RecordEvent } from '../events/log.ts';
 import { friendsOfEach } from '../friends/repository.ts';
 import { presenceOf } from '../presence/repository.ts';
 import { removeSubscriptionsTo, subscribersOfEach } from '../subscriptions/repository.ts';
-import { cleanUsers, ensureUser, updateProfile, type ProfilePatch } from './repository.ts';
+import { userIdArg } from '../schema/validate-args.ts';
+import { cleanUsers, ensureUser, ensureUsers, undoneIfRefused, updateProfile, type ProfilePatch, type UpdateOutcome } from './repository.ts';
 import { RC } from './rules.ts';
 import { profilePatchFrom, type ProfileInput, type Writer } from './validation.ts';
 
@@ -64,7 +66,7 @@ export async function applyProfilePatch(s: Deps, write: ProfileWrite, patch: Pro
   }
 }
 
-function refusal(reason: RefusedWrite['reason'], write: ProfileWrite, patch: ProfilePatch) {
+function refusal(reason: RefusedWrite['reason'], write: Pick<ProfileWrite, 'userId' | 'expectedVersion'>, patch: ProfilePatch) {
   switch (reason) {
     case 'version_conflict':
       return appError('VERSION_CONFLICT', `expectedVersion ${write.expectedVersion} does not match the stored version; reload and retry`, {
@@ -75,6 +77,72 @@ function refusal(reason: RefusedWrite['reason'], write: ProfileWrite, patch: Pro
     case 'not_found':
       return notFound(`user "${write.userId}" does not exist`, { rcCode: RC.USER_NOT_FOUND });
   }
+}
+
+/** The most profiles one setUserProfiles call (and one import batch) writes. */
+export const UPSERTS_PER_CALL = 100;
+
+export interface ProfileUpsert {
+  userId: string;
+  input: ProfileInput;
+}
+
+/** One item's outcome: the row as written, or why nothing of the item was written. */
+export type UpsertOutcome = { userId: string; row: UserRow; error?: undefined } | { userId: string; row?: undefined; error: GraphQLError };
+
+/**
+ * The backend's setUserProfile for 1 to UPSERTS_PER_CALL users at once (SPEC §13). Each item is
+ * checked and written exactly as setUserProfile would (the same validation, the same refusals,
+ * the missing user created, one `profileChanged` each), all or nothing on its own: a refused item
+ * writes nothing and the others go on. Items naming the same user apply in input order, as
+ * separate setUserProfile calls would. Outcomes come back in input order.
+ *
+ * All items share one transaction (one commit, one event append): the users are created in one
+ * statement and each item costs one update; only an item that sets a uniqueId, the one refusal the
+ * database decides, runs under a savepoint so that its refusal undoes just that item.
+ */
+export async function upsertProfiles(s: Deps, appKey: string, items: readonly ProfileUpsert[], extKeys: readonly ExtProfileKeyRow[]): Promise<UpsertOutcome[]> {
+  if (items.length === 0) throw badInput(`items must hold 1 to ${UPSERTS_PER_CALL} profiles; got none`, { fields: ['items'] });
+  if (items.length > UPSERTS_PER_CALL) {
+    throw limitExceeded(`items holds at most ${UPSERTS_PER_CALL} profiles per call; got ${items.length}`, { fields: ['items'], max: UPSERTS_PER_CALL });
+  }
+  const outcomes: UpsertOutcome[] = new Array(items.length);
+  const valid: { index: number; userId: string; patch: ProfilePatch }[] = [];
+  items.forEach((item, index) => {
+    try {
+      valid.push({ index, userId: userIdArg(item.userId), patch: profilePatchFrom(item.input, 'backend', extKeys) });
+    } catch (error) {
+      if (!(error instanceof GraphQLError)) throw error;
+      outcomes[index] = { userId: item.userId, error };
+    }
+  });
+  if (valid.length === 0) return outcomes;
+
+  const now = s.clock.now();
+  const at = now.toISOString();
+  const origin: ChangeOrigin = { by: 'backend' };
+  const refusable = (patch: ProfilePatch) => patch.set.uniqueId !== undefined && patch.set.uniqueId !== null;
+  const userIds = [...new Set(valid.map((v) => v.userId))];
+  const written = await s.events.write({ appKey, userIds }, async (trx, record) => {
+    await ensureUsers(trx, appKey, [...new Set(valid.filter((v) => !refusable(v.patch)).map((v) => v.userId))], now);
+    const results: UpdateOutcome[] = [];
+    for (const { userId, patch } of valid) {
+      const outcome = refusable(patch)
+        ? await undoneIfRefused(trx, async () => {
+            await ensureUser(trx, appKey, userId, now);
+            return updateProfile(trx, appKey, userId, patch, now);
+          })
+        : await updateProfile(trx, appKey, userId, patch, now);
+      if (outcome.ok) record({ type: 'profileChanged', appKey, userId, profile: outcome.row, at, origin });
+      results.push(outcome);
+    }
+    return results;
+  });
+  valid.forEach(({ index, userId, patch }, i) => {
+    const outcome = written[i]!;
+    outcomes[index] = outcome.ok ? { userId, row: outcome.row } : { userId, error: refusal(outcome.reason, { userId }, patch) };
+  });
+  return outcomes;
 }
 
 /**
