@@ -135,25 +135,36 @@ const UserProfileUpsert = builder.inputType('UserProfileUpsert', {
   }),
 });
 
+interface ItemErrorShape {
+  code: string;
+  message: string;
+  rcCode: number | null;
+  fields: string[] | null;
+}
+
 /**
- * An item's refusal as setUserProfile's error would say it: the same code, message and rcCode;
+ * An item's refusal as setUserProfile's error says it: the same code, message and rcCode;
  * `fields` names the profile fields at fault, then the ext keys as `userExtProfile.<key>`.
+ * (A plain object: an Error returned by a resolver would be taken for the field failing.)
  */
-const ItemError = builder.objectRef<GraphQLError>('ItemError').implement({
-  description: "Why one item of a bulk call was refused; nothing of that item was written.",
+function itemError(error: GraphQLError): ItemErrorShape {
+  const fields = (error.extensions.fields as string[] | undefined) ?? [];
+  const keys = ((error.extensions.keys as string[] | undefined) ?? []).map((k) => `userExtProfile.${k}`);
+  return {
+    code: String(error.extensions.code),
+    message: error.message,
+    rcCode: typeof error.extensions.rcCode === 'number' ? error.extensions.rcCode : null,
+    fields: fields.length || keys.length ? [...fields, ...keys] : null,
+  };
+}
+
+const ItemError = builder.objectRef<ItemErrorShape>('ItemError').implement({
+  description: 'Why one item of a bulk call was refused; nothing of that item was written.',
   fields: (t) => ({
-    code: t.string({ resolve: (e) => String(e.extensions.code) }),
+    code: t.exposeString('code'),
     message: t.exposeString('message'),
-    rcCode: t.int({ nullable: true, resolve: (e) => (typeof e.extensions.rcCode === 'number' ? e.extensions.rcCode : null) }),
-    fields: t.stringList({
-      nullable: true,
-      description: "the fields or ext keys at fault, as in BAD_USER_INPUT's extensions.fields / keys",
-      resolve: (e) => {
-        const fields = (e.extensions.fields as string[] | undefined) ?? [];
-        const keys = ((e.extensions.keys as string[] | undefined) ?? []).map((k) => `userExtProfile.${k}`);
-        return fields.length || keys.length ? [...fields, ...keys] : null;
-      },
-    }),
+    rcCode: t.exposeInt('rcCode', { nullable: true }),
+    fields: t.exposeStringList('fields', { nullable: true, description: "the fields or ext keys at fault, as in BAD_USER_INPUT's extensions.fields / keys" }),
   }),
 });
 
@@ -161,7 +172,7 @@ const UserProfileUpsertResult = builder.objectRef<UpsertOutcome>('UserProfileUps
   fields: (t) => ({
     userId: t.exposeID('userId'),
     profile: t.field({ type: UserProfile, nullable: true, description: 'the profile as written; null when the item was refused', resolve: (o) => o.row ?? null }),
-    error: t.field({ type: ItemError, nullable: true, resolve: (o) => o.error ?? null }),
+    error: t.field({ type: ItemError, nullable: true, resolve: (o) => (o.error ? itemError(o.error) : null) }),
   }),
 });
 
