@@ -70,7 +70,7 @@ describe('setUserProfiles: how many items', () => {
     expect((await setProfile(app, 'single', { name: 'Solo', level: 3 })).version).toBe(2);
   });
 
-  it('100 items: every one written, results in input order, in one transaction with one update each', async () => {
+  it('100 items: every one written, results in input order, in one transaction and one update statement', async () => {
     const app = await server.newApp();
     await setProfile(app, 'b50', { name: 'old', email: 'old@x.io' });
     // input order is not id order
@@ -90,21 +90,58 @@ describe('setUserProfiles: how many items', () => {
     expect(await adminProfile(app, 'b1')).toMatchObject({ name: 'B 1', version: 2 });
 
     const count = (pattern: RegExp) => statements.filter((s) => pattern.test(s)).length;
-    expect(count(/^update "users"/), statements.join('\n')).toBe(100);
+    // all 100 in one update statement, the new users in one insert
+    expect(count(/^\s*update users as u/), statements.join('\n')).toBe(1);
+    expect(count(/^update "users"/)).toBe(0);
     expect(count(/^insert into "users"/)).toBe(1);
     expect(count(/^insert into "events"/)).toBe(1);
     expect(count(/pg_advisory_xact_lock/)).toBe(1);
     expect(count(/savepoint/i)).toBe(0);
   });
 
-  it('items that set a uniqueId run under a savepoint each (the one refusal the database decides)', async () => {
+  it('100 items setting free uniqueIds: one update under one savepoint; with one taken uniqueId, one at a time (only that one refused)', async () => {
     const app = await server.newApp();
+    await setProfile(app, 'holder', { uniqueId: 'uid50' });
     await server.app.realtime.drain();
     server.statements.length = 0;
-    const results = await setProfiles(app, items(100, 'u', (i) => ({ uniqueId: `uid${i}` })));
-    expect(results.every((r) => r.error === null)).toBe(true);
+    const free = await setProfiles(app, items(100, 'u', (i) => ({ uniqueId: `free${i}` })));
+    expect(free.every((r) => r.error === null)).toBe(true);
+    expect(server.statements.filter((s) => /^savepoint/.test(s))).toHaveLength(1);
+    expect(server.statements.filter((s) => /^\s*update users as u/.test(s))).toHaveLength(1);
+
+    server.statements.length = 0;
+    const results = await setProfiles(app, items(100, 'v', (i) => ({ uniqueId: `uid${i}`, name: `V ${i}` })));
+    expect(results.filter((r) => r.error).map((r) => r.userId)).toEqual(['v50']);
+    expect(results[49]!.error).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['uniqueId'], message: 'uniqueId "uid50" is already taken in this app' });
+    expect(results[50]!.profile).toMatchObject({ uniqueId: 'uid51', name: 'V 51', version: 2 });
     expect(server.statements.filter((s) => /^savepoint/.test(s))).toHaveLength(100);
-    expect(server.statements.filter((s) => /^insert into "events"/.test(s))).toHaveLength(1);
+    expect(await adminProfile(app, 'v50')).toBeUndefined();
+    expect(await profileCount(app)).toBe(1 + 100 + 99);
+  });
+
+  it('writes what setUserProfile writes, change for change (set, clear, ext merge and removal, uniqueId), alone or with others', async () => {
+    const app = await server.newApp();
+    await defineKey(app, 'a');
+    await defineKey(app, 'b');
+    const changes: ((who: string) => Record<string, unknown>)[] = [
+      (who) => ({ name: 'N', portraitUri: 'p://x', email: 'e@x.io', birthday: '2000', gender: 'MALE', location: 'L', role: 0, level: 100, uniqueId: `${who}1`, userExtProfile: [{ key: 'a', value: '1' }] }),
+      () => ({ name: null, gender: 'FEMALE', userExtProfile: [{ key: 'b', value: '2' }, { key: 'a', value: 'x\ty' }] }),
+      (who) => ({ level: null, role: 7, uniqueId: `${who}2`, userExtProfile: [{ key: 'a', value: null }] }),
+      () => ({ uniqueId: null, email: null, location: '📍 東京', userExtProfile: [] }),
+      () => ({}),
+    ];
+    for (const change of changes) {
+      const single = await setProfile(app, 'single', change('s'));
+      const [alone] = await setProfiles(app, [{ userId: 'alone', profile: change('a') }]);
+      const [together] = await setProfiles(app, [
+        { userId: 'together', profile: change('t') },
+        { userId: 'filler', profile: { name: 'filler' } },
+      ]);
+      const same = (p: ProfileJson | null) => ({ ...p!, userId: null, uniqueId: p!.uniqueId?.slice(1) ?? null });
+      expect(same(alone!.profile)).toEqual(same(single));
+      expect(same(together!.profile)).toEqual(same(single));
+      expect(await adminProfile(app, 'together')).toEqual(together!.profile);
+    }
   });
 });
 
@@ -199,6 +236,37 @@ describe('setUserProfiles: mixed good and bad items', () => {
     expect(results[1]).toMatchObject({ profile: null, error: { code: 'BAD_USER_INPUT', fields: ['uniqueId'] } });
     expect(results[2]).toMatchObject({ error: null, profile: { name: 'Second', level: 1, version: 3, uniqueId: 'mine2' } });
     expect(await adminProfile(app, 'twice')).toEqual(results[2]!.profile);
+
+    // different users interleaved: each user's items in order
+    const mixed = await setProfiles(app, [
+      { userId: 'ia', profile: { name: 'A1' } },
+      { userId: 'ib', profile: { name: 'B1' } },
+      { userId: 'ia', profile: { level: 5 } },
+      { userId: 'ib', profile: { name: 'B2' } },
+    ]);
+    expect(mixed.map((r) => [r.userId, r.profile!.name, r.profile!.level, r.profile!.version])).toEqual([
+      ['ia', 'A1', null, 2],
+      ['ib', 'B1', null, 2],
+      ['ia', 'A1', 5, 3],
+      ['ib', 'B2', null, 3],
+    ]);
+
+    // a uniqueId moving between users: refused when asked for before its holder lets it go, as one by one
+    await setProfile(app, 'm1', { uniqueId: 'moving' });
+    const early = await setProfiles(app, [
+      { userId: 'm2', profile: { uniqueId: 'moving' } },
+      { userId: 'm1', profile: { uniqueId: 'moved' } },
+    ]);
+    expect(early[0]!.error!.fields).toEqual(['uniqueId']);
+    expect(early[1]!.profile!.uniqueId).toBe('moved');
+    const late = await setProfiles(app, [
+      { userId: 'm1', profile: { uniqueId: null } },
+      { userId: 'm3', profile: { uniqueId: 'moved' } },
+    ]);
+    expect(late.map((r) => [r.error, r.profile?.uniqueId])).toEqual([
+      [null, null],
+      [null, 'moved'],
+    ]);
 
     // a refused first item for a new user, then a good one: the user exists once, made by the good one
     const again = await setProfiles(app, [

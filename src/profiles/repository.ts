@@ -32,6 +32,13 @@ export async function findUser(db: Kysely<Database>, appKey: string, userId: str
   return db.selectFrom('users').selectAll().where('appKey', '=', appKey).where('userId', '=', userId).executeTakeFirst();
 }
 
+/** Who holds each of these uniqueIds in the app (uniqueId → userId; unheld ones are left out). */
+export async function holdersOfUniqueIds(db: Kysely<Database>, appKey: string, uniqueIds: readonly string[]): Promise<Map<string, string>> {
+  if (uniqueIds.length === 0) return new Map();
+  const rows = await db.selectFrom('users').select(['userId', 'uniqueId']).where('appKey', '=', appKey).where('uniqueId', 'in', uniqueIds).execute();
+  return new Map(rows.map((r) => [r.uniqueId!, r.userId]));
+}
+
 export async function findUserByUniqueId(db: Kysely<Database>, appKey: string, uniqueId: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where('appKey', '=', appKey).where('uniqueId', '=', uniqueId).executeTakeFirst();
 }
@@ -128,6 +135,46 @@ export async function updateProfile(
   if (expectedVersion === undefined) return { ok: false, reason: 'not_found' };
   const exists = await findUser(db, appKey, userId);
   return { ok: false, reason: exists ? 'version_conflict' : 'not_found' };
+}
+
+/** The columns a patch sets, by ProfileColumns key, with their SQL type. */
+const PATCH_COLUMNS: Record<keyof ProfileColumns, { column: string; type: 'text' | 'integer' }> = {
+  name: { column: 'name', type: 'text' },
+  portraitUri: { column: 'portrait_uri', type: 'text' },
+  uniqueId: { column: 'unique_id', type: 'text' },
+  email: { column: 'email', type: 'text' },
+  birthday: { column: 'birthday', type: 'text' },
+  gender: { column: 'gender', type: 'text' },
+  location: { column: 'location', type: 'text' },
+  role: { column: 'role', type: 'integer' },
+  level: { column: 'level', type: 'integer' },
+  visibility: { column: 'visibility', type: 'text' },
+};
+
+/**
+ * updateProfile (without expectedVersion) for many distinct users in one statement: each row gets
+ * its own patch — the columns it sets, its ext entries merged and removed — its version bumped by
+ * one and updatedAt set, as updateProfile does for one. Returns the changed rows by userId (users
+ * that do not exist are left out). A uniqueId taken by another row fails the whole statement
+ * (a unique violation; see isUniqueViolation): callers run it under a savepoint when that can happen.
+ */
+export async function updateProfiles(db: Kysely<Database>, appKey: string, changes: readonly { userId: string; patch: ProfilePatch }[], now: Date): Promise<Map<string, UserRow>> {
+  if (changes.length === 0) return new Map();
+  const keys = [...new Set(changes.flatMap((c) => Object.keys(c.patch.set)))] as (keyof ProfileColumns)[];
+  const assignments = keys.map((key) => {
+    const { column, type } = PATCH_COLUMNS[key];
+    return `${column} = case when v.p ? '${key}' then (v.p->>'${key}')::${type} else u.${column} end`;
+  });
+  const items = changes.map(({ userId, patch }) => ({ user_id: userId, p: patch.set, ext_set: patch.extSet, ext_remove: patch.extRemove }));
+  const { rows } = await sql<UserRow>`
+    update users as u set ${sql.raw(assignments.map((a) => `${a}, `).join(''))}
+      ext = (u.ext || v.ext_set) - array(select jsonb_array_elements_text(v.ext_remove)),
+      version = u.version + 1,
+      updated_at = ${now}
+    from jsonb_to_recordset(${JSON.stringify(items)}::jsonb) as v(user_id text, p jsonb, ext_set jsonb, ext_remove jsonb)
+    where u.app_key = ${appKey} and u.user_id = v.user_id
+    returning u.*`.execute(db);
+  return new Map(rows.map((row) => [row.userId, row]));
 }
 
 /**

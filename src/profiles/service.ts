@@ -8,7 +8,18 @@ import { friendsOfEach } from '../friends/repository.ts';
 import { presenceOf } from '../presence/repository.ts';
 import { removeSubscriptionsTo, subscribersOfEach } from '../subscriptions/repository.ts';
 import { userIdArg } from '../schema/validate-args.ts';
-import { cleanUsers, ensureUser, ensureUsers, undoneIfRefused, updateProfile, type ProfilePatch, type UpdateOutcome } from './repository.ts';
+import {
+  cleanUsers,
+  ensureUser,
+  ensureUsers,
+  holdersOfUniqueIds,
+  isUniqueViolation,
+  undoneIfRefused,
+  updateProfile,
+  updateProfiles,
+  type ProfilePatch,
+  type UpdateOutcome,
+} from './repository.ts';
 import { RC } from './rules.ts';
 import { profilePatchFrom, type ProfileInput, type Writer } from './validation.ts';
 
@@ -97,9 +108,11 @@ export type UpsertOutcome = { userId: string; row: UserRow; error?: undefined } 
  * writes nothing and the others go on. Items naming the same user apply in input order, as
  * separate setUserProfile calls would. Outcomes come back in input order.
  *
- * All items share one transaction (one commit, one event append): the users are created in one
- * statement and each item costs one update; only an item that sets a uniqueId, the one refusal the
- * database decides, runs under a savepoint so that its refusal undoes just that item.
+ * All items share one transaction (one commit, one event append); the users are created in one
+ * statement, and the items are updated together, one statement per run of distinct users, unless
+ * a uniqueId conflict is possible: then that run goes one item at a time, each item that sets a
+ * uniqueId (the one refusal the database decides) under a savepoint of its own, so that its
+ * refusal undoes just that item.
  */
 export async function upsertProfiles(s: Deps, appKey: string, items: readonly ProfileUpsert[], extKeys: readonly ExtProfileKeyRow[]): Promise<UpsertOutcome[]> {
   if (items.length === 0) throw badInput(`items must hold 1 to ${UPSERTS_PER_CALL} profiles; got none`, { fields: ['items'] });
@@ -125,17 +138,24 @@ export async function upsertProfiles(s: Deps, appKey: string, items: readonly Pr
   const userIds = [...new Set(valid.map((v) => v.userId))];
   const written = await s.events.write({ appKey, userIds }, async (trx, record) => {
     await ensureUsers(trx, appKey, [...new Set(valid.filter((v) => !refusable(v.patch)).map((v) => v.userId))], now);
-    const results: UpdateOutcome[] = [];
-    for (const { userId, patch } of valid) {
-      const outcome = refusable(patch)
-        ? await undoneIfRefused(trx, async () => {
-            await ensureUser(trx, appKey, userId, now);
-            return updateProfile(trx, appKey, userId, patch, now);
-          })
-        : await updateProfile(trx, appKey, userId, patch, now);
-      if (outcome.ok) record({ type: 'profileChanged', appKey, userId, profile: outcome.row, at, origin });
-      results.push(outcome);
+    const results: UpdateOutcome[] = new Array(valid.length);
+    /** one item as setUserProfile writes it; a refusable one under its own savepoint */
+    const one = (i: number): Promise<UpdateOutcome> => {
+      const { userId, patch } = valid[i]!;
+      if (!refusable(patch)) return updateProfile(trx, appKey, userId, patch, now);
+      return undoneIfRefused(trx, async () => {
+        await ensureUser(trx, appKey, userId, now);
+        return updateProfile(trx, appKey, userId, patch, now);
+      });
+    };
+    for (const segment of distinctRuns(valid.map((v) => v.userId))) {
+      const rows = await togetherIfNoConflict(trx, appKey, segment.map((i) => valid[i]!), now, refusable);
+      for (const i of segment) results[i] = rows ? { ok: true, row: rows.get(valid[i]!.userId)! } : await one(i);
     }
+    valid.forEach(({ userId }, i) => {
+      const outcome = results[i]!;
+      if (outcome.ok) record({ type: 'profileChanged', appKey, userId, profile: outcome.row, at, origin });
+    });
     return results;
   });
   valid.forEach(({ index, userId, patch }, i) => {
@@ -143,6 +163,63 @@ export async function upsertProfiles(s: Deps, appKey: string, items: readonly Pr
     outcomes[index] = outcome.ok ? { userId, row: outcome.row } : { userId, error: refusal(outcome.reason, { userId }, patch) };
   });
   return outcomes;
+}
+
+/**
+ * The input split into runs of consecutive items naming distinct users (indexes): a run's items
+ * can be written at once, and runs one after the other keep each user's items in input order.
+ */
+function distinctRuns(userIds: readonly string[]): number[][] {
+  const runs: number[][] = [];
+  let run: number[] = [];
+  let inRun = new Set<string>();
+  userIds.forEach((userId, i) => {
+    if (inRun.has(userId)) {
+      runs.push(run);
+      run = [];
+      inRun = new Set();
+    }
+    run.push(i);
+    inRun.add(userId);
+  });
+  if (run.length) runs.push(run);
+  return runs;
+}
+
+/**
+ * Writes a run of items (distinct users) in one statement when that ends as writing them one by
+ * one in input order would: always, unless uniqueIds are at stake — then only when no uniqueId
+ * an item sets is held by another user or set by two items (whatever order the database updates
+ * the rows in, no item could then be refused). Returns the rows, or null when the items must be
+ * written one by one: a possible conflict, or a uniqueId taken meanwhile by another writer (the
+ * statement runs under a savepoint then, so its failure undoes just it).
+ */
+async function togetherIfNoConflict(
+  trx: Parameters<typeof updateProfiles>[0],
+  appKey: string,
+  run: readonly { userId: string; patch: ProfilePatch }[],
+  now: Date,
+  refusable: (patch: ProfilePatch) => boolean,
+): Promise<Map<string, UserRow> | null> {
+  if (run.length === 1) return null;
+  const touching = run.filter((r) => r.patch.set.uniqueId !== undefined);
+  if (touching.length === 0) return updateProfiles(trx, appKey, run, now);
+  const wanted = touching.flatMap((r) => (r.patch.set.uniqueId ? [{ userId: r.userId, uniqueId: r.patch.set.uniqueId }] : []));
+  // clearing a uniqueId refuses nobody
+  if (wanted.length === 0) return updateProfiles(trx, appKey, run, now);
+  if (new Set(wanted.map((w) => w.uniqueId)).size < wanted.length) return null;
+  const holders = await holdersOfUniqueIds(trx, appKey, wanted.map((w) => w.uniqueId));
+  if (wanted.some((w) => (holders.get(w.uniqueId) ?? w.userId) !== w.userId)) return null;
+  const outcome = await undoneIfRefused(trx, async () => {
+    try {
+      await ensureUsers(trx, appKey, run.filter((r) => refusable(r.patch)).map((r) => r.userId), now);
+      return { ok: true as const, rows: await updateProfiles(trx, appKey, run, now) };
+    } catch (error) {
+      if (isUniqueViolation(error, 'users_unique_id')) return { ok: false as const };
+      throw error;
+    }
+  });
+  return outcome.ok ? outcome.rows : null;
 }
 
 /**
