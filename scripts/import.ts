@@ -124,7 +124,7 @@ await runCli('import', async () => {
         } catch (error) {
           throw new Error(
             `stopped at line ${first}: ${error instanceof Error ? error.message : String(error)}\n` +
-              `lines ${options.fromLine}–${first - 1} are done (${written} profiles written, ${refusedCount} lines refused); ` +
+              `lines ${options.fromLine}–${first - 1} are done (${written} written, ${refusedCount} refused); ` +
               `go on with: npm run import -- --app ${options.appKey} --from-line ${first} ${options.file}`,
           );
         }
@@ -172,7 +172,7 @@ await runCli('import', async () => {
     console.log(`Imported ${options.file} into app "${app.name}" (${options.appKey}) on ${description} in ${seconds}s`);
     const numbers = refused.slice(0, 20).map((r) => r.line).join(', ');
     console.log(
-      `lines: ${read} read from line ${options.fromLine}, ${written} profiles written, ${refusedCount} refused` +
+      `lines: ${read} read from line ${options.fromLine}, ${written} written, ${refusedCount} refused` +
         (refusedCount ? ` (line${refusedCount > 1 ? 's' : ''} ${numbers}${refusedCount > 20 ? ', …' : ''})` : ''),
     );
     if (interrupted) {

@@ -15,7 +15,7 @@ const DATABASE_URL = process.env.DATABASE_URL;
 
 let dataDir: string;
 
-function runScript(script: string, args: string[]) {
+function runScript(script: string, args: string[], onStderr?: (stderr: string, child: ReturnType<typeof spawn>) => void) {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   for (const name of ['DATABASE_URL', 'DATA_DIR', 'TOKEN_SECRET', 'OPERATOR_TOKEN']) delete childEnv[name];
   Object.assign(childEnv, DATABASE_URL ? { DATABASE_URL } : { DATA_DIR: dataDir });
@@ -24,12 +24,15 @@ function runScript(script: string, args: string[]) {
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    onStderr?.(stderr, child);
+  });
   return new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>((done) =>
     child.once('close', (code) => done({ code, stdout, stderr, ms: Date.now() - started })),
   );
 }
-const importFile = (args: string[]) => runScript('scripts/import.ts', args);
+const importFile = (args: string[], onStderr?: Parameters<typeof runScript>[2]) => runScript('scripts/import.ts', args, onStderr);
 const exportApp = (appKey: string) => runScript('scripts/export.ts', ['--app', appKey]);
 
 /** A server on the same database, for as long as `work` runs. */
@@ -84,6 +87,7 @@ const summaryOf = (stdout: string) => stdout.split('\n').filter((l) => !l.starts
 describe(`npm run import / npm run export (${DATABASE_URL ? 'PostgreSQL' : 'embedded database'})`, () => {
   let source: { appKey: string; appSecret: string };
   let target: { appKey: string; appSecret: string };
+  let resumed: { appKey: string; appSecret: string };
   let file: string;
   let first: Awaited<ReturnType<typeof importFile>>;
   let firstExport: string;
@@ -92,10 +96,10 @@ describe(`npm run import / npm run export (${DATABASE_URL ? 'PostgreSQL' : 'embe
     dataDir = mkdtempSync(join(tmpdir(), 'phs-import-'));
     file = join(dataDir, 'profiles.jsonl');
     writeFileSync(file, Array.from({ length: LINES }, (_, i) => lineText(i + 1)).join('\n') + '\n');
-    [source, target] = await withServer(async (url) => {
+    [source, target, resumed] = await withServer(async (url) => {
       const operator = new GraphQLClient(url, bearer(OPERATOR_TOKEN));
       const apps = [];
-      for (const name of ['Import source', 'Import target']) {
+      for (const name of ['Import source', 'Import target', 'Import resumed']) {
         const { createApp } = await operator.ok('mutation($n: String!) { createApp(name: $n) { appKey appSecret } }', { n: name });
         const backend = new GraphQLClient(url, basic(createApp.appKey, createApp.appSecret));
         for (const key of ['team', 'color']) await backend.ok('mutation($k: String!) { defineExtProfileKey(key: $k) { key } }', { k: key });
@@ -117,7 +121,7 @@ describe(`npm run import / npm run export (${DATABASE_URL ? 'PostgreSQL' : 'embe
       expect.stringMatching(new RegExp(`^line ${WRONG_SHAPE}: refused, BAD_USER_INPUT: not a profile line \\(profile\\.role: `)),
       `line ${UNDEFINED_KEY}: refused, BAD_USER_INPUT (RC 24362): Invalid input: userExtProfile.nope. ext key "nope" is not defined for this app.`,
     ]);
-    expect(first.stdout).toContain(`lines: ${LINES} read from line 1, ${LINES - REFUSED.length - 1} profiles written, 4 refused (lines ${REFUSED.join(', ')})`);
+    expect(first.stdout).toContain(`lines: ${LINES} read from line 1, ${LINES - REFUSED.length - 1} written, 4 refused (lines ${REFUSED.join(', ')})`);
     expect(first.stderr).toMatch(new RegExp(`^import +\\[#{30}\\] 100% ${LINES}/${LINES} \\d+/s$`, 'm'));
   });
 
@@ -160,11 +164,35 @@ describe(`npm run import / npm run export (${DATABASE_URL ? 'PostgreSQL' : 'embe
     expect(exported.stdout).toBe(firstExport);
   }, 120_000);
 
+  it('interrupted (Ctrl-C), it finishes its batch and says where to go on; going on from there ends as one whole run', async () => {
+    let sent = false;
+    const stopped = await importFile(['--app', resumed.appKey, file], (stderr, child) => {
+      // once a tenth is done
+      if (!sent && / 10% /.test(stderr)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    expect(stopped.code, stopped.stdout + stopped.stderr).toBe(130);
+    const match = /^interrupted: lines up to (\d+) are done; go on with: npm run import -- --app \S+ --from-line (\d+) /m.exec(stopped.stdout);
+    expect(match, stopped.stdout).not.toBeNull();
+    const from = Number(match![2]);
+    expect(Number(match![1])).toBe(from - 1);
+    expect(from).toBeGreaterThan(1000);
+    expect(from).toBeLessThan(LINES);
+    const rest = await importFile(['--app', resumed.appKey, '--from-line', String(from), file]);
+    expect(rest.code).toBe(3);
+    // each refused line reported by the run that read it
+    const refusedIn = (stdout: string) => [...stdout.matchAll(/^line (\d+): refused/gm)].map((m) => Number(m[1]));
+    expect([...refusedIn(stopped.stdout), ...refusedIn(rest.stdout)]).toEqual(REFUSED);
+    expect((await exportApp(resumed.appKey)).stdout).toBe(firstExport);
+  }, 120_000);
+
   it('--from-line starts there (the line numbers stay those of the file)', async () => {
     const tail = await importFile(['--app', source.appKey, '--from-line', String(UNDEFINED_KEY), file]);
     expect(tail.code).toBe(3);
     expect(tail.stdout).toContain(`line ${UNDEFINED_KEY}: refused, BAD_USER_INPUT (RC 24362)`);
-    expect(tail.stdout).toContain(`lines: 2 read from line ${UNDEFINED_KEY}, 1 profiles written, 1 refused (line ${UNDEFINED_KEY})`);
+    expect(tail.stdout).toContain(`lines: 2 read from line ${UNDEFINED_KEY}, 1 written, 1 refused (line ${UNDEFINED_KEY})`);
   }, 60_000);
 
   it('refuses a bad command line (exit 2), an unknown app or a missing file (exit 1)', async () => {
