@@ -311,11 +311,17 @@ describe('setUserProfiles: who is told', () => {
 
     server.clock.advance(1000);
     await setProfile(app, 'holder', { uniqueId: 'held' });
+    // written together (one statement for both) ...
+    await server.app.realtime.drain();
+    server.statements.length = 0;
     const results = await setProfiles(app, [
       { userId: 'star', profile: { name: 'Bulk', location: 'Lima' } },
-      { userId: 'flop', profile: { uniqueId: 'held' } },
+      { userId: 'extra', profile: { name: 'Extra' } },
     ]);
-    expect(results[1]!.error).not.toBeNull();
+    expect(server.statements.filter((s) => /^\s*update users as u/.test(s))).toHaveLength(1);
+    // ... and refused
+    const [refused] = await setProfiles(app, [{ userId: 'flop', profile: { uniqueId: 'held' } }]);
+    expect(refused!.error).not.toBeNull();
     const written = results[0]!.profile!;
     await waitUntil(watching, () => changes(watching).length === 2, 8000, 'the subscriber');
     await waitUntil(friendly, () => changes(friendly).length === 2, 8000, 'the friend');
