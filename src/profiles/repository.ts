@@ -32,6 +32,13 @@ export async function findUser(db: Kysely<Database>, appKey: string, userId: str
   return db.selectFrom('users').selectAll().where('appKey', '=', appKey).where('userId', '=', userId).executeTakeFirst();
 }
 
+/** Who holds each of these uniqueIds in the app (uniqueId → userId; unheld ones are left out). */
+export async function holdersOfUniqueIds(db: Kysely<Database>, appKey: string, uniqueIds: readonly string[]): Promise<Map<string, string>> {
+  if (uniqueIds.length === 0) return new Map();
+  const rows = await db.selectFrom('users').select(['userId', 'uniqueId']).where('appKey', '=', appKey).where('uniqueId', 'in', uniqueIds).execute();
+  return new Map(rows.map((r) => [r.uniqueId!, r.userId]));
+}
+
 export async function findUserByUniqueId(db: Kysely<Database>, appKey: string, uniqueId: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where('appKey', '=', appKey).where('uniqueId', '=', uniqueId).executeTakeFirst();
 }
@@ -44,11 +51,27 @@ export async function findUserByUniqueId(db: Kysely<Database>, appKey: string, u
 export async function ensureUser(db: Kysely<Database>, appKey: string, userId: string, now: Date): Promise<UserRow> {
   const inserted = await db
     .insertInto('users')
-    .values({ appKey, userId, ext: '{}', visibility: 'NOT_SET', friendAddPermission: 'NOT_SET', version: 1, tokenGeneration: randomInt(2 ** 30), createdAt: now, updatedAt: now } as never)
+    .values(newUser(appKey, userId, now))
     .onConflict((oc) => oc.columns(['appKey', 'userId']).doNothing())
     .returningAll()
     .executeTakeFirst();
   return inserted ?? (await findUser(db, appKey, userId))!;
+}
+
+/** ensureUser for many users in one statement (in the given order); returns the ids it created. */
+export async function ensureUsers(db: Kysely<Database>, appKey: string, userIds: readonly string[], now: Date): Promise<Set<string>> {
+  if (userIds.length === 0) return new Set();
+  const inserted = await db
+    .insertInto('users')
+    .values(userIds.map((userId) => newUser(appKey, userId, now)))
+    .onConflict((oc) => oc.columns(['appKey', 'userId']).doNothing())
+    .returning('userId')
+    .execute();
+  return new Set(inserted.map((r) => r.userId));
+}
+
+function newUser(appKey: string, userId: string, now: Date) {
+  return { appKey, userId, ext: '{}', visibility: 'NOT_SET', friendAddPermission: 'NOT_SET', version: 1, tokenGeneration: randomInt(2 ** 30), createdAt: now, updatedAt: now } as never;
 }
 
 export type UpdateOutcome = { ok: true; row: UserRow } | { ok: false; reason: 'not_found' | 'version_conflict' | 'unique_id_taken' };
@@ -112,6 +135,59 @@ export async function updateProfile(
   if (expectedVersion === undefined) return { ok: false, reason: 'not_found' };
   const exists = await findUser(db, appKey, userId);
   return { ok: false, reason: exists ? 'version_conflict' : 'not_found' };
+}
+
+/** The columns a patch sets, by ProfileColumns key, with their SQL type. */
+const PATCH_COLUMNS: Record<keyof ProfileColumns, { column: string; type: 'text' | 'integer' }> = {
+  name: { column: 'name', type: 'text' },
+  portraitUri: { column: 'portrait_uri', type: 'text' },
+  uniqueId: { column: 'unique_id', type: 'text' },
+  email: { column: 'email', type: 'text' },
+  birthday: { column: 'birthday', type: 'text' },
+  gender: { column: 'gender', type: 'text' },
+  location: { column: 'location', type: 'text' },
+  role: { column: 'role', type: 'integer' },
+  level: { column: 'level', type: 'integer' },
+  visibility: { column: 'visibility', type: 'text' },
+};
+
+/**
+ * updateProfile (without expectedVersion) for many distinct users in one statement: each row gets
+ * its own patch — the columns it sets, its ext entries merged and removed — its version bumped by
+ * one and updatedAt set, as updateProfile does for one. Returns the changed rows by userId (users
+ * that do not exist are left out). A uniqueId taken by another row fails the whole statement
+ * (a unique violation; see isUniqueViolation): callers run it under a savepoint when that can happen.
+ */
+export async function updateProfiles(db: Kysely<Database>, appKey: string, changes: readonly { userId: string; patch: ProfilePatch }[], now: Date): Promise<Map<string, UserRow>> {
+  if (changes.length === 0) return new Map();
+  const keys = [...new Set(changes.flatMap((c) => Object.keys(c.patch.set)))] as (keyof ProfileColumns)[];
+  const assignments = keys.map((key) => {
+    const { column, type } = PATCH_COLUMNS[key];
+    return `${column} = case when v.p ? '${key}' then (v.p->>'${key}')::${type} else u.${column} end`;
+  });
+  const items = changes.map(({ userId, patch }) => ({ user_id: userId, p: patch.set, ext_set: patch.extSet, ext_remove: patch.extRemove }));
+  const { rows } = await sql<UserRow>`
+    update users as u set ${sql.raw(assignments.map((a) => `${a}, `).join(''))}
+      ext = (u.ext || v.ext_set) - array(select jsonb_array_elements_text(v.ext_remove)),
+      version = u.version + 1,
+      updated_at = ${now}
+    from jsonb_to_recordset(${JSON.stringify(items)}::jsonb) as v(user_id text, p jsonb, ext_set jsonb, ext_remove jsonb)
+    where u.app_key = ${appKey} and u.user_id = v.user_id
+    returning u.*`.execute(db);
+  return new Map(rows.map((row) => [row.userId, row]));
+}
+
+/**
+ * Runs one step of a longer transaction under a savepoint: when the step reports a refusal
+ * (`ok: false`, e.g. a taken uniqueId, which aborts the statement), what it wrote is undone and
+ * the transaction goes on. A step that throws aborts the whole transaction, as without a savepoint.
+ */
+export async function undoneIfRefused<T extends { ok: boolean }>(trx: Kysely<Database>, step: () => Promise<T>): Promise<T> {
+  await sql`savepoint refusable_step`.execute(trx);
+  const outcome = await step();
+  if (outcome.ok) await sql`release savepoint refusable_step`.execute(trx);
+  else await sql`rollback to savepoint refusable_step`.execute(trx);
+  return outcome;
 }
 
 /** Every column of a users row by its UserRow key (a Record: the compiler insists on each one). */
@@ -200,6 +276,18 @@ export async function listUsers(
     db.selectFrom('users').select(sql<number>`count(*)::int`.as('n')).where('appKey', '=', appKey).executeTakeFirstOrThrow(),
   ]);
   return { rows, totalCount: count.n };
+}
+
+/** One page of the app's users in userId order after `afterUserId` (keyset: no offset to skip over). */
+export async function usersAfter(db: Kysely<Database>, appKey: string, afterUserId: string | null, limit: number): Promise<UserRow[]> {
+  let query = db.selectFrom('users').selectAll().where('appKey', '=', appKey);
+  if (afterUserId !== null) query = query.where('userId', '>', afterUserId);
+  return query.orderBy('userId').limit(limit).execute();
+}
+
+export async function countUsers(db: Kysely<Database>, appKey: string): Promise<number> {
+  const { n } = await db.selectFrom('users').select(sql<number>`count(*)::int`.as('n')).where('appKey', '=', appKey).executeTakeFirstOrThrow();
+  return n;
 }
 
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {

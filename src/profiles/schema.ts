@@ -1,3 +1,4 @@
+import type { GraphQLError } from 'graphql';
 import type { UserRow } from '../db/database.ts';
 import type { Context } from '../context.ts';
 import { appError, badInput, notFound } from '../errors.ts';
@@ -5,7 +6,7 @@ import type { ChangeOrigin } from '../events/bus.ts';
 import { builder } from '../schema/builder.ts';
 import { intInRange, userIdArg, userIdList } from '../schema/validate-args.ts';
 import { findUserByUniqueId, listUsers, type ProfilePatch } from './repository.ts';
-import { applyProfilePatch, cleanProfiles, writeProfile } from './service.ts';
+import { applyProfilePatch, cleanProfiles, upsertProfiles, writeProfile, type UpsertOutcome } from './service.ts';
 import { RC, UNIQUE_ID_PATTERN } from './rules.ts';
 import type { ProfileInput, Writer } from './validation.ts';
 import { isProfileView, readableExt, type ProfileView } from './view.ts';
@@ -125,6 +126,54 @@ const UserProfileInput = builder.inputType('UserProfileInput', {
 const AdminUserProfileInput = builder.inputType('AdminUserProfileInput', {
   description: "Like UserProfileInput, plus what only the app's backend may set.",
   fields: profileInputFields(true),
+});
+
+const UserProfileUpsert = builder.inputType('UserProfileUpsert', {
+  fields: (t) => ({
+    userId: t.id({ required: true }),
+    profile: t.field({ type: AdminUserProfileInput, required: true }),
+  }),
+});
+
+interface ItemErrorShape {
+  code: string;
+  message: string;
+  rcCode: number | null;
+  fields: string[] | null;
+}
+
+/**
+ * An item's refusal as setUserProfile's error says it: the same code, message and rcCode;
+ * `fields` names the profile fields at fault, then the ext keys as `userExtProfile.<key>`.
+ * (A plain object: an Error returned by a resolver would be taken for the field failing.)
+ */
+function itemError(error: GraphQLError): ItemErrorShape {
+  const fields = (error.extensions.fields as string[] | undefined) ?? [];
+  const keys = ((error.extensions.keys as string[] | undefined) ?? []).map((k) => `userExtProfile.${k}`);
+  return {
+    code: String(error.extensions.code),
+    message: error.message,
+    rcCode: typeof error.extensions.rcCode === 'number' ? error.extensions.rcCode : null,
+    fields: fields.length || keys.length ? [...fields, ...keys] : null,
+  };
+}
+
+const ItemError = builder.objectRef<ItemErrorShape>('ItemError').implement({
+  description: 'Why one item of a bulk call was refused; nothing of that item was written.',
+  fields: (t) => ({
+    code: t.exposeString('code'),
+    message: t.exposeString('message'),
+    rcCode: t.exposeInt('rcCode', { nullable: true }),
+    fields: t.exposeStringList('fields', { nullable: true, description: "the fields or ext keys at fault, as in BAD_USER_INPUT's extensions.fields / keys" }),
+  }),
+});
+
+const UserProfileUpsertResult = builder.objectRef<UpsertOutcome>('UserProfileUpsertResult').implement({
+  fields: (t) => ({
+    userId: t.exposeID('userId'),
+    profile: t.field({ type: UserProfile, nullable: true, description: 'the profile as written; null when the item was refused', resolve: (o) => o.row ?? null }),
+    error: t.field({ type: ItemError, nullable: true, resolve: (o) => (o.error ? itemError(o.error) : null) }),
+  }),
 });
 
 const UserProfilePage = builder
@@ -249,6 +298,21 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { userId, profile }, ctx) => {
       const caller = requireApp(ctx);
       return saveProfile(ctx, { appKey: caller.app.appKey, userId: userIdArg(userId), writer: 'backend', createIfMissing: true }, { input: profile as ProfileInput });
+    },
+  }),
+  setUserProfiles: t.field({
+    type: [UserProfileUpsertResult],
+    description:
+      'App backend: 1 to 100 items, each all-or-nothing on its own and independent of\nthe others; creates missing users. Results come back in input order.',
+    authScopes: { app: true },
+    args: { items: t.arg({ type: [UserProfileUpsert], required: true }) },
+    resolve: async (_root, { items }, ctx) => {
+      const caller = requireApp(ctx);
+      const upserts = items.map((item) => ({ userId: String(item.userId), input: item.profile as ProfileInput }));
+      const outcomes = await upsertProfiles(ctx, caller.app.appKey, upserts, await ctx.loaders.extKeys());
+      for (const outcome of outcomes) if (outcome.row) ctx.loaders.profile.clear(outcome.userId).prime(outcome.userId, outcome.row);
+      ctx.visibility?.reset();
+      return outcomes;
     },
   }),
   cleanUserProfiles: t.int({

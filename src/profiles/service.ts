@@ -1,12 +1,25 @@
 import type { Services } from '../context.ts';
+import { GraphQLError } from 'graphql';
 import type { ExtProfileKeyRow, UserRow } from '../db/database.ts';
-import { appError, badInput, notFound } from '../errors.ts';
+import { appError, badInput, limitExceeded, notFound } from '../errors.ts';
 import type { ChangeOrigin } from '../events/bus.ts';
 import type { RecordEvent } from '../events/log.ts';
 import { friendsOfEach } from '../friends/repository.ts';
 import { presenceOf } from '../presence/repository.ts';
 import { removeSubscriptionsTo, subscribersOfEach } from '../subscriptions/repository.ts';
-import { cleanUsers, ensureUser, updateProfile, type ProfilePatch } from './repository.ts';
+import { userIdArg } from '../schema/validate-args.ts';
+import {
+  cleanUsers,
+  ensureUser,
+  ensureUsers,
+  holdersOfUniqueIds,
+  isUniqueViolation,
+  undoneIfRefused,
+  updateProfile,
+  updateProfiles,
+  type ProfilePatch,
+  type UpdateOutcome,
+} from './repository.ts';
 import { RC } from './rules.ts';
 import { profilePatchFrom, type ProfileInput, type Writer } from './validation.ts';
 
@@ -64,7 +77,7 @@ export async function applyProfilePatch(s: Deps, write: ProfileWrite, patch: Pro
   }
 }
 
-function refusal(reason: RefusedWrite['reason'], write: ProfileWrite, patch: ProfilePatch) {
+function refusal(reason: RefusedWrite['reason'], write: Pick<ProfileWrite, 'userId' | 'expectedVersion'>, patch: ProfilePatch) {
   switch (reason) {
     case 'version_conflict':
       return appError('VERSION_CONFLICT', `expectedVersion ${write.expectedVersion} does not match the stored version; reload and retry`, {
@@ -75,6 +88,138 @@ function refusal(reason: RefusedWrite['reason'], write: ProfileWrite, patch: Pro
     case 'not_found':
       return notFound(`user "${write.userId}" does not exist`, { rcCode: RC.USER_NOT_FOUND });
   }
+}
+
+/** The most profiles one setUserProfiles call (and one import batch) writes. */
+export const UPSERTS_PER_CALL = 100;
+
+export interface ProfileUpsert {
+  userId: string;
+  input: ProfileInput;
+}
+
+/** One item's outcome: the row as written, or why nothing of the item was written. */
+export type UpsertOutcome = { userId: string; row: UserRow; error?: undefined } | { userId: string; row?: undefined; error: GraphQLError };
+
+/**
+ * The backend's setUserProfile for 1 to UPSERTS_PER_CALL users at once (SPEC §13). Each item is
+ * checked and written exactly as setUserProfile would (the same validation, the same refusals,
+ * the missing user created, one `profileChanged` each), all or nothing on its own: a refused item
+ * writes nothing and the others go on. Items naming the same user apply in input order, as
+ * separate setUserProfile calls would. Outcomes come back in input order.
+ *
+ * All items share one transaction (one commit, one event append); the users are created in one
+ * statement, and the items are updated together, one statement per run of distinct users, unless
+ * a uniqueId conflict is possible: then that run goes one item at a time, each item that sets a
+ * uniqueId (the one refusal the database decides) under a savepoint of its own, so that its
+ * refusal undoes just that item.
+ */
+export async function upsertProfiles(s: Deps, appKey: string, items: readonly ProfileUpsert[], extKeys: readonly ExtProfileKeyRow[]): Promise<UpsertOutcome[]> {
+  if (items.length === 0) throw badInput(`items must hold 1 to ${UPSERTS_PER_CALL} profiles; got none`, { fields: ['items'] });
+  if (items.length > UPSERTS_PER_CALL) {
+    throw limitExceeded(`items holds at most ${UPSERTS_PER_CALL} profiles per call; got ${items.length}`, { fields: ['items'], max: UPSERTS_PER_CALL });
+  }
+  const outcomes: UpsertOutcome[] = new Array(items.length);
+  const valid: { index: number; userId: string; patch: ProfilePatch }[] = [];
+  items.forEach((item, index) => {
+    try {
+      valid.push({ index, userId: userIdArg(item.userId), patch: profilePatchFrom(item.input, 'backend', extKeys) });
+    } catch (error) {
+      if (!(error instanceof GraphQLError)) throw error;
+      outcomes[index] = { userId: item.userId, error };
+    }
+  });
+  if (valid.length === 0) return outcomes;
+
+  const now = s.clock.now();
+  const at = now.toISOString();
+  const origin: ChangeOrigin = { by: 'backend' };
+  const refusable = (patch: ProfilePatch) => patch.set.uniqueId !== undefined && patch.set.uniqueId !== null;
+  const userIds = [...new Set(valid.map((v) => v.userId))];
+  const written = await s.events.write({ appKey, userIds }, async (trx, record) => {
+    await ensureUsers(trx, appKey, [...new Set(valid.filter((v) => !refusable(v.patch)).map((v) => v.userId))], now);
+    const results: UpdateOutcome[] = new Array(valid.length);
+    /** one item as setUserProfile writes it; a refusable one under its own savepoint */
+    const one = (i: number): Promise<UpdateOutcome> => {
+      const { userId, patch } = valid[i]!;
+      if (!refusable(patch)) return updateProfile(trx, appKey, userId, patch, now);
+      return undoneIfRefused(trx, async () => {
+        await ensureUser(trx, appKey, userId, now);
+        return updateProfile(trx, appKey, userId, patch, now);
+      });
+    };
+    for (const segment of distinctRuns(valid.map((v) => v.userId))) {
+      const rows = await togetherIfNoConflict(trx, appKey, segment.map((i) => valid[i]!), now, refusable);
+      for (const i of segment) results[i] = rows ? { ok: true, row: rows.get(valid[i]!.userId)! } : await one(i);
+    }
+    valid.forEach(({ userId }, i) => {
+      const outcome = results[i]!;
+      if (outcome.ok) record({ type: 'profileChanged', appKey, userId, profile: outcome.row, at, origin });
+    });
+    return results;
+  });
+  valid.forEach(({ index, userId, patch }, i) => {
+    const outcome = written[i]!;
+    outcomes[index] = outcome.ok ? { userId, row: outcome.row } : { userId, error: refusal(outcome.reason, { userId }, patch) };
+  });
+  return outcomes;
+}
+
+/**
+ * The input split into runs of consecutive items naming distinct users (indexes): a run's items
+ * can be written at once, and runs one after the other keep each user's items in input order.
+ */
+function distinctRuns(userIds: readonly string[]): number[][] {
+  const runs: number[][] = [];
+  let run: number[] = [];
+  let inRun = new Set<string>();
+  userIds.forEach((userId, i) => {
+    if (inRun.has(userId)) {
+      runs.push(run);
+      run = [];
+      inRun = new Set();
+    }
+    run.push(i);
+    inRun.add(userId);
+  });
+  if (run.length) runs.push(run);
+  return runs;
+}
+
+/**
+ * Writes a run of items (distinct users) in one statement when that ends as writing them one by
+ * one in input order would: always, unless uniqueIds are at stake — then only when no uniqueId
+ * an item sets is held by another user or set by two items (whatever order the database updates
+ * the rows in, no item could then be refused). Returns the rows, or null when the items must be
+ * written one by one: a possible conflict, or a uniqueId taken meanwhile by another writer (the
+ * statement runs under a savepoint then, so its failure undoes just it).
+ */
+async function togetherIfNoConflict(
+  trx: Parameters<typeof updateProfiles>[0],
+  appKey: string,
+  run: readonly { userId: string; patch: ProfilePatch }[],
+  now: Date,
+  refusable: (patch: ProfilePatch) => boolean,
+): Promise<Map<string, UserRow> | null> {
+  if (run.length === 1) return null;
+  const touching = run.filter((r) => r.patch.set.uniqueId !== undefined);
+  if (touching.length === 0) return updateProfiles(trx, appKey, run, now);
+  const wanted = touching.flatMap((r) => (r.patch.set.uniqueId ? [{ userId: r.userId, uniqueId: r.patch.set.uniqueId }] : []));
+  // clearing a uniqueId refuses nobody
+  if (wanted.length === 0) return updateProfiles(trx, appKey, run, now);
+  if (new Set(wanted.map((w) => w.uniqueId)).size < wanted.length) return null;
+  const holders = await holdersOfUniqueIds(trx, appKey, wanted.map((w) => w.uniqueId));
+  if (wanted.some((w) => (holders.get(w.uniqueId) ?? w.userId) !== w.userId)) return null;
+  const outcome = await undoneIfRefused(trx, async () => {
+    try {
+      await ensureUsers(trx, appKey, run.filter((r) => refusable(r.patch)).map((r) => r.userId), now);
+      return { ok: true as const, rows: await updateProfiles(trx, appKey, run, now) };
+    } catch (error) {
+      if (isUniqueViolation(error, 'users_unique_id')) return { ok: false as const };
+      throw error;
+    }
+  });
+  return outcome.ok ? outcome.rows : null;
 }
 
 /**

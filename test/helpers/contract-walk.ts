@@ -35,13 +35,40 @@ export function contractSections(roots: RootType[] = ['Query', 'Mutation']): Map
 }
 
 /** The contract-next files whose issue is done (schema:check requires them too). */
-export const PLANNED = ['07-events'];
+export const PLANNED = ['07-events', '10-migration'];
+
+/**
+ * A planned addition may give a root field's caller in its description instead of a section
+ * heading ("App backend: …"): the description just before the field counts when no section does.
+ */
+function callerFromDescription(description: string): CallerKind | null {
+  const lead = description.trim().toLowerCase();
+  return lead.startsWith('app backend') ? 'backend' : lead.startsWith('server operator') ? 'operator' : lead.startsWith('user') ? 'user' : null;
+}
 
 function readSections(text: string, roots: RootType[], sections: Map<string, CallerKind>): void {
   let inRoot = false;
   let section: CallerKind | null = null;
+  let description: string[] | null = null;
+  let lastDescription = '';
   for (const line of text.split('\n')) {
     const trimmed = line.trim();
+    if (inRoot && (description !== null || trimmed.startsWith('"'))) {
+      if (description === null && /^"[^"].*"$/.test(trimmed)) {
+        lastDescription = trimmed.slice(1, -1);
+        continue;
+      }
+      const opening = description === null;
+      description ??= [];
+      const body = opening ? trimmed.replace(/^"""/, '') : trimmed;
+      const closed = body.endsWith('"""');
+      description.push(closed ? body.replace(/"""$/, '') : body);
+      if (closed) {
+        lastDescription = description.join('\n').trim();
+        description = null;
+      }
+      continue;
+    }
     const opened = /^(?:extend )?type (Query|Mutation|Subscription) \{/.exec(trimmed)?.[1] as RootType | undefined;
     if (opened) {
       inRoot = roots.includes(opened);
@@ -61,9 +88,11 @@ function readSections(text: string, roots: RootType[], sections: Map<string, Cal
     }
     const field = /^([A-Za-z_][A-Za-z0-9_]*)\s*[(:]/.exec(trimmed)?.[1];
     if (field) {
-      if (!section) throw new Error(`contract field ${field} outside a caller section`);
-      sections.set(field, section);
+      const caller = section ?? callerFromDescription(lastDescription);
+      if (!caller) throw new Error(`contract field ${field} outside a caller section`);
+      sections.set(field, caller);
     }
+    lastDescription = '';
   }
 }
 
