@@ -507,9 +507,17 @@ describe('ext key registry', () => {
     expectError(await app.backend.fails(DEFINE, { k: 'key21' }), 'LIMIT_EXCEEDED');
   });
 
-  it('defaults to readable and writable; keys are 1 to 32 letters and digits', async () => {
+  it('defaults to readable and writable; keys are 1 to 32 letters, digits and _ (RongCloud names them ext_…)', async () => {
     const app = await server.newApp();
     expect((await app.backend.ok(DEFINE, { k: 'K'.repeat(32) })).defineExtProfileKey).toEqual({ key: 'K'.repeat(32), allowClientRead: true, allowClientWrite: true });
+    // a RongCloud custom attribute keeps its name, and a profile holds a value under it (read back
+    // as written, not camel-cased like a column name)
+    expect((await app.backend.ok(DEFINE, { k: 'ext_Profile' })).defineExtProfileKey.key).toBe('ext_Profile');
+    const set = await app.backend.ok('mutation { setUserProfile(userId: "rc1", profile: { userExtProfile: [{ key: "ext_Profile", value: "testpro1" }] }) { userExtProfile { key value } } }');
+    expect(set.setUserProfile.userExtProfile).toEqual([{ key: 'ext_Profile', value: 'testpro1' }]);
+    const read = await app.backend.ok('query { adminUserProfiles(userIds: ["rc1"]) { userExtProfile { key value } } }');
+    expect(read.adminUserProfiles[0].userExtProfile).toEqual([{ key: 'ext_Profile', value: 'testpro1' }]);
+    expectError(await app.backend.fails(DEFINE, { k: `ext_${'K'.repeat(29)}` }), 'BAD_USER_INPUT');
     for (const bad of ['', 'K'.repeat(33), 'a-b', 'a b', 'ключ']) {
       expectError(await app.backend.fails(DEFINE, { k: bad }), 'BAD_USER_INPUT');
     }

@@ -110,7 +110,7 @@ builder.mutationFields((t) => ({
     },
     resolve: async (_r, args, ctx) => {
       const app = appOfBackend(ctx);
-      if (!EXT_KEY_PATTERN.test(args.key)) throw badInput('key must be 1-32 letters or digits', { fields: ['key'], keys: [args.key] });
+      if (!EXT_KEY_PATTERN.test(args.key)) throw badInput('key must be 1-32 letters, digits or _', { fields: ['key'], keys: [args.key] });
       const result = await defineExtKey(
         ctx,
         app.appKey,
@@ -126,7 +126,7 @@ builder.mutationFields((t) => ({
     args: { key: t.arg.string({ required: true }) },
     resolve: async (_r, args, ctx) => {
       const { appKey } = appOfBackend(ctx);
-      if (!EXT_KEY_PATTERN.test(args.key)) throw badInput('key must be 1-32 letters or digits', { fields: ['key'], keys: [args.key] });
+      if (!EXT_KEY_PATTERN.test(args.key)) throw badInput('key must be 1-32 letters, digits or _', { fields: ['key'], keys: [args.key] });
       return removeExtKey(ctx, appKey, args.key);
     },
   }),

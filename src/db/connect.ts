@@ -56,7 +56,9 @@ export async function connectDatabase(target: DatabaseTarget, options: DbOptions
   }
   return new Kysely<Database>({
     dialect: new PostgresDialect({ pool }),
-    plugins: [new CamelCasePlugin()],
+    // column names only: the keys inside JSON values (a profile's ext entries such as RongCloud's
+    // `ext_Profile`, events' payloads) are data, and come back exactly as they were written
+    plugins: [new CamelCasePlugin({ maintainNestedObjectKeys: true })],
     log: options.onQuery
       ? (event: LogEvent) => {
           if (event.level === 'query') options.onQuery!(event.query.sql);
