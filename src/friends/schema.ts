@@ -3,9 +3,9 @@ import type { AppRow, UserRow } from '../db/database.ts';
 import { appError, badInput, notFound } from '../errors.ts';
 import type { FriendEventPayload } from '../events/bus.ts';
 import { UserProfile } from '../profiles/schema.ts';
-import { isValidUserId, RC, textProblem } from '../profiles/rules.ts';
+import { isValidUserId, RC } from '../profiles/rules.ts';
 import { builder } from '../schema/builder.ts';
-import { intInRange, userIdArg, userIdList } from '../schema/validate-args.ts';
+import { intInRange, userIdArg } from '../schema/validate-args.ts';
 import { FriendAddPermission } from './permission.ts';
 import {
   type ApplicationCursor,
@@ -13,20 +13,27 @@ import {
   type ApplicationStatus,
   type FriendCursor,
   type FriendItem,
-  friendIdsAmong,
   listApplications,
   listFriends,
   setFriendAddPermission,
   setFriendRemark,
 } from './repository.ts';
-import { acceptFriendship, applicationView, endFriendships, makeFriends, refuseFriendship, requestFriendship, type ApplicationView } from './service.ts';
+import {
+  FRIEND_EXTRA_MAX,
+  acceptFriendship,
+  applicationView,
+  checkFriends,
+  endFriendshipsChecked,
+  friendText,
+  makeFriends,
+  refuseFriendship,
+  requestFriendship,
+  type ApplicationView,
+} from './service.ts';
 
-const EXTRA_MAX = 128;
 const REASON_MAX = 128;
 const REMARK_MAX = 64;
 const PAGE_MAX = 100;
-const CHECK_MAX = 20;
-const DELETE_MAX = 100;
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -182,13 +189,7 @@ function backendApp(ctx: Context): AppRow {
   return ctx.caller.app;
 }
 
-/** Free text of the friend operations: null stays null; code points counted; controls refused. */
-function optionalText(value: string | null | undefined, max: number, arg: string): string | null {
-  if (value === null || value === undefined) return null;
-  const problem = textProblem(value, max);
-  if (problem) throw badInput(`${arg} ${problem}`, { fields: [arg], rcCode: problem.startsWith('is ') ? RC.FRIEND_FIELD_TOO_LONG : undefined });
-  return value;
-}
+const optionalText = friendText;
 
 // ---------------------------------------------------------------------------------------------
 // Root fields
@@ -229,9 +230,7 @@ builder.queryFields((t) => ({
     args: { userIds: t.arg({ type: ['ID'], required: true }) },
     resolve: async (_root, args, ctx) => {
       const { app, userId } = userCaller(ctx);
-      const ids = userIdList(args.userIds, { max: CHECK_MAX });
-      const friends = await friendIdsAmong(ctx.db, app.appKey, userId, ids);
-      return ids.map((id) => ({ userId: id, isFriend: friends.has(id) }));
+      return checkFriends(ctx, app.appKey, userId, args.userIds);
     },
   }),
   friendApplications: t.field({
@@ -284,7 +283,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const { app, userId } = userCaller(ctx);
       const targetId = userIdArg(args.userId);
-      const extra = optionalText(args.extra, EXTRA_MAX, 'extra');
+      const extra = friendText(args.extra, FRIEND_EXTRA_MAX, 'extra');
       const outcome = await requestFriendship(ctx, app, userId, targetId, extra);
       if (outcome === 'ADDED') ctx.visibility?.reset();
       return { outcome };
@@ -319,8 +318,7 @@ builder.mutationFields((t) => ({
     args: { userIds: t.arg({ type: ['ID'], required: true }) },
     resolve: async (_root, args, ctx) => {
       const { app, userId } = userCaller(ctx);
-      const ids = userIdList(args.userIds, { max: DELETE_MAX });
-      const removed = await endFriendships(ctx, app.appKey, userId, ids);
+      const removed = await endFriendshipsChecked(ctx, app.appKey, userId, args.userIds);
       if (removed.length) ctx.visibility?.reset();
       return true;
     },

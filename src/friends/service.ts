@@ -15,7 +15,14 @@ import {
   applicationStatus,
   deleteFriendships,
   refuseApplication,
+  friendIdsAmong,
+  friendIdsOf,
+  setFriendAddPermission,
 } from './repository.ts';
+import { userIdList } from '../schema/validate-args.ts';
+import { textProblem } from '../profiles/rules.ts';
+import type { FriendAddPermission } from '../db/database.ts';
+import { findUsers } from '../profiles/repository.ts';
 
 /**
  * Friendship rules and writes (SPEC §4). Each operation commits its change and the events of both
@@ -145,4 +152,56 @@ export async function makeFriends(s: Deps, appKey: string, userId: string, frien
     return outcome;
   });
   if (!result.ok) throw refusalError(result, userId);
+}
+
+/** Limits of the friend operations, shared by every transport. */
+export const FRIEND_EXTRA_MAX = 128;
+export const FRIEND_CHECK_MAX = 20;
+export const FRIEND_DELETE_MAX = 100;
+export const PERMISSION_USERS_MAX = 100;
+
+/** Free text of the friend operations: null stays null; code points counted; controls refused. */
+export function friendText(value: string | null | undefined, max: number, arg: string): string | null {
+  if (value === null || value === undefined) return null;
+  const problem = textProblem(value, max);
+  if (problem) throw badInput(`${arg} ${problem}`, { fields: [arg], rcCode: problem.startsWith('is ') ? RC.FRIEND_FIELD_TOO_LONG : undefined });
+  return value;
+}
+
+/** Which of 1 to 20 ids are friends of the user. */
+export async function checkFriends(s: Pick<Services, 'db'>, appKey: string, userId: string, userIds: readonly string[], arg = 'userIds'): Promise<{ userId: string; isFriend: boolean }[]> {
+  const ids = userIdList(userIds, { max: FRIEND_CHECK_MAX, arg });
+  const friends = await friendIdsAmong(s.db, appKey, userId, ids);
+  return ids.map((id) => ({ userId: id, isFriend: friends.has(id) }));
+}
+
+/** Ends 1 to 100 of the user's friendships (endFriendships with its limit). */
+export function endFriendshipsChecked(s: Deps, appKey: string, userId: string, friendIds: readonly string[], arg = 'userIds'): Promise<string[]> {
+  return endFriendships(s, appKey, userId, userIdList(friendIds, { max: FRIEND_DELETE_MAX, arg }));
+}
+
+/** Ends every friendship of the user; returns the former friends. */
+export async function endAllFriendships(s: Deps, appKey: string, userId: string): Promise<string[]> {
+  const friendIds = await friendIdsOf(s.db, appKey, userId);
+  return friendIds.length ? endFriendships(s, appKey, userId, friendIds) : [];
+}
+
+/** Sets the friend-add permission of existing users; returns those found. */
+export async function setFriendAddPermissions(s: Pick<Services, 'db'>, appKey: string, userIds: readonly string[], permission: FriendAddPermission, arg = 'userIds'): Promise<string[]> {
+  const ids = userIdList(userIds, { max: PERMISSION_USERS_MAX, arg });
+  const found: string[] = [];
+  for (const id of ids) if (await setFriendAddPermission(s.db, appKey, id, permission)) found.push(id);
+  return found;
+}
+
+/** Each user's effective friend-add permission (its own, else the app's default); unknown users are left out. */
+export async function friendAddPermissionsOf(s: Pick<Services, 'db'>, app: AppRow, userIds: readonly string[], arg = 'userIds'): Promise<{ userId: string; permission: Exclude<FriendAddPermission, 'NOT_SET'> }[]> {
+  const ids = userIdList(userIds, { max: PERMISSION_USERS_MAX, arg });
+  const rows = await findUsers(s.db, app.appKey, ids);
+  const byId = new Map(rows.map((r) => [r.userId, r.friendAddPermission]));
+  return ids.flatMap((userId) => {
+    const own = byId.get(userId);
+    if (own === undefined) return [];
+    return [{ userId, permission: own === 'NOT_SET' ? app.defaultFriendAddPermission : own }];
+  });
 }

@@ -47,7 +47,7 @@ export async function startTestServer(options: { config?: Partial<Config> } = {}
       port: 0,
       host: '127.0.0.1',
       operatorToken: OPERATOR_TOKEN,
-      tokenSecret: TEST_TOKEN_SECRET,
+      tokenSecret: TEST_TOKEN_SECRET, secretEncryptionKey: 'test-secret-encryption-key-0123456789-0123456789',
       logLevel: 'warn',
       logFormat: 'json',
       presenceOfflineGraceMs: 0,
