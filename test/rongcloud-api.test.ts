@@ -136,6 +136,7 @@ describe('the signature', () => {
   it('missing signature headers are 401/1004; an unknown App-Key is code 1002 "invalid App-Key."', async () => {
     const bare = await fetch(`${base}/user/checkOnline.json`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'App-Key': app.appKey }, body: 'userId=u1' });
     expect(bare.status).toBe(401);
+    expect(bare.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/); // made when the client sent none
     expect(await bare.json()).toMatchObject({ code: 1004 });
     const unknown = await rc.post('/user/checkOnline.json', { userId: 'u1' }, { appKey: 'no-such-app-key' });
     expect(unknown).toMatchObject({ status: 401, body: { code: 1002, errorMessage: 'invalid App-Key.' } });
@@ -296,10 +297,43 @@ describe('friends', () => {
     expect((await rc.ok('/friend/check.json', { userId: 'f1', targetIds: 'f3,f4' })).results.map((r: { result: number }) => r.result)).toEqual([1, 1]);
   });
 
+  it('get pages the friend list (names, remarks, times); profile/set sets and clears the remark', async () => {
+    for (const id of ['g0', 'g1', 'g2', 'g3']) await rc.ok('/user/profile/set.json', { userId: id, userProfile: JSON.stringify({ name: `Name ${id}` }) });
+    for (const id of ['g1', 'g2', 'g3']) {
+      server.clock.advance(10);
+      await rc.ok('/friend/add.json', { userId: 'g0', targetId: id, optType: 2 });
+    }
+    await rc.ok('/friend/profile/set.json', { userId: 'g0', targetId: 'g2', remarkName: 'Two' });
+    const first = await rc.ok('/friend/get.json', { userId: 'g0', size: 2 });
+    expect(first).toMatchObject({ totalCount: 3 });
+    expect(first.friendList.map((f: { userId: string; name: string; remarkName: string }) => [f.userId, f.name, f.remarkName])).toEqual([
+      ['g1', 'Name g1', ''],
+      ['g2', 'Name g2', 'Two'],
+    ]);
+    expect(first.friendList[0].time).toBeLessThan(first.friendList[1].time);
+    expect(first.pageToken).not.toBe('');
+    const second = await rc.ok('/friend/get.json', { userId: 'g0', size: 2, pageToken: first.pageToken });
+    expect(second.friendList.map((f: { userId: string }) => f.userId)).toEqual(['g3']);
+    expect(second.pageToken).toBe('');
+    // the same remark over GraphQL (the user's own view)
+    const g0 = await app.user('g0');
+    const seen = await g0.ok<{ friends: { items: { userId: string; remark: string | null }[] } }>('{ friends(count: 10) { items { userId remark } } }');
+    expect(seen.friends.items.find((f) => f.userId === 'g2')?.remark).toBe('Two');
+    await rc.ok('/friend/profile/set.json', { userId: 'g0', targetId: 'g2', remarkName: '' });
+    expect((await rc.ok('/friend/get.json', { userId: 'g0' })).friendList.find((f: { userId: string }) => f.userId === 'g2').remarkName).toBe('');
+    // bad input: a forged page token, a size over 100, a remark on a non-friend, a friend ext profile
+    expect((await rc.post('/friend/get.json', { userId: 'g0', pageToken: 'forged.AAAAAAAAAAAAAAAAAAAAAA' })).body.code).toBe(1002);
+    expect((await rc.post('/friend/get.json', { userId: 'g0', size: 101 })).body.code).toBe(1002);
+    expect((await rc.post('/friend/profile/set.json', { userId: 'g1', targetId: 'g2', remarkName: 'x' })).body.code).toBe(25469);
+    expect((await rc.post('/friend/profile/set.json', { userId: 'g0', targetId: 'g1', friendExtProfile: JSON.stringify({ ext_a: 'b' }) })).body.code).toBe(1002);
+  });
+
   it('bad input: adding yourself, a bad optType, a bad permissionType, deleting 101, an over-long extra', async () => {
+    // the same rule and RongCloud code as the GraphQL operation beside it
     const self = await rc.post('/friend/add.json', { userId: 'f1', targetId: 'f1', optType: 2 });
-    expect(self.status).toBe(400);
-    expect(self.body.code).toBeGreaterThan(25400);
+    const viaGraphql = await app.backend.fails('mutation { adminAddFriend(userId: "f1", friendId: "f1") }');
+    expect(viaGraphql.extensions?.rcCode).toEqual(expect.any(Number));
+    expect(self).toMatchObject({ status: 400, body: { code: viaGraphql.extensions!.rcCode } });
     expect((await rc.post('/friend/add.json', { userId: 'f1', targetId: 'f2', optType: 9 })).body.code).toBe(1002);
     expect((await rc.post('/friend/permission/set.json', { userIds: 'f1', permissionType: 4 })).body.code).toBe(1002);
     expect((await rc.post('/friend/delete.json', { userId: 'f1', targetIds: Array.from({ length: 101 }, (_, i) => `d${i}`) })).body.code).toBe(1002);

@@ -11,12 +11,9 @@ import {
   type ApplicationCursor,
   type ApplicationDirection,
   type ApplicationStatus,
-  type FriendCursor,
   type FriendItem,
   listApplications,
-  listFriends,
   setFriendAddPermission,
-  setFriendRemark,
 } from './repository.ts';
 import {
   FRIEND_EXTRA_MAX,
@@ -25,14 +22,15 @@ import {
   checkFriends,
   endFriendshipsChecked,
   friendText,
+  friendsPage,
   makeFriends,
   refuseFriendship,
   requestFriendship,
+  setRemark,
   type ApplicationView,
 } from './service.ts';
 
 const REASON_MAX = 128;
-const REMARK_MAX = 64;
 const PAGE_MAX = 100;
 
 // ---------------------------------------------------------------------------------------------
@@ -153,17 +151,6 @@ function tokenUserId(value: string | undefined): string | null {
 
 const notAPageToken = () => badInput('pageToken is not a token returned by this list', { fields: ['pageToken'] });
 
-const friendsToken = (ctx: Context, caller: { app: AppRow; userId: string }, c: FriendCursor) =>
-  ctx.cursors.encodePage(caller.app.appKey, caller.userId, 'friends', [c.addedAt.toISOString(), c.friendId]);
-
-function friendsCursor(ctx: Context, caller: { app: AppRow; userId: string }, token: string): FriendCursor {
-  const [t, u] = ctx.cursors.decodePage(caller.app.appKey, caller.userId, 'friends', token);
-  const addedAt = tokenDate(t);
-  const friendId = tokenUserId(u);
-  if (!addedAt || !friendId) throw notAPageToken();
-  return { addedAt, friendId };
-}
-
 const applicationsToken = (ctx: Context, caller: { app: AppRow; userId: string }, c: ApplicationCursor) =>
   ctx.cursors.encodePage(caller.app.appKey, caller.userId, 'applications', [c.createdAt.toISOString(), c.fromUserId, c.toUserId]);
 
@@ -212,15 +199,8 @@ builder.queryFields((t) => ({
     authScopes: { user: true },
     args: { pageToken: t.arg.string(), count: t.arg.int({ defaultValue: 50 }) },
     resolve: async (_root, args, ctx) => {
-      const caller = userCaller(ctx);
-      const { app, userId } = caller;
-      const count = intInRange(args.count ?? 50, 1, PAGE_MAX, 'count');
-      const after = args.pageToken ? friendsCursor(ctx, caller, args.pageToken) : null;
-      // one extra row tells whether another page follows
-      const rows = await listFriends(ctx.db, app.appKey, userId, after, count + 1);
-      const items = rows.slice(0, count);
-      const last = items[items.length - 1];
-      return { items, nextPageToken: rows.length > count && last ? friendsToken(ctx, caller, last) : null };
+      const { app, userId } = userCaller(ctx);
+      return friendsPage(ctx, app.appKey, userId, { pageToken: args.pageToken, count: args.count ?? 50 });
     },
   }),
   checkFriends: t.field({
@@ -330,10 +310,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const { app, userId } = userCaller(ctx);
       const friendId = userIdArg(args.userId);
-      const remark = optionalText(args.remark, REMARK_MAX, 'remark');
-      if (!(await setFriendRemark(ctx.db, app.appKey, userId, friendId, remark))) {
-        throw notFound(`"${friendId}" is not your friend`, { fields: ['userId'], rcCode: RC.FRIEND_NOT_FRIENDS });
-      }
+      await setRemark(ctx, app.appKey, userId, friendId, args.remark);
       return true;
     },
   }),

@@ -18,8 +18,13 @@ import {
   friendIdsAmong,
   friendIdsOf,
   setFriendAddPermission,
+  setFriendRemark,
+  listFriends,
+  type FriendCursor,
+  type FriendItem,
 } from './repository.ts';
-import { userIdList } from '../schema/validate-args.ts';
+import { intInRange, userIdList } from '../schema/validate-args.ts';
+import { isValidUserId } from '../profiles/rules.ts';
 import { textProblem } from '../profiles/rules.ts';
 import type { FriendAddPermission } from '../db/database.ts';
 import { findUsers } from '../profiles/repository.ts';
@@ -204,4 +209,48 @@ export async function friendAddPermissionsOf(s: Pick<Services, 'db'>, app: AppRo
     if (own === undefined) return [];
     return [{ userId, permission: own === 'NOT_SET' ? app.defaultFriendAddPermission : own }];
   });
+}
+
+export const FRIEND_PAGE_MAX = 100;
+export const FRIEND_REMARK_MAX = 64;
+
+/**
+ * One page of the user's friends, oldest friendship first; `pageToken` is the previous page's
+ * `nextPageToken` (signed for this user and list: a forged or edited one is BAD_USER_INPUT).
+ */
+export async function friendsPage(
+  s: Pick<Services, 'db' | 'cursors'>,
+  appKey: string,
+  userId: string,
+  args: { pageToken?: string | null; count: number; countArg?: string },
+): Promise<{ items: FriendItem[]; nextPageToken: string | null }> {
+  const count = intInRange(args.count, 1, FRIEND_PAGE_MAX, args.countArg ?? 'count');
+  const after = args.pageToken ? friendsCursor(s, appKey, userId, args.pageToken) : null;
+  // one extra row tells whether another page follows
+  const rows = await listFriends(s.db, appKey, userId, after, count + 1);
+  const items = rows.slice(0, count);
+  const last = items[items.length - 1];
+  return { items, nextPageToken: rows.length > count && last ? s.cursors.encodePage(appKey, userId, 'friends', [last.addedAt.toISOString(), last.friendId]) : null };
+}
+
+function friendsCursor(s: Pick<Services, 'cursors'>, appKey: string, userId: string, token: string): FriendCursor {
+  const [t, u] = s.cursors.decodePage(appKey, userId, 'friends', token);
+  const addedAt = t === undefined ? null : new Date(t);
+  if (!addedAt || Number.isNaN(addedAt.getTime()) || addedAt.toISOString() !== t || u === undefined || !isValidUserId(u)) {
+    throw badInput('pageToken is not a token returned by this list', { fields: ['pageToken'] });
+  }
+  return { addedAt, friendId: u };
+}
+
+/** Sets (null clears) the user's remark on a friend: at most 64 characters; NOT_FOUND (RC 25469) when not friends. */
+export async function setRemark(s: Pick<Services, 'db'>, appKey: string, userId: string, friendId: string, remark: string | null | undefined, arg = 'remark'): Promise<void> {
+  const text = friendText(remark, FRIEND_REMARK_MAX, arg);
+  if (!(await setFriendRemark(s.db, appKey, userId, friendId, text))) {
+    throw notFound(`"${friendId}" is not a friend of "${userId}"`, { fields: ['userId'], rcCode: RC.FRIEND_NOT_FRIENDS });
+  }
+}
+
+/** How many friends the user has (at most FRIEND_LIMIT). */
+export async function friendCount(s: Pick<Services, 'db'>, appKey: string, userId: string): Promise<number> {
+  return (await friendIdsOf(s.db, appKey, userId)).length;
 }

@@ -12,10 +12,13 @@ import {
   endAllFriendships,
   endFriendshipsChecked,
   friendAddPermissionsOf,
+  friendCount,
+  friendsPage,
   friendText,
   makeFriends,
   requestFriendship,
   setFriendAddPermissions,
+  setRemark,
 } from '../friends/service.ts';
 import { userIdArg } from '../schema/validate-args.ts';
 import type { Params } from './params.ts';
@@ -181,6 +184,31 @@ export const ENDPOINTS: Record<string, Endpoint> = {
     const userId = userIdArg(params.text('userId', { required: true })!);
     const results = await checkFriends(services, app.appKey, userId, params.list('targetIds', { required: true }), 'targetIds');
     return { results: results.map((r) => ({ userId: r.userId, result: r.isFriend ? 4 : 1 })) };
+  },
+
+  /** Oldest friendship first (order 1, newest first, is not offered: 1002); `pageToken` is empty on the last page. */
+  async '/friend/get.json'({ services, app, params }) {
+    const userId = userIdArg(params.text('userId', { required: true })!);
+    if ((params.integer('order') ?? 0) !== 0) throw new RestError(1002, 'order must be 0 (by time added, oldest first): newest first is not supported here');
+    const page = await friendsPage(services, app.appKey, userId, { pageToken: params.text('pageToken'), count: params.integer('size') ?? 50, countArg: 'size' });
+    const [profiles, totalCount] = await Promise.all([
+      page.items.length ? backendProfiles(services, app.appKey, page.items.map((f) => f.friendId), 'userId') : Promise.resolve([]),
+      friendCount(services, app.appKey, userId),
+    ]);
+    const names = new Map(profiles.map((p) => [p.userId, p.name]));
+    const friendList = page.items.map((f) => ({ userId: f.friendId, name: names.get(f.friendId) ?? '', remarkName: f.remark ?? '', friendExtProfile: '{}', time: f.addedAt.getTime() }));
+    return { pageToken: page.nextPageToken ?? '', totalCount, friendList };
+  },
+
+  /** remarkName (empty clears it); friendExtProfile is not kept here: a non-empty one is refused. */
+  async '/friend/profile/set.json'({ services, app, params }) {
+    const userId = userIdArg(params.text('userId', { required: true })!);
+    const targetId = userIdArg(params.text('targetId', { required: true })!, 'targetId');
+    const ext = params.object('friendExtProfile');
+    if (ext && Object.keys(ext).length > 0) throw new RestError(1002, 'friendExtProfile is not supported by this server: only remarkName is kept');
+    const remark = params.text('remarkName');
+    await setRemark(services, app.appKey, userId, targetId, remark === '' ? null : remark, 'remarkName');
+    return {};
   },
 
   async '/friend/permission/set.json'({ services, app, params }) {
