@@ -206,10 +206,10 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       return json(res, httpStatus, body);
     }
     if (graphiql?.wants(req, path)) return graphiql.serve(req, res);
+    if (isServerApiPath(path)) return serveServerApi(services, req, res);
     // the body limit: a declared Content-Length up front, and every body counted as it streams in
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > config.maxBodyBytes) return payloadTooLarge(res, config.maxBodyBytes);
-    if (isServerApiPath(path)) return serveServerApi(services, req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') {
       const body = await readBodyWithin(req, config.maxBodyBytes).catch(() => undefined);
       if (body === undefined) return void req.destroy(); // the client went away

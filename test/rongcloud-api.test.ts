@@ -1,4 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp } from '../src/app.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signatureOf } from '../src/rongcloud-api/signature.ts';
 import { GraphQLClient, basic, bearer } from './helpers/client.ts';
@@ -140,6 +144,12 @@ describe('the signature', () => {
     expect(await bare.json()).toMatchObject({ code: 1004 });
     const unknown = await rc.post('/user/checkOnline.json', { userId: 'u1' }, { appKey: 'no-such-app-key' });
     expect(unknown).toMatchObject({ status: 401, body: { code: 1002, errorMessage: 'invalid App-Key.' } });
+  });
+
+  it('a body over MAX_BODY_BYTES is refused with code 1005, nothing written', async () => {
+    const answer = await rc.post('/user/profile/set.json', { userId: 'big', userProfile: JSON.stringify({ name: 'x' }), pad: 'p'.repeat(1_100_000) });
+    expect(answer).toMatchObject({ status: 413, body: { code: 1005 } });
+    expect((await rc.ok('/user/profile/batch/query.json', { userId: 'big' })).userList).toEqual([]);
   });
 
   it('an unknown path is HTTP 404, code 404; a GET is refused', async () => {
@@ -365,6 +375,47 @@ describe('app secrets', () => {
     const stored = await server.app.services.db.selectFrom('appSealedSecrets').selectAll().where('appKey', '=', old.appKey).executeTakeFirstOrThrow();
     expect(stored.sealed).not.toContain(fresh.appSecret);
   });
+
+  it("a sealed secret opens only for its own app: copied onto another app's row it is refused, not used", async () => {
+    const a = await server.newApp();
+    const b = await server.newApp();
+    const db = server.app.services.db;
+    const sealedA = await db.selectFrom('appSealedSecrets').select('sealed').where('appKey', '=', a.appKey).executeTakeFirstOrThrow();
+    await db.updateTable('appSealedSecrets').set({ sealed: sealedA.sealed }).where('appKey', '=', b.appKey).execute();
+    // b signing with a's secret: the copied secret does not open under b's key
+    const forged = await clientFor({ appKey: b.appKey, appSecret: a.appSecret }).post('/user/checkOnline.json', { userId: 'u1' });
+    expect(forged).toMatchObject({ status: 401, body: { code: 1001 } });
+    expect((await clientFor(a).post('/user/checkOnline.json', { userId: 'u1' })).body.code).toBe(200);
+  });
+
+  it('the embedded setup generates SECRET_ENCRYPTION_KEY once into DATA_DIR; a data directory from before gains one, and its development app works over REST', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'phs-rest-'));
+    const start = async () => {
+      const built = await buildApp({ config: { port: 0, host: '127.0.0.1', metricsPort: null, logLevel: 'warn', tokenSecret: undefined, secretEncryptionKey: undefined }, database: { kind: 'embedded', dataDir } });
+      return { built, started: await built.start() };
+    };
+    try {
+      let { built, started } = await start();
+      const secretsPath = join(dataDir, 'dev-secrets.json');
+      const first = JSON.parse(readFileSync(secretsPath, 'utf8'));
+      expect(first.secretEncryptionKey.length).toBeGreaterThanOrEqual(32);
+      const dev = started.devApp!;
+      const devClient = () => new RongCloudClient(started.url.replace(/\/graphql$/, ''), dev.appKey, dev.appSecret, () => Date.now());
+      expect((await devClient().post('/user/checkOnline.json', { userId: 'u1' })).body.code).toBe(200);
+      // what a data directory from before looks like: no key in the file, no sealed secret
+      await built.services.db.deleteFrom('appSealedSecrets').execute();
+      await built.stop();
+      const { secretEncryptionKey: _dropped, ...older } = first;
+      writeFileSync(secretsPath, JSON.stringify(older));
+      ({ built, started } = await start());
+      expect(JSON.parse(readFileSync(secretsPath, 'utf8')).secretEncryptionKey).toEqual(expect.any(String));
+      expect(started.devApp!.appKey).toBe(dev.appKey);
+      expect((await devClient().post('/user/checkOnline.json', { userId: 'u1' })).body.code).toBe(200);
+      await built.stop();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('rotateAppSecret: the operator rotates any app (appKey required); a backend only its own; a user not at all', async () => {
     const other = await server.newApp();

@@ -32,6 +32,7 @@ export async function serveServerApi(s: Services, req: IncomingMessage, res: Ser
     const endpoint = ENDPOINTS[path];
     if (!endpoint) throw new RestError(404, `no such endpoint: ${path}`);
     if (req.method !== 'POST') throw new RestError(1002, `${path} takes POST`, 405, { allow: 'POST' });
+    if (Number(req.headers['content-length'] ?? 0) > s.config.maxBodyBytes) throw new RestError(1005, `the request body is larger than ${s.config.maxBodyBytes} bytes`, 413);
     const app = await authenticate(s, req);
     const refused = await s.rateLimiter.take(serverApiBuckets(app.appKey, path, s.config));
     if (refused) {
@@ -39,7 +40,10 @@ export async function serveServerApi(s: Services, req: IncomingMessage, res: Ser
       throw new RestError(1008, `too many requests for ${path} of this App-Key: retry in ${refused.retryAfterMs} ms`, 429, { 'retry-after': String(seconds) });
     }
     const body = await readBodyWithin(req, s.config.maxBodyBytes);
-    if (body === null) throw new RestError(1005, `the request body is larger than ${s.config.maxBodyBytes} bytes`, 413);
+    if (body === null) {
+      res.setHeader('connection', 'close'); // the rest of the body is not read
+      throw new RestError(1005, `the request body is larger than ${s.config.maxBodyBytes} bytes`, 413);
+    }
     const params = Params.parse(Buffer.concat(body), req.headers['content-type']);
     const result = await endpoint({ services: s, app, params });
     answer(res, 200, { code: 200, ...result }, headers);
