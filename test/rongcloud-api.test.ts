@@ -152,6 +152,13 @@ describe('the signature', () => {
     expect((await rc.ok('/user/profile/batch/query.json', { userId: 'big' })).userList).toEqual([]);
   });
 
+  it('requests are counted by endpoint and answered code', async () => {
+    await rc.post('/user/checkOnline.json', { userId: 'm1' }, { secret: 'wrong' });
+    const text = await (await fetch(server.metricsUrl)).text();
+    expect(text).toMatch(/phs_server_api_requests_total\{endpoint="\/user\/checkOnline.json",code="200"\} [1-9]/);
+    expect(text).toMatch(/phs_server_api_requests_total\{endpoint="\/user\/checkOnline.json",code="1004"\} [1-9]/);
+  });
+
   it('an unknown path is HTTP 404, code 404; a GET is refused', async () => {
     const missing = await rc.post('/user/nothing.json');
     expect(missing).toMatchObject({ status: 404, body: { code: 404 } });

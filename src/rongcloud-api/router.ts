@@ -28,6 +28,8 @@ function requestIdOf(req: IncomingMessage): string {
 export async function serveServerApi(s: Services, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0]!;
   const headers = { 'x-request-id': requestIdOf(req) };
+  const start = performance.now();
+  let code = 200;
   try {
     const endpoint = ENDPOINTS[path];
     if (!endpoint) throw new RestError(404, `no such endpoint: ${path}`);
@@ -49,8 +51,13 @@ export async function serveServerApi(s: Services, req: IncomingMessage, res: Ser
     answer(res, 200, { code: 200, ...result }, headers);
   } catch (error) {
     const refusal = restErrorOf(error);
+    code = refusal.code;
     if (refusal.code === 1000) s.log.error({ err: error, path }, 'server API request failed');
     answer(res, refusal.httpStatus, { code: refusal.code, errorMessage: refusal.message, url: path }, { ...headers, ...refusal.headers });
+  } finally {
+    // labels from closed sets: the known endpoints, and the codes this module answers
+    s.metrics.serverApiRequests.inc({ endpoint: ENDPOINTS[path] ? path : 'unknown', code: String(code) });
+    s.log.info({ reqId: headers['x-request-id'], method: req.method, path, status: res.statusCode, code, ms: Math.round((performance.now() - start) * 10) / 10 }, 'server API request');
   }
 }
 
