@@ -450,6 +450,9 @@ describe('rate limits', () => {
       const b = await limited.newApp();
       const other = new RongCloudClient(limited.url.replace(/\/graphql$/, ''), b.appKey, b.appSecret, () => limited.clock.now().getTime());
       expect((await other.post('/user/checkOnline.json', { userId: 'u1' })).body.code).toBe(200);
+      // a friend batch call counts once per item (friend endpoints: 5/s here)
+      expect((await other.post('/friend/check.json', { userId: 'u1', targetIds: 'a,b,c,d' })).body.code).toBe(200);
+      expect(await other.post('/friend/check.json', { userId: 'u1', targetIds: 'a,b,c,d' })).toMatchObject({ status: 429, body: { code: 1008 } });
     } finally {
       await limited.stop();
     }

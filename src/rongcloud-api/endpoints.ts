@@ -99,6 +99,14 @@ const PERMISSION_NUMBERS = { FREE: 1, NEED_VERIFY: 2, NO_ONE_ALLOWED: 3 } as con
 
 // ---------------------------------------------------------------------------------------------
 
+/** Friend batch calls count once per item against their endpoint's rate, as RongCloud counts them: the list parameter of each. */
+export const COUNTED_PER_ITEM: Record<string, string> = {
+  '/friend/delete.json': 'targetIds',
+  '/friend/check.json': 'targetIds',
+  '/friend/permission/set.json': 'userIds',
+  '/friend/permission/get.json': 'userIds',
+};
+
 export const ENDPOINTS: Record<string, Endpoint> = {
   /**
    * RongCloud tokens do not expire unless the console says so; ours live at most 30 days, so this

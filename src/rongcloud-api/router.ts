@@ -4,7 +4,7 @@ import type { Services } from '../context.ts';
 import { signingSecretOf } from '../apps/service.ts';
 import { readBodyWithin } from '../http/limits.ts';
 import { serverApiBuckets } from '../ratelimit/server-api.ts';
-import { ENDPOINTS } from './endpoints.ts';
+import { COUNTED_PER_ITEM, ENDPOINTS } from './endpoints.ts';
 import { Params } from './params.ts';
 import { answer, RestError, restErrorOf } from './responses.ts';
 import { signatureProblem, signedHeaders } from './signature.ts';
@@ -36,17 +36,18 @@ export async function serveServerApi(s: Services, req: IncomingMessage, res: Ser
     if (req.method !== 'POST') throw new RestError(1002, `${path} takes POST`, 405, { allow: 'POST' });
     if (Number(req.headers['content-length'] ?? 0) > s.config.maxBodyBytes) throw new RestError(1005, `the request body is larger than ${s.config.maxBodyBytes} bytes`, 413);
     const app = await authenticate(s, req);
-    const refused = await s.rateLimiter.take(serverApiBuckets(app.appKey, path, s.config));
-    if (refused) {
-      const seconds = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
-      throw new RestError(1008, `too many requests for ${path} of this App-Key: retry in ${refused.retryAfterMs} ms`, 429, { 'retry-after': String(seconds) });
-    }
     const body = await readBodyWithin(req, s.config.maxBodyBytes);
     if (body === null) {
       res.setHeader('connection', 'close'); // the rest of the body is not read
       throw new RestError(1005, `the request body is larger than ${s.config.maxBodyBytes} bytes`, 413);
     }
     const params = Params.parse(Buffer.concat(body), req.headers['content-type']);
+    const counted = COUNTED_PER_ITEM[path];
+    const refused = await s.rateLimiter.take(serverApiBuckets(app.appKey, path, s.config, counted ? params.list(counted).length : 1));
+    if (refused) {
+      const seconds = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
+      throw new RestError(1008, `too many requests for ${path} of this App-Key: retry in ${refused.retryAfterMs} ms`, 429, { 'retry-after': String(seconds) });
+    }
     const result = await endpoint({ services: s, app, params });
     answer(res, 200, { code: 200, ...result }, headers);
   } catch (error) {
