@@ -134,8 +134,8 @@ export async function signingSecretOf(s: Pick<Services, 'db' | 'secretBox'>, app
   const found = await findAppWithSealedSecret(s.db, appKey);
   if (!found) return { ok: false, reason: 'unknown app' };
   if (!found.sealed) return { ok: false, reason: 'unreadable' };
-  const secret = s.secretBox.open(appKey, found.sealed);
-  if (secret === 'other key') return { ok: false, reason: 'other key' };
-  if (secret === null) return { ok: false, reason: 'unreadable' };
-  return { ok: true, app: found.app, secret };
+  const opened = s.secretBox.open(appKey, found.sealed);
+  if (opened === 'other key') return { ok: false, reason: 'other key' };
+  if (opened === null) return { ok: false, reason: 'unreadable' };
+  return { ok: true, app: found.app, secret: opened };
 }

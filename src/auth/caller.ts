@@ -174,7 +174,7 @@ export class CallerResolver {
     const found = await findAppWithSecretCheck(this.deps.db, appKey);
     if (!found) return { kind: 'anonymous', problem: 'invalid app credentials' };
     const { app } = found;
-    if (cached && cached.until > Date.now() && cached.secretHash === app.secretHash && timingSafeEqual(cached.digest, digest)) return { kind: 'app', app };
+    if (cached && cached.until > Date.now() && safeEqual(cached.secretHash, app.secretHash) && timingSafeEqual(cached.digest, digest)) return { kind: 'app', app };
     const failedKey = digest.toString('base64');
     if ((this.failedDigests.get(failedKey) ?? 0) > Date.now()) return { kind: 'anonymous', problem: 'invalid app credentials', wrongSecretOf: appKey };
     const throttled = ip === undefined ? null : await this.deps.abuse?.exhausted(ip);
