@@ -2,7 +2,7 @@ import type { Services } from '../context.ts';
 import type { Transaction } from 'kysely';
 import type { AppRow, Database, ExtProfileKeyRow } from '../db/database.ts';
 import type { RecordEvent } from '../events/log.ts';
-import { defineExtProfileKey, findAppWithSealedSecret, removeExtProfileKey, replaceAppSecret, updateAppSettings } from './repository.ts';
+import { defineExtProfileKey, findApp, findAppWithSealedSecret, removeExtProfileKey, replaceAppSecret, updateAppSettings } from './repository.ts';
 import { dropExtValues, ensureUser, expireTokensIssuedBefore, revokeTokens } from '../profiles/repository.ts';
 import { hashSecret, randomToken } from '../auth/secrets.ts';
 import { TOKEN_TTL_DEFAULT, TOKEN_TTL_MAX } from '../auth/tokens.ts';
@@ -51,6 +51,8 @@ export async function expireUserTokens(s: Deps, appKey: string, userIds: readonl
  * the app secret. False for an unknown app.
  */
 export async function rotateAppSecret(s: Deps & Pick<Services, 'secretCheck' | 'secretBox'>, appKey: string): Promise<string | null> {
+  // an unknown (or malformed) app key costs no slow hash and sends nothing PostgreSQL would refuse
+  if (!(await findApp(s.db, appKey))) return null;
   const appSecret = randomToken(32);
   const secretHash = await hashSecret(appSecret); // slow: before the transaction, not inside it
   const replaced = await changingApp(s, appKey, (trx) => replaceAppSecret(trx, appKey, appSecret, secretHash, { check: s.secretCheck, box: s.secretBox }));
