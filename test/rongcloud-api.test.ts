@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../src/app.ts';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signatureOf } from '../src/rongcloud-api/signature.ts';
 import { GraphQLClient, basic, bearer } from './helpers/client.ts';
@@ -433,6 +434,48 @@ describe('app secrets', () => {
     const user = await app.user('rot-user');
     expect((await user.fails('mutation { rotateAppSecret { appSecret } }')).extensions?.code).toBe('FORBIDDEN');
   });
+});
+
+describe('hostile input', () => {
+  const ENDPOINTS = [
+    '/user/getToken.json',
+    '/user/token/expire.json',
+    '/user/profile/set.json',
+    '/user/profile/batch/query.json',
+    '/user/profile/query.json',
+    '/user/profile/clean.json',
+    '/user/checkOnline.json',
+    '/friend/add.json',
+    '/friend/delete.json',
+    '/friend/clean.json',
+    '/friend/profile/set.json',
+    '/friend/get.json',
+    '/friend/check.json',
+    '/friend/permission/set.json',
+    '/friend/permission/get.json',
+  ];
+  const NAMES = ['userId', 'targetId', 'targetIds', 'userIds', 'time', 'page', 'size', 'count', 'order', 'optType', 'permissionType', 'extra', 'remarkName', 'pageToken', 'userProfile', 'userExtProfile', 'friendExtProfile', 'name'];
+  const value = fc.oneof(
+    fc.string({ maxLength: 40 }),
+    fc.string({ unit: 'binary', maxLength: 40 }),
+    fc.integer().map(String),
+    fc.json({ maxDepth: 2 }),
+    fc.constantFrom('', ',', ',,,', 'u1,u2', '-1', '99999999999999999999', '\u0000', 'null', '{}', '[]', '{"name":null}', '{"ext_hobby":5}'),
+  );
+  it('every endpoint answers random forms with a JSON object whose code is 200 or a client error, never 1000 (internal)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...ENDPOINTS), fc.array(fc.tuple(fc.constantFrom(...NAMES), value), { maxLength: 6 }), async (path, pairs) => {
+        const form: Record<string, string[]> = {};
+        for (const [k, v] of pairs) (form[k] ??= []).push(v);
+        const answer = await rc.post(path, form);
+        expect(Number.isInteger(answer.body.code), JSON.stringify(answer.body)).toBe(true);
+        expect(answer.body.code, `${path} ${JSON.stringify(form)}: ${JSON.stringify(answer.body)}`).not.toBe(1000);
+        expect(answer.status, JSON.stringify(answer.body)).toBeLessThan(500);
+        if (answer.body.code !== 200) expect(answer.body.errorMessage).toEqual(expect.any(String));
+      }),
+      { numRuns: 300 },
+    );
+  }, 120_000);
 });
 
 describe('rate limits', () => {
