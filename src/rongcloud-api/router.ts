@@ -31,7 +31,7 @@ export async function serveServerApi(s: Services, req: IncomingMessage, res: Ser
   const start = performance.now();
   let code = 200;
   try {
-    const endpoint = ENDPOINTS[path];
+    const endpoint = Object.hasOwn(ENDPOINTS, path) ? ENDPOINTS[path] : undefined;
     if (!endpoint) throw new RestError(404, `no such endpoint: ${path}`);
     if (req.method !== 'POST') throw new RestError(1002, `${path} takes POST`, 405, { allow: 'POST' });
     if (Number(req.headers['content-length'] ?? 0) > s.config.maxBodyBytes) throw new RestError(1005, `the request body is larger than ${s.config.maxBodyBytes} bytes`, 413);
@@ -42,7 +42,7 @@ export async function serveServerApi(s: Services, req: IncomingMessage, res: Ser
       throw new RestError(1005, `the request body is larger than ${s.config.maxBodyBytes} bytes`, 413);
     }
     const params = Params.parse(Buffer.concat(body), req.headers['content-type']);
-    const counted = COUNTED_PER_ITEM[path];
+    const counted = Object.hasOwn(COUNTED_PER_ITEM, path) ? COUNTED_PER_ITEM[path] : undefined;
     const refused = await s.rateLimiter.take(serverApiBuckets(app.appKey, path, s.config, counted ? params.list(counted).length : 1));
     if (refused) {
       const seconds = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
@@ -57,7 +57,7 @@ export async function serveServerApi(s: Services, req: IncomingMessage, res: Ser
     answer(res, refusal.httpStatus, { code: refusal.code, errorMessage: refusal.message, url: path }, { ...headers, ...refusal.headers });
   } finally {
     // labels from closed sets: the known endpoints, and the codes this module answers
-    s.metrics.serverApiRequests.inc({ endpoint: ENDPOINTS[path] ? path : 'unknown', code: String(code) });
+    s.metrics.serverApiRequests.inc({ endpoint: Object.hasOwn(ENDPOINTS, path) ? path : 'unknown', code: String(code) });
     s.log.info({ reqId: headers['x-request-id'], method: req.method, path, status: res.statusCode, code, ms: Math.round((performance.now() - start) * 10) / 10 }, 'server API request');
   }
 }
