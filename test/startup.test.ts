@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphQLClient, basic, bearer } from './helpers/client.ts';
+import { signatureOf } from '../src/rongcloud-api/signature.ts';
 
 // The zero-setup start, as `npm start` runs it: a real process on the embedded database.
 const ROOT = resolve(import.meta.dirname, '..');
@@ -119,6 +120,16 @@ describe('zero-setup start (node --import tsx src/main.ts, as npm start) on the 
     expect(metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     expect((await fetch(metricsUrl!)).status).toBe(200);
     expect((await fetch(`${base}/metrics`)).status).toBe(404);
+    // the RongCloud server API is printed, and the printed dev app signs its requests
+    expect(first.stdout).toContain(`RongCloud server API at ${base} `);
+    const nonce = '523946.2375803417';
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const signed = await fetch(`${base}/user/checkOnline.json`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'App-Key': first.appKey, Nonce: nonce, Timestamp: timestamp, Signature: signatureOf(first.appSecret, nonce, timestamp) },
+      body: 'userId=nobody',
+    });
+    expect(await signed.json()).toEqual({ code: 200, status: '0' });
     const graphiql = await fetch(first.graphiqlUrl, { headers: { accept: 'text/html' } });
     expect(graphiql.status).toBe(200);
     expect(graphiql.headers.get('content-type')).toMatch(/^text\/html/);
