@@ -1,7 +1,7 @@
 // npm run app:create -- --name "My app": creates an app (tenant) on the configured database and prints its credentials once.
 import { parseArgs } from 'node:util';
 import { createApp } from '../src/apps/repository.ts';
-import { runCli, UsageError, withMigratedDatabase } from './cli-database.ts';
+import { configuredSecretKeepers, runCli, UsageError, withMigratedDatabase } from './cli-database.ts';
 
 const USAGE = 'usage: npm run app:create -- --name <app name>';
 
@@ -23,12 +23,13 @@ function parseName(): string {
 
 await runCli('app:create', async () => {
   const name = parseName();
+  const keepers = configuredSecretKeepers();
   await withMigratedDatabase(async (db, _applied, description) => {
-    const { appKey, appSecret } = await createApp(db, name, new Date());
+    const { appKey, appSecret } = await createApp(db, name, new Date(), keepers);
     console.log(`Created app "${name}" on ${description}`);
     console.log(`appKey=${appKey}`);
     console.log(`appSecret=${appSecret}`);
     console.log(`Basic auth header: Basic ${Buffer.from(`${appKey}:${appSecret}`).toString('base64')}`);
-    console.log('The secret is shown only this once: only its hash is stored.');
+    console.log('The secret is shown only this once: it is stored hashed, and encrypted for the RongCloud server API.');
   });
 });

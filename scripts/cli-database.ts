@@ -2,6 +2,23 @@ import type { Kysely } from 'kysely';
 import { readEnvironment } from '../src/config.ts';
 import { connectDatabase, migrateToLatest, type DatabaseTarget } from '../src/db/connect.ts';
 import type { Database } from '../src/db/database.ts';
+import type { SecretKeepers } from '../src/apps/repository.ts';
+import { SecretBox } from '../src/apps/secret-box.ts';
+import { SecretCheck } from '../src/auth/secrets.ts';
+import { loadDevSecrets } from '../src/secrets-store.ts';
+
+/**
+ * How a new app's secret is kept, as the server keeps it: sealed under SECRET_ENCRYPTION_KEY (on the
+ * embedded setup the one kept in DATA_DIR), with its fast check when TOKEN_SECRET is known.
+ */
+export function configuredSecretKeepers(): SecretKeepers {
+  const config = readEnvironment();
+  const dev = config.databaseUrl ? undefined : loadDevSecrets(config.dataDir);
+  const encryptionKey = config.secretEncryptionKey ?? dev?.secretEncryptionKey;
+  if (!encryptionKey) throw new Error('SECRET_ENCRYPTION_KEY (the same as the server\'s) is required with DATABASE_URL: app secrets are stored encrypted with it');
+  const tokenSecret = config.tokenSecret ?? dev?.tokenSecret;
+  return { box: new SecretBox(encryptionKey), check: tokenSecret ? new SecretCheck(tokenSecret) : undefined };
+}
 
 /** The database the server would use: DATABASE_URL, else the embedded database under DATA_DIR. */
 export function configuredTarget(): { target: DatabaseTarget; description: string } {

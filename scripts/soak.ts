@@ -213,6 +213,7 @@ async function main() {
     DATABASE_URL,
     REDIS_URL,
     TOKEN_SECRET: randomBytes(48).toString('base64'),
+    SECRET_ENCRYPTION_KEY: randomBytes(48).toString('base64'),
     OPERATOR_TOKEN: operatorToken,
   });
   const { url } = server;

@@ -24,6 +24,8 @@ import { EventLog } from './events/log.ts';
 import { EventRelay } from './events/relay.ts';
 import type { LoggedEvent } from './events/repository.ts';
 import { AppConfigCache } from './apps/config-cache.ts';
+import { SecretBox } from './apps/secret-box.ts';
+import { isServerApiPath, serveServerApi } from './rongcloud-api/router.ts';
 import { EventPruner } from './events/pruner.ts';
 import { createRedisWakeups, type CommitWakeups } from './events/wakeups.ts';
 import { CursorCodec } from './events/cursor.ts';
@@ -89,6 +91,10 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     if (devSecrets) config.tokenSecret = devSecrets.tokenSecret;
     else config.tokenSecret = randomToken(48); // in memory (tests); PostgreSQL without one was refused above
   }
+  if (!config.secretEncryptionKey) {
+    // generated once and kept in DATA_DIR; in memory (tests) a fresh one; PostgreSQL without one was refused above
+    config.secretEncryptionKey = devSecrets?.secretEncryptionKey ?? randomToken(48);
+  }
   // only a token generated here is printed at start; one from the environment stays unprinted
   const generatedOperatorToken = !config.operatorToken && devSecrets ? devSecrets.operatorToken : undefined;
   config.operatorToken ??= generatedOperatorToken;
@@ -109,13 +115,18 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   const bus = createInProcessBus();
   const rateLimiter = createRateLimiter(config, log);
   const abuse = new AbuseLimits(rateLimiter, config);
+  const secretCheck = new SecretCheck(config.tokenSecret);
+  const secretBox = new SecretBox(config.secretEncryptionKey!);
   const services: Services = {
     config,
     db,
     clock,
     tokens,
-    callers: new CallerResolver({ db, tokens, operatorToken: config.operatorToken, secretCheck: new SecretCheck(config.tokenSecret), abuse }),
+    callers: new CallerResolver({ db, tokens, operatorToken: config.operatorToken, secretCheck, abuse }),
     abuse,
+    secretCheck,
+    secretBox,
+    rateLimiter,
     clientIp: clientIpResolver(config.trustProxy),
     bus,
     events: new EventLog(db, clock, bus),
@@ -129,7 +140,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       onlineUsers: () => countOnlineUsers(db),
     }),
   };
-  const devApp = persistentEmbedded ? await ensureDevApp(db, target.dataDir!, clock.now()) : undefined;
+  const devApp = persistentEmbedded ? await ensureDevApp(db, target.dataDir!, clock.now(), { check: secretCheck, box: secretBox }) : undefined;
 
   const yoga = createGraphQLHandler(services, { rateLimiter });
   const graphiql = config.graphiql ? new GraphiQLPage('/graphql') : undefined;
@@ -195,6 +206,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       return json(res, httpStatus, body);
     }
     if (graphiql?.wants(req, path)) return graphiql.serve(req, res);
+    if (isServerApiPath(path)) return serveServerApi(services, req, res);
     // the body limit: a declared Content-Length up front, and every body counted as it streams in
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > config.maxBodyBytes) return payloadTooLarge(res, config.maxBodyBytes);

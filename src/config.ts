@@ -38,6 +38,8 @@ const EnvSchema = z.object({
   DATA_DIR: z.string().default('./data'),
   REDIS_URL: optionalString,
   TOKEN_SECRET: optionalString.refine((v) => v === undefined || Buffer.byteLength(v) >= 32, 'TOKEN_SECRET must be at least 32 bytes'),
+  SECRET_ENCRYPTION_KEY: optionalString.refine((v) => v === undefined || Buffer.byteLength(v) >= 32, 'SECRET_ENCRYPTION_KEY must be at least 32 bytes'),
+  RATE_LIMIT_SERVER_API_SCALE: z.coerce.number().min(0).max(1000).default(1),
   OPERATOR_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 16, 'OPERATOR_TOKEN must be at least 16 characters'),
   // Prometheus' registered default port for Node.js exporters
   METRICS_PORT: z
@@ -121,6 +123,13 @@ export interface Config {
   redisUrl?: string;
   /** HS256 key for user tokens; required with DATABASE_URL, generated for the embedded setup */
   tokenSecret?: string;
+  /**
+   * Key (at least 32 bytes) that encrypts app secrets (AES-256-GCM) so that RongCloud-signed server
+   * API requests can be verified; required with DATABASE_URL, generated for the embedded setup
+   */
+  secretEncryptionKey?: string;
+  /** multiplies the server API's per-endpoint rates (RongCloud's: getToken 200/s, the rest 100/s); 0 turns them off */
+  rateLimitServerApiScale: number;
   /** Bearer token of the server operator; createApp over the API is off without it */
   operatorToken?: string;
   /** the Prometheus listener's port (0: any free one); null: no metrics listener */
@@ -221,6 +230,9 @@ export function checkConfig(config: Config): void {
   if (config.databaseUrl && !config.tokenSecret) {
     problems.push('TOKEN_SECRET (at least 32 bytes) is required with DATABASE_URL: every instance must sign tokens with the same key');
   }
+  if (config.databaseUrl && !config.secretEncryptionKey) {
+    problems.push('SECRET_ENCRYPTION_KEY (at least 32 bytes) is required with DATABASE_URL: every instance must read the app secrets the server API verifies signatures with');
+  }
   if (config.metricsPort !== null && config.metricsPort !== 0 && config.metricsPort === config.port && config.port !== 0) {
     problems.push(`METRICS_PORT must differ from PORT (${config.port}); to serve /metrics on the public port set METRICS_TOKEN`);
   }
@@ -245,6 +257,8 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.DATA_DIR,
     redisUrl: e.REDIS_URL,
     tokenSecret: e.TOKEN_SECRET,
+    secretEncryptionKey: e.SECRET_ENCRYPTION_KEY,
+    rateLimitServerApiScale: e.RATE_LIMIT_SERVER_API_SCALE,
     operatorToken: e.OPERATOR_TOKEN,
     metricsPort: e.METRICS_PORT,
     metricsHost: e.METRICS_HOST,

@@ -16,6 +16,9 @@ import type { RealtimeConnection } from './realtime/connection.ts';
 import type { AppConfigCache } from './apps/config-cache.ts';
 import type { AbuseLimits } from './ratelimit/abuse.ts';
 import type { ClientIp } from './http/client-ip.ts';
+import type { SecretCheck } from './auth/secrets.ts';
+import type { SecretBox } from './apps/secret-box.ts';
+import type { RateLimiter } from './ratelimit/limiter.ts';
 
 /** What lives as long as the server: shared by every request. */
 export interface Services {
@@ -37,6 +40,12 @@ export interface Services {
   metrics: Metrics;
   /** limits on unauthenticated and failed traffic, per client IP, per user's connects, per app's wrong secrets */
   abuse: AbuseLimits;
+  /** the fast keyed check of app secrets (keyed by TOKEN_SECRET) */
+  secretCheck: SecretCheck;
+  /** seals and opens app secrets (SECRET_ENCRYPTION_KEY), for the RongCloud server API's signatures */
+  secretBox: SecretBox;
+  /** the token buckets every limit draws from (in this process, or in Redis with REDIS_URL) */
+  rateLimiter: RateLimiter;
   /** the client address of a request or upgrade (TRUST_PROXY decides whether X-Forwarded-For counts) */
   clientIp: ClientIp;
 }

@@ -20,6 +20,7 @@ if (started.devApp) {
   if (started.operatorToken) console.log(`Operator token: ${started.operatorToken}`);
 }
 if (started.metricsUrl) console.log(`Prometheus metrics at ${started.metricsUrl}`);
+console.log(`RongCloud server API at ${started.url.replace(/\/graphql$/, '')} (POST /user/getToken.json, …; signed with App-Key, Nonce, Timestamp, Signature)`);
 // last, so that whoever waits for this line has everything above it; the same with or without GraphiQL
 console.log(`Profile hosting server ready: GraphQL endpoint at ${started.url}${app.services.config.graphiql ? ' (GraphiQL there in a browser)' : ''}`);
 

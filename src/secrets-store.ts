@@ -9,6 +9,8 @@ import { randomToken } from './auth/secrets.ts';
 export interface DevSecrets {
   tokenSecret: string;
   operatorToken: string;
+  /** added later: a data directory from before it gets one on its next start */
+  secretEncryptionKey?: string;
   devApp?: { appKey: string; appSecret: string };
 }
 
@@ -18,8 +20,14 @@ export function devSecretsPath(dataDir: string): string {
 
 export function loadDevSecrets(dataDir: string): DevSecrets {
   const path = devSecretsPath(dataDir);
-  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as DevSecrets;
-  const secrets: DevSecrets = { tokenSecret: randomToken(48), operatorToken: randomToken(32) };
+  if (existsSync(path)) {
+    const stored = JSON.parse(readFileSync(path, 'utf8')) as DevSecrets;
+    if (stored.secretEncryptionKey) return stored;
+    const upgraded = { ...stored, secretEncryptionKey: randomToken(48) };
+    saveDevSecrets(dataDir, upgraded);
+    return upgraded;
+  }
+  const secrets: DevSecrets = { tokenSecret: randomToken(48), operatorToken: randomToken(32), secretEncryptionKey: randomToken(48) };
   saveDevSecrets(dataDir, secrets);
   return secrets;
 }

@@ -142,8 +142,16 @@ describe('Basic auth under a flood of wrong secrets', () => {
     expect((await from(app.backend, addr(20)).request(SETTINGS)).errors).toBeUndefined();
   });
 
-  it("an app's first burst of calls with its right secret: one slow hash for all of them, none refused", async () => {
+  it("an app's first burst of calls with its right secret: no slow hash for a new app, one for all of them for an app without a fast check, none refused", async () => {
+    // createApp writes the fast check: a new app's backend never pays the slow hash
+    const fresh = await server.newApp();
+    const freshBefore = server.app.services.callers.stats.slowHashes;
+    const first = await Promise.all(Array.from({ length: 20 }, () => from(fresh.backend, addr(41)).request(SETTINGS)));
+    expect(first.map((r) => r.errors?.[0]?.extensions?.code ?? 'ok')).toEqual(Array(20).fill('ok'));
+    expect(server.app.services.callers.stats.slowHashes - freshBefore).toBe(0);
+    // an app from before the fast check was written at creation: its first burst shares one slow check
     const app = await server.newApp();
+    await server.app.services.db.deleteFrom('appSecretChecks').where('appKey', '=', app.appKey).execute();
     const slowBefore = server.app.services.callers.stats.slowHashes;
     const results = await Promise.all(Array.from({ length: 40 }, () => from(app.backend, addr(40)).request(SETTINGS)));
     expect(results.map((r) => r.errors?.[0]?.extensions?.code ?? 'ok')).toEqual(Array(40).fill('ok'));

@@ -62,7 +62,7 @@ describe(`npm run seed (${DATABASE_URL ? 'PostgreSQL' : 'embedded database'})`, 
     let url: string;
     beforeAll(async () => {
       app = await buildApp({
-        config: { port: 0, host: '127.0.0.1', metricsPort: null, tokenSecret: 'seed-test-token-secret-0123456789abcdef' },
+        config: { port: 0, host: '127.0.0.1', metricsPort: null, tokenSecret: 'seed-test-token-secret-0123456789abcdef', secretEncryptionKey: 'test-secret-encryption-key-0123456789-0123456789' },
         database: DATABASE_URL ? { kind: 'postgres', url: DATABASE_URL, poolSize: 2 } : { kind: 'embedded', dataDir },
       });
       url = (await app.start()).url;

@@ -5,16 +5,17 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.ts';
 import { GraphQLClient, basic } from './helpers/client.ts';
-import { startTestServer } from './helpers/server.ts';
+import { startTestServer, TEST_SECRET_ENCRYPTION_KEY } from './helpers/server.ts';
+import { signatureOf } from '../src/rongcloud-api/signature.ts';
 
 // `npm run migrate` and `npm run app:create` (tsx scripts/*.ts), run as real processes.
 const ROOT = resolve(import.meta.dirname, '..');
 const DATABASE_URL = process.env.DATABASE_URL;
 
 /** Runs a script with the environment of the test run, DATABASE_URL replaced (or removed) as given. */
-function runScript(script: string, args: string[], env: { DATA_DIR?: string; DATABASE_URL?: string }) {
+function runScript(script: string, args: string[], env: { DATA_DIR?: string; DATABASE_URL?: string; SECRET_ENCRYPTION_KEY?: string }) {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['DATABASE_URL', 'DATA_DIR', 'TOKEN_SECRET', 'OPERATOR_TOKEN']) delete childEnv[name];
+  for (const name of ['DATABASE_URL', 'DATA_DIR', 'TOKEN_SECRET', 'SECRET_ENCRYPTION_KEY', 'OPERATOR_TOKEN']) delete childEnv[name];
   Object.assign(childEnv, env);
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -36,13 +37,24 @@ function printedCredentials(stdout: string) {
   return { appKey: appKey!, appSecret: appSecret! };
 }
 
-/** The app's backend works with the printed credentials: it reads its settings and issues a token. */
-async function expectWorkingApp(url: string, credentials: { appKey: string; appSecret: string }, name: string) {
+/**
+ * The app's backend works with the printed credentials: it reads its settings and issues a token,
+ * over GraphQL and over the RongCloud server API (signed at the server's time, `nowMs`).
+ */
+async function expectWorkingApp(url: string, credentials: { appKey: string; appSecret: string }, name: string, nowMs: () => number = Date.now) {
   const backend = new GraphQLClient(url, basic(credentials.appKey, credentials.appSecret));
   const data = await backend.ok('{ appSettings { appKey name } }');
   expect(data.appSettings).toEqual({ appKey: credentials.appKey, name });
   const token = await backend.ok('mutation { issueUserToken(userId: "cli-user") { token } }');
   expect(token.issueUserToken.token).toBeTruthy();
+  const nonce = String(Math.random());
+  const timestamp = String(Math.floor(nowMs() / 1000));
+  const response = await fetch(url.replace(/\/graphql$/, '/user/getToken.json'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'App-Key': credentials.appKey, Nonce: nonce, Timestamp: timestamp, Signature: signatureOf(credentials.appSecret, nonce, timestamp) },
+    body: 'userId=cli-user',
+  });
+  expect(await response.json()).toMatchObject({ code: 200, userId: 'cli-user' });
 }
 
 let dataDir: string;
@@ -109,14 +121,21 @@ describe.skipIf(!DATABASE_URL)('CLI on PostgreSQL (DATABASE_URL; skipped when DA
   }, 60_000);
 
   it('npm run app:create -- --name X on DATABASE_URL creates an app that a server on that database accepts', async () => {
-    const result = await appCreate(['--name', 'CLI postgres app'], { DATABASE_URL });
+    const result = await appCreate(['--name', 'CLI postgres app'], { DATABASE_URL, SECRET_ENCRYPTION_KEY: TEST_SECRET_ENCRYPTION_KEY });
     expect(result.code, result.stderr).toBe(0);
     const credentials = printedCredentials(result.stdout);
     const server = await startTestServer();
     try {
-      await expectWorkingApp(server.url, credentials, 'CLI postgres app');
+      await expectWorkingApp(server.url, credentials, 'CLI postgres app', () => server.clock.now().getTime());
     } finally {
       await server.stop();
     }
+  }, 60_000);
+
+  it('npm run app:create on DATABASE_URL without SECRET_ENCRYPTION_KEY fails in one line and creates nothing', async () => {
+    const result = await appCreate(['--name', 'CLI keyless app'], { DATABASE_URL });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toMatch(/^app:create failed: SECRET_ENCRYPTION_KEY .* is required with DATABASE_URL/);
+    expect(result.stdout).not.toContain('appSecret=');
   }, 60_000);
 });

@@ -19,6 +19,7 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('two instances through Redis (needs
     DATABASE_URL: DATABASE_URL!,
     REDIS_URL: REDIS_URL!,
     TOKEN_SECRET: 'cluster-token-secret-0123456789-0123456789',
+    SECRET_ENCRYPTION_KEY: 'test-secret-encryption-key-0123456789-0123456789',
     OPERATOR_TOKEN: OPERATOR,
     PRESENCE_HEARTBEAT_MS: '300',
     PRESENCE_TIMEOUT_MS: '1500',

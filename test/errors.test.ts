@@ -98,7 +98,7 @@ describe('INTERNAL errors', () => {
     // a private server on its own embedded database, which this test breaks on purpose
     const clock = new ManualClock(Date.parse('2026-01-01T00:00:00.000Z'));
     const broken = await buildApp({
-      config: { port: 0, host: '127.0.0.1', metricsPort: null, operatorToken: 'errors-test-operator-token-0123456789', tokenSecret: 'errors-test-token-secret-long-enough-0123456789', presenceHeartbeatMs: 3_600_000 },
+      config: { port: 0, host: '127.0.0.1', metricsPort: null, operatorToken: 'errors-test-operator-token-0123456789', tokenSecret: 'errors-test-token-secret-long-enough-0123456789', secretEncryptionKey: 'test-secret-encryption-key-0123456789-0123456789', presenceHeartbeatMs: 3_600_000 },
       database: { kind: 'embedded' },
       clock,
     });

@@ -60,7 +60,7 @@ describe.skipIf(!DATABASE_URL)('database errors through pg are INTERNAL and clea
         metricsPort: null,
         host: '127.0.0.1',
         operatorToken: OPERATOR,
-        tokenSecret: 'faults-errors-token-secret-long-enough-0123456789',
+        tokenSecret: 'faults-errors-token-secret-long-enough-0123456789', secretEncryptionKey: 'test-secret-encryption-key-0123456789-0123456789',
         presenceHeartbeatMs: 3_600_000,
         databaseStatementTimeoutMs: STATEMENT_TIMEOUT_MS,
         logLevel: 'silent', // the server logs the real errors; keep the test output clean

@@ -65,6 +65,7 @@ describe.skipIf(!hasPostgresBinaries())('PostgreSQL crash and restart under a wr
       RATE_LIMIT_USER_PER_SECOND: '0',
       RATE_LIMIT_APP_PER_SECOND: '0',
       TOKEN_SECRET: 'faults-pg-token-secret-0123456789-0123456789',
+      SECRET_ENCRYPTION_KEY: 'test-secret-encryption-key-0123456789-0123456789',
       OPERATOR_TOKEN: OPERATOR,
       LOG_LEVEL: 'error',
       LOG_FORMAT: 'json',

@@ -109,6 +109,7 @@ describe.skipIf(!DATABASE_URL || !hasRedisServer())('Redis killed and restarted 
       DATABASE_URL: DATABASE_URL!,
       REDIS_URL: redis.url,
       TOKEN_SECRET: 'faults-redis-token-secret-0123456789-0123456789',
+      SECRET_ENCRYPTION_KEY: 'test-secret-encryption-key-0123456789-0123456789',
       OPERATOR_TOKEN: OPERATOR,
       DATABASE_POOL_SIZE: '4',
       EVENT_POLL_MS: String(POLL_MS),

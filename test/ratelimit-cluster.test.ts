@@ -19,6 +19,7 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('rate limits shared by two instance
     DATABASE_URL: DATABASE_URL!,
     REDIS_URL: REDIS_URL!,
     TOKEN_SECRET: 'ratelimit-token-secret-0123456789-0123456789',
+    SECRET_ENCRYPTION_KEY: 'test-secret-encryption-key-0123456789-0123456789',
     OPERATOR_TOKEN: OPERATOR,
     RATE_LIMIT_USER_PER_SECOND: '0.001',
     RATE_LIMIT_USER_BURST: '6',

@@ -188,6 +188,13 @@ function inlineOperation(kind: string, field: GraphQLField<unknown, unknown>, va
 // The properties
 
 const sections = contractSections(['Query', 'Mutation', 'Subscription']);
+/**
+ * Fields this server adds beyond the contract, with the caller they are fuzzed as.
+ * rotateAppSecret as the operator (whose appKey argument is fuzzed): as the backend it would
+ * replace the secret the other fields are fuzzed with.
+ */
+const ADDITIONS: Record<string, 'user' | 'backend' | 'operator'> = { rotateAppSecret: 'operator' };
+for (const [name, caller] of Object.entries(ADDITIONS)) if (!sections.has(name)) sections.set(name, caller);
 const fields = rootFields(schema);
 const stats = { calls: 0, refused: 0, accepted: 0, literal: 0 };
 

@@ -23,6 +23,7 @@ const dataDir = DATABASE_URL ? undefined : mkdtempSync(join(tmpdir(), 'phs-shutd
 const env = (extra: Record<string, string> = {}) => ({
   ...(DATABASE_URL ? { DATABASE_URL } : { DATA_DIR: dataDir! }),
   TOKEN_SECRET: 'shutdown-token-secret-0123456789-0123456789',
+  SECRET_ENCRYPTION_KEY: 'test-secret-encryption-key-0123456789-0123456789',
   OPERATOR_TOKEN: OPERATOR,
   SHUTDOWN_GRACE_MS: String(GRACE_MS),
   LOG_LEVEL: 'warn',

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphQLClient, basic, bearer } from './helpers/client.ts';
+import { signatureOf } from '../src/rongcloud-api/signature.ts';
 
 // The zero-setup start, as `npm start` runs it: a real process on the embedded database.
 const ROOT = resolve(import.meta.dirname, '..');
@@ -21,7 +22,7 @@ async function freePort(): Promise<number> {
 /** The environment of a machine with no configuration at all (nothing of the test run's own). */
 function bareEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const name of ['DATABASE_URL', 'REDIS_URL', 'TOKEN_SECRET', 'OPERATOR_TOKEN', 'DATA_DIR', 'PORT', 'HOST', 'GRAPHIQL', 'METRICS_HOST', 'METRICS_TOKEN']) delete env[name];
+  for (const name of ['DATABASE_URL', 'REDIS_URL', 'TOKEN_SECRET', 'SECRET_ENCRYPTION_KEY', 'OPERATOR_TOKEN', 'DATA_DIR', 'PORT', 'HOST', 'GRAPHIQL', 'METRICS_HOST', 'METRICS_TOKEN']) delete env[name];
   // a free metrics port: the default (9464) may be taken by another test run on this machine
   return { ...env, METRICS_PORT: '0', ...extra };
 }
@@ -119,6 +120,16 @@ describe('zero-setup start (node --import tsx src/main.ts, as npm start) on the 
     expect(metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     expect((await fetch(metricsUrl!)).status).toBe(200);
     expect((await fetch(`${base}/metrics`)).status).toBe(404);
+    // the RongCloud server API is printed, and the printed dev app signs its requests
+    expect(first.stdout).toContain(`RongCloud server API at ${base} `);
+    const nonce = '523946.2375803417';
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const signed = await fetch(`${base}/user/checkOnline.json`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'App-Key': first.appKey, Nonce: nonce, Timestamp: timestamp, Signature: signatureOf(first.appSecret, nonce, timestamp) },
+      body: 'userId=nobody',
+    });
+    expect(await signed.json()).toEqual({ code: 200, status: '0' });
     const graphiql = await fetch(first.graphiqlUrl, { headers: { accept: 'text/html' } });
     expect(graphiql.status).toBe(200);
     expect(graphiql.headers.get('content-type')).toMatch(/^text\/html/);
@@ -193,6 +204,8 @@ describe('fails fast on a bad production configuration', () => {
     // port 1: nothing listens there, and the check must come before any connection attempt
     ['DATABASE_URL without TOKEN_SECRET', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' }, /TOKEN_SECRET \(at least 32 bytes\) is required with DATABASE_URL/],
     ['a too short TOKEN_SECRET', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', TOKEN_SECRET: 'short' }, /TOKEN_SECRET: TOKEN_SECRET must be at least 32 bytes/],
+    ['DATABASE_URL without SECRET_ENCRYPTION_KEY', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', TOKEN_SECRET: SECRET }, /SECRET_ENCRYPTION_KEY \(at least 32 bytes\) is required with DATABASE_URL/],
+    ['a too short SECRET_ENCRYPTION_KEY', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', TOKEN_SECRET: SECRET, SECRET_ENCRYPTION_KEY: 'short' }, /SECRET_ENCRYPTION_KEY: SECRET_ENCRYPTION_KEY must be at least 32 bytes/],
   ])('%s: one line "invalid configuration: …", exit 2', async (_name, env, names) => {
     const result = await startFailing(env);
     expectOneLine(result, 'invalid configuration: ', names);
@@ -200,7 +213,7 @@ describe('fails fast on a bad production configuration', () => {
   }, 30_000);
 
   it('an unreachable DATABASE_URL (nothing on port 1): one line "cannot start: …" naming it, within seconds', async () => {
-    const result = await startFailing({ DATABASE_URL: 'postgres://postgres:hunter2-password@127.0.0.1:1/none', TOKEN_SECRET: SECRET });
+    const result = await startFailing({ DATABASE_URL: 'postgres://postgres:hunter2-password@127.0.0.1:1/none', TOKEN_SECRET: SECRET, SECRET_ENCRYPTION_KEY: SECRET });
     expectOneLine(result, 'cannot start: ', /PostgreSQL at 127\.0\.0\.1:1\/none: .*ECONNREFUSED/);
     expect(result.stderr + result.stdout).not.toContain('hunter2-password');
     expect(result.code).toBe(1);

@@ -30,6 +30,7 @@ export function serverEnv(extra: Record<string, string> = {}): Record<string, st
   return {
     DATABASE_URL,
     TOKEN_SECRET,
+    SECRET_ENCRYPTION_KEY: 'bench-secret-encryption-key-0123456789-0123456789',
     OPERATOR_TOKEN,
     DATABASE_POOL_SIZE: String(POOL_SIZE),
     REDIS_URL: '',

@@ -2,30 +2,77 @@ import { inTransaction } from '../db/transaction.ts';
 import { type Kysely, sql } from 'kysely';
 import type { AppRow, Database, ExtProfileKeyRow, FriendAddPermission, ProfileVisibility, UserRow } from '../db/database.ts';
 import { compiledStatement } from '../db/compiled.ts';
-import { hashSecret, randomToken } from '../auth/secrets.ts';
+import { hashSecret, randomToken, type SecretCheck } from '../auth/secrets.ts';
+import type { SecretBox } from './secret-box.ts';
 
 export interface AppCredentials {
   appKey: string;
   appSecret: string;
 }
 
-/** Creates an app; the secret is returned once and only its slow hash is stored. */
-export async function createApp(db: Kysely<Database>, name: string, now: Date): Promise<AppCredentials> {
+/** How an app's secret is kept: its slow hash, its fast keyed check and its sealed (encrypted) copy. */
+export interface SecretKeepers {
+  /** without it (a CLI that does not know TOKEN_SECRET) the fast check is written on first use */
+  check?: SecretCheck;
+  box: SecretBox;
+}
+
+/**
+ * Creates an app; the secret is returned once. Stored: its slow hash, its fast check and its copy
+ * encrypted under SECRET_ENCRYPTION_KEY (for the RongCloud server API's signatures), never the text.
+ */
+export async function createApp(db: Kysely<Database>, name: string, now: Date, keepers: SecretKeepers): Promise<AppCredentials> {
   // 16 random bytes, base64url: unguessable and URL/header safe (no ':' that would break Basic auth)
   const appKey = randomToken(16);
   const appSecret = randomToken(32);
-  await db
-    .insertInto('apps')
-    .values({
-      appKey,
-      name,
-      secretHash: await hashSecret(appSecret),
-      defaultProfileVisibility: 'INVISIBLE',
-      defaultFriendAddPermission: 'NEED_VERIFY',
-      createdAt: now,
-    })
-    .execute();
+  const secretHash = await hashSecret(appSecret);
+  await inTransaction(db, async (trx) => {
+    await trx
+      .insertInto('apps')
+      .values({ appKey, name, secretHash, defaultProfileVisibility: 'INVISIBLE', defaultFriendAddPermission: 'NEED_VERIFY', createdAt: now })
+      .execute();
+    if (keepers.check) await trx.insertInto('appSecretChecks').values({ appKey, keyId: keepers.check.keyId, check: keepers.check.of(appKey, appSecret) }).execute();
+    await trx.insertInto('appSealedSecrets').values({ appKey, sealed: keepers.box.seal(appKey, appSecret) }).execute();
+  });
   return { appKey, appSecret };
+}
+
+/**
+ * Replaces an app's secret: its slow hash (computed by the caller, outside any transaction), fast
+ * check and sealed copy together; the old one stops working. False for an unknown app.
+ */
+export async function replaceAppSecret(db: Kysely<Database>, appKey: string, appSecret: string, secretHash: string, keepers: SecretKeepers): Promise<boolean> {
+  const check = keepers.check ? { keyId: keepers.check.keyId, check: keepers.check.of(appKey, appSecret) } : undefined;
+  const sealed = keepers.box.seal(appKey, appSecret);
+  return inTransaction(db, async (trx) => {
+    const updated = await trx.updateTable('apps').set({ secretHash }).where('appKey', '=', appKey).executeTakeFirst();
+    if (updated.numUpdatedRows === 0n) return false;
+    // the old secret's fast check must not outlive it
+    if (check) await trx.insertInto('appSecretChecks').values({ appKey, ...check }).onConflict((oc) => oc.column('appKey').doUpdateSet(check)).execute();
+    else await trx.deleteFrom('appSecretChecks').where('appKey', '=', appKey).execute();
+    await trx.insertInto('appSealedSecrets').values({ appKey, sealed }).onConflict((oc) => oc.column('appKey').doUpdateSet({ sealed })).execute();
+    return true;
+  });
+}
+
+/** Seals a secret known to be the app's (the development app's, kept in DATA_DIR) unless one is sealed already. */
+export async function sealKnownSecret(db: Kysely<Database>, appKey: string, appSecret: string, box: SecretBox): Promise<void> {
+  await db.insertInto('appSealedSecrets').values({ appKey, sealed: box.seal(appKey, appSecret) }).onConflict((oc) => oc.column('appKey').doNothing()).execute();
+}
+
+/** The app and its sealed secret (absent for apps created before secrets were sealed). */
+export async function findAppWithSealedSecret(db: Kysely<Database>, appKey: string): Promise<{ app: AppRow; sealed?: string } | undefined> {
+  if (!APP_KEY_PATTERN.test(appKey)) return undefined;
+  const row = await db
+    .selectFrom('apps')
+    .leftJoin('appSealedSecrets as s', 's.appKey', 'apps.appKey')
+    .selectAll('apps')
+    .select('s.sealed')
+    .where('apps.appKey', '=', appKey)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { sealed, ...app } = row;
+  return { app, sealed: sealed ?? undefined };
 }
 
 const appByKey = compiledStatement((db, appKey: string) => db.selectFrom('apps').selectAll().where('appKey', '=', appKey));

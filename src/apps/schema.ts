@@ -1,22 +1,21 @@
-import { ensureUser } from '../profiles/repository.ts';
 import { EXT_KEY_PATTERN, EXT_KEYS_PER_APP, textProblem } from '../profiles/rules.ts';
-import { TOKEN_TTL_DEFAULT, TOKEN_TTL_MAX } from '../auth/tokens.ts';
-import { appError, badInput, limitExceeded } from '../errors.ts';
+import { TOKEN_TTL_DEFAULT } from '../auth/tokens.ts';
+import { appError, badInput, limitExceeded, notFound } from '../errors.ts';
 import { builder } from '../schema/builder.ts';
-import { intInRange, userIdArg } from '../schema/validate-args.ts';
+import { userIdArg } from '../schema/validate-args.ts';
 import { UserProfileVisibility } from '../visibility/schema.ts';
 import { FriendAddPermission } from '../friends/permission.ts';
 import type { AppRow, ExtProfileKeyRow } from '../db/database.ts';
 import type { Context } from '../context.ts';
 import { createApp, listExtProfileKeys, type updateAppSettings } from './repository.ts';
-import { changeAppSettings, defineExtKey, removeExtKey, revokeUserTokens } from './service.ts';
+import { changeAppSettings, defineExtKey, issueUserToken, removeExtKey, revokeUserTokens, rotateAppSecret } from './service.ts';
 
 const APP_NAME_MAX = 64;
 
 const AppCredentials = builder.objectRef<{ appKey: string; appSecret: string }>('AppCredentials').implement({
   fields: (t) => ({
     appKey: t.exposeID('appKey'),
-    appSecret: t.exposeString('appSecret', { description: 'shown once; only a hash is stored' }),
+    appSecret: t.exposeString('appSecret', { description: 'shown once; stored only hashed and encrypted' }),
   }),
 });
 
@@ -61,13 +60,7 @@ builder.mutationFields((t) => ({
     description: 'creates the user when missing; expiresInSeconds default 86400, at most 30 days',
     authScopes: { app: true },
     args: { userId: t.arg.id({ required: true }), expiresInSeconds: t.arg.int() },
-    resolve: async (_r, args, ctx) => {
-      const app = appOfBackend(ctx);
-      const userId = userIdArg(args.userId);
-      const ttl = intInRange(args.expiresInSeconds ?? TOKEN_TTL_DEFAULT, 1, TOKEN_TTL_MAX, 'expiresInSeconds');
-      const user = await ensureUser(ctx.db, app.appKey, userId, ctx.clock.now());
-      return ctx.tokens.issue({ appKey: app.appKey, userId, generation: user.tokenGeneration }, ttl);
-    },
+    resolve: async (_r, args, ctx) => issueUserToken(ctx, appOfBackend(ctx).appKey, args.userId, args.expiresInSeconds ?? TOKEN_TTL_DEFAULT),
   }),
   revokeUserTokens: t.boolean({
     description: 'every token issued before now for this user stops working; its open connections are closed',
@@ -137,7 +130,27 @@ builder.mutationFields((t) => ({
     resolve: async (_r, { name }, ctx) => {
       const problem = name.length === 0 ? 'must not be empty' : textProblem(name, APP_NAME_MAX);
       if (problem) throw badInput(`name ${problem}`, { fields: ['name'] });
-      return createApp(ctx.db, name, ctx.clock.now());
+      return createApp(ctx.db, name, ctx.clock.now(), { check: ctx.secretCheck, box: ctx.secretBox });
+    },
+  }),
+  rotateAppSecret: t.field({
+    type: AppCredentials,
+    description:
+      'a new app secret, shown once; the old one stops working at once (Basic auth and signed server API requests). The app backend rotates its own (appKey omitted or its own); the operator any app (appKey required). User tokens stay valid',
+    authScopes: { app: true, operator: true },
+    args: { appKey: t.arg.id() },
+    resolve: async (_r, args, ctx) => {
+      let appKey: string;
+      if (ctx.caller.kind === 'operator') {
+        if (!args.appKey) throw badInput('appKey is required when the operator rotates a secret', { fields: ['appKey'] });
+        appKey = String(args.appKey);
+      } else {
+        appKey = appOfBackend(ctx).appKey;
+        if (args.appKey && args.appKey !== appKey) throw appError('FORBIDDEN', "an app backend rotates only its own secret", { fields: ['appKey'] });
+      }
+      const appSecret = await rotateAppSecret(ctx, appKey);
+      if (appSecret === null) throw notFound(`no app "${appKey}"`, { fields: ['appKey'] });
+      return { appKey, appSecret };
     },
   }),
 }));

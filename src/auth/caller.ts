@@ -7,7 +7,7 @@ import type { AbuseLimits } from '../ratelimit/abuse.ts';
 import type { Refusal } from '../ratelimit/limiter.ts';
 import { Batcher } from '../db/batcher.ts';
 
-type UserWithApp = Pick<Selectable<UsersTable>, 'userId' | 'tokenGeneration'> & AppRow;
+type UserWithApp = Pick<Selectable<UsersTable>, 'userId' | 'tokenGeneration' | 'tokensIssuedBefore'> & AppRow;
 
 /**
  * Every user-token request and connect: the token generation (revocation) and the app, in one
@@ -16,7 +16,7 @@ type UserWithApp = Pick<Selectable<UsersTable>, 'userId' | 'tokenGeneration'> & 
  */
 async function usersWithApps(db: Kysely<Database>, keys: readonly { appKey: string; userId: string }[]): Promise<(UserWithApp | undefined)[]> {
   const { rows } = await sql<UserWithApp>`
-    select u.user_id, u.token_generation, a.app_key, a.name, a.secret_hash, a.default_profile_visibility, a.default_friend_add_permission, a.created_at
+    select u.user_id, u.token_generation, u.tokens_issued_before, a.app_key, a.name, a.secret_hash, a.default_profile_visibility, a.default_friend_add_permission, a.created_at
     from unnest(${keys.map((k) => k.appKey)}::text[], ${keys.map((k) => k.userId)}::text[]) as k(a, u)
     join users u on u.app_key = k.a and u.user_id = k.u
     join apps a on a.app_key = u.app_key`.execute(db);
@@ -72,6 +72,8 @@ export type Caller =
       tokenGeneration: number;
       /** when the token used expires (ms since the epoch): a socket opened with it is closed then */
       tokenExpiresAtMs: number;
+      /** when the token used was issued (ms since the epoch): the server API's token expiry compares it */
+      tokenIssuedAtMs: number;
     }
   | { kind: 'app'; app: AppRow }
   | { kind: 'operator' };
@@ -97,7 +99,8 @@ const MAX_CONCURRENT_HASHES = 2;
 const MAX_WAITING_HASHES = 16;
 
 export class CallerResolver {
-  private readonly verifiedSecrets = new Map<string, { digest: Buffer; until: number }>();
+  /** by app key; `secretHash` is the app's when checked, so a rotated secret invalidates it on every instance */
+  private readonly verifiedSecrets = new Map<string, { digest: Buffer; until: number; secretHash: string }>();
   private readonly failedDigests = new Map<string, number>();
   /** slow checks in flight, by credential digest */
   private readonly slowChecks = new Map<string, Promise<boolean>>();
@@ -135,8 +138,9 @@ export class CallerResolver {
     if (!claims) return { kind: 'anonymous', problem: 'invalid or expired token' };
     const row = await this.lookups.submit({ appKey: claims.appKey, userId: claims.userId });
     if (!row || row.tokenGeneration !== claims.generation) return { kind: 'anonymous', problem: 'token revoked' };
-    const { tokenGeneration, userId: _userId, ...app } = row;
-    return { kind: 'user', app: this.appRows.shared(app), userId: claims.userId, tokenGeneration, tokenExpiresAtMs: claims.expiresAtMs };
+    if (row.tokensIssuedBefore && claims.issuedAtMs < new Date(row.tokensIssuedBefore).getTime()) return { kind: 'anonymous', problem: 'token expired by the app' };
+    const { tokenGeneration, tokensIssuedBefore: _before, userId: _userId, ...app } = row;
+    return { kind: 'user', app: this.appRows.shared(app), userId: claims.userId, tokenGeneration, tokenExpiresAtMs: claims.expiresAtMs, tokenIssuedAtMs: claims.issuedAtMs };
   }
 
   private async limitedHash<T>(work: () => Promise<T>): Promise<T> {
@@ -170,7 +174,7 @@ export class CallerResolver {
     const found = await findAppWithSecretCheck(this.deps.db, appKey);
     if (!found) return { kind: 'anonymous', problem: 'invalid app credentials' };
     const { app } = found;
-    if (cached && cached.until > Date.now() && timingSafeEqual(cached.digest, digest)) return { kind: 'app', app };
+    if (cached && cached.until > Date.now() && safeEqual(cached.secretHash, app.secretHash) && timingSafeEqual(cached.digest, digest)) return { kind: 'app', app };
     const failedKey = digest.toString('base64');
     if ((this.failedDigests.get(failedKey) ?? 0) > Date.now()) return { kind: 'anonymous', problem: 'invalid app credentials', wrongSecretOf: appKey };
     const throttled = ip === undefined ? null : await this.deps.abuse?.exhausted(ip);
@@ -196,7 +200,7 @@ export class CallerResolver {
       this.failedDigests.set(failedKey, Date.now() + BASIC_FAILURE_CACHE_MS);
       return { kind: 'anonymous', problem: 'invalid app credentials', wrongSecretOf: appKey };
     }
-    this.verifiedSecrets.set(appKey, { digest, until: Date.now() + BASIC_CACHE_MS });
+    this.verifiedSecrets.set(appKey, { digest, until: Date.now() + BASIC_CACHE_MS, secretHash: app.secretHash });
     return { kind: 'app', app };
   }
 }

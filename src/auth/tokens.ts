@@ -14,9 +14,11 @@ export interface UserTokenClaims {
   generation: number;
 }
 
-/** What a verified token says: its claims and when it expires (ms since the epoch). */
+/** What a verified token says: its claims, when it was issued and when it expires (ms since the epoch). */
 export interface VerifiedToken extends UserTokenClaims {
   expiresAtMs: number;
+  /** from the `iat_ms` claim; tokens from before it carry only `iat` (whole seconds) */
+  issuedAtMs: number;
 }
 
 /** The last moment a token is still accepted: its expiry plus the clock tolerance. */
@@ -39,9 +41,11 @@ export class TokenService {
   }
 
   async issue(claims: UserTokenClaims, expiresInSeconds: number): Promise<{ token: string; expiresAt: Date }> {
-    const nowS = Math.floor(this.clock.now().getTime() / 1000);
+    const nowMs = this.clock.now().getTime();
+    const nowS = Math.floor(nowMs / 1000);
     const exp = nowS + expiresInSeconds;
-    const token = await new SignJWT({ app: claims.appKey, gen: claims.generation })
+    // the issue time in ms too: the server API's token expiry (`time`, ms) refuses tokens issued before it
+    const token = await new SignJWT({ app: claims.appKey, gen: claims.generation, iat_ms: nowMs })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setIssuer(ISSUER)
       .setSubject(claims.userId)
@@ -80,7 +84,8 @@ export class TokenService {
       // issued "in the future": never by this server (its clocks agree within the tolerance)
       if (typeof payload.iat !== 'number' || payload.iat * 1000 > now.getTime() + CLOCK_TOLERANCE_MS) return null;
       if (typeof payload.app !== 'string' || typeof payload.gen !== 'number' || typeof payload.sub !== 'string') return null;
-      const verified = { appKey: payload.app, userId: payload.sub, generation: payload.gen, expiresAtMs: payload.exp! * 1000 };
+      const issuedAtMs = typeof payload.iat_ms === 'number' && Math.floor(payload.iat_ms / 1000) === payload.iat ? payload.iat_ms : payload.iat * 1000;
+      const verified = { appKey: payload.app, userId: payload.sub, generation: payload.gen, expiresAtMs: payload.exp! * 1000, issuedAtMs };
       if (this.verified.size >= TokenService.VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
       this.verified.set(token, verified);
       return verified;

@@ -8,6 +8,7 @@ import type { ColumnType, Generated, Insertable, Selectable, Updateable } from '
 export interface Database {
   apps: AppsTable;
   appSecretChecks: AppSecretChecksTable;
+  appSealedSecrets: AppSealedSecretsTable;
   extProfileKeys: ExtProfileKeysTable;
   users: UsersTable;
   friendships: FriendshipsTable;
@@ -46,6 +47,17 @@ export interface AppSecretChecksTable {
   check: string;
 }
 
+/**
+ * Each app's secret sealed with AES-256-GCM under SECRET_ENCRYPTION_KEY (src/apps/secret-box.ts),
+ * never in plain text: RongCloud's request signature hashes the secret itself, so the server API
+ * needs it readable. Absent for apps created before it (rotateAppSecret writes one).
+ */
+export interface AppSealedSecretsTable {
+  appKey: string;
+  /** `v1.<keyId>.<iv>.<ciphertext+tag>` */
+  sealed: string;
+}
+
 export interface ExtProfileKeysTable {
   appKey: string;
   key: string;
@@ -75,6 +87,8 @@ export interface UsersTable {
   version: number;
   /** bumped by revokeUserTokens; a token carrying an older generation is refused */
   tokenGeneration: number;
+  /** set by the server API's token expiry (`time`): a token issued before it is refused */
+  tokensIssuedBefore: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -62,8 +62,11 @@ export type DomainEvent =
     }
   | { type: 'friendEvent'; appKey: string; receiverId: string; event: FriendEventPayload; at: string }
   | { type: 'friendshipChanged'; appKey: string; userIds: [string, string]; at: string }
-  /** tokens of a generation below `generation` no longer work */
-  | { type: 'tokensRevoked'; appKey: string; userId: string; generation: number; at: string }
+  /**
+   * tokens of a generation below `generation` no longer work; with `issuedBeforeMs` (the server
+   * API's token expiry) those issued before that time instead, whatever their generation
+   */
+  | { type: 'tokensRevoked'; appKey: string; userId: string; generation: number; issuedBeforeMs?: number; at: string }
   | { type: 'usersCleaned'; appKey: string; userIds: string[]; at: string }
   /** the app's settings or ext key registry changed: every instance forgets what it cached of them */
   | { type: 'appChanged'; appKey: string; at: string }

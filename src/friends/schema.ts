@@ -3,30 +3,35 @@ import type { AppRow, UserRow } from '../db/database.ts';
 import { appError, badInput, notFound } from '../errors.ts';
 import type { FriendEventPayload } from '../events/bus.ts';
 import { UserProfile } from '../profiles/schema.ts';
-import { isValidUserId, RC, textProblem } from '../profiles/rules.ts';
+import { isValidUserId, RC } from '../profiles/rules.ts';
 import { builder } from '../schema/builder.ts';
-import { intInRange, userIdArg, userIdList } from '../schema/validate-args.ts';
+import { intInRange, userIdArg } from '../schema/validate-args.ts';
 import { FriendAddPermission } from './permission.ts';
 import {
   type ApplicationCursor,
   type ApplicationDirection,
   type ApplicationStatus,
-  type FriendCursor,
   type FriendItem,
-  friendIdsAmong,
   listApplications,
-  listFriends,
   setFriendAddPermission,
-  setFriendRemark,
 } from './repository.ts';
-import { acceptFriendship, applicationView, endFriendships, makeFriends, refuseFriendship, requestFriendship, type ApplicationView } from './service.ts';
+import {
+  FRIEND_EXTRA_MAX,
+  acceptFriendship,
+  applicationView,
+  checkFriends,
+  endFriendshipsChecked,
+  friendText,
+  friendsPage,
+  makeFriends,
+  refuseFriendship,
+  requestFriendship,
+  setRemark,
+  type ApplicationView,
+} from './service.ts';
 
-const EXTRA_MAX = 128;
 const REASON_MAX = 128;
-const REMARK_MAX = 64;
 const PAGE_MAX = 100;
-const CHECK_MAX = 20;
-const DELETE_MAX = 100;
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -148,20 +153,6 @@ function tokenUserId(value: string | undefined): string | null {
 
 const notAPageToken = () => badInput('pageToken is not a token returned by this list', { fields: ['pageToken'] });
 
-// a token of the newest-first list is signed for another list name, so it cannot page the other order
-const friendsList = (newestFirst: boolean) => (newestFirst ? 'friends-newest-first' : 'friends');
-
-const friendsToken = (ctx: Context, caller: { app: AppRow; userId: string }, c: FriendCursor, newestFirst: boolean) =>
-  ctx.cursors.encodePage(caller.app.appKey, caller.userId, friendsList(newestFirst), [c.addedAt.toISOString(), c.friendId]);
-
-function friendsCursor(ctx: Context, caller: { app: AppRow; userId: string }, token: string, newestFirst: boolean): FriendCursor {
-  const [t, u] = ctx.cursors.decodePage(caller.app.appKey, caller.userId, friendsList(newestFirst), token);
-  const addedAt = tokenDate(t);
-  const friendId = tokenUserId(u);
-  if (!addedAt || !friendId) throw notAPageToken();
-  return { addedAt, friendId };
-}
-
 const applicationsToken = (ctx: Context, caller: { app: AppRow; userId: string }, c: ApplicationCursor) =>
   ctx.cursors.encodePage(caller.app.appKey, caller.userId, 'applications', [c.createdAt.toISOString(), c.fromUserId, c.toUserId]);
 
@@ -187,13 +178,7 @@ function backendApp(ctx: Context): AppRow {
   return ctx.caller.app;
 }
 
-/** Free text of the friend operations: null stays null; code points counted; controls refused. */
-function optionalText(value: string | null | undefined, max: number, arg: string): string | null {
-  if (value === null || value === undefined) return null;
-  const problem = textProblem(value, max);
-  if (problem) throw badInput(`${arg} ${problem}`, { fields: [arg], rcCode: problem.startsWith('is ') ? RC.FRIEND_FIELD_TOO_LONG : undefined });
-  return value;
-}
+const optionalText = friendText;
 
 // ---------------------------------------------------------------------------------------------
 // Root fields
@@ -216,16 +201,8 @@ builder.queryFields((t) => ({
     authScopes: { user: true },
     args: { pageToken: t.arg.string(), count: t.arg.int({ defaultValue: 50 }), newestFirst: t.arg.boolean({ defaultValue: false }) },
     resolve: async (_root, args, ctx) => {
-      const caller = userCaller(ctx);
-      const { app, userId } = caller;
-      const count = intInRange(args.count ?? 50, 1, PAGE_MAX, 'count');
-      const newestFirst = args.newestFirst ?? false;
-      const after = args.pageToken ? friendsCursor(ctx, caller, args.pageToken, newestFirst) : null;
-      // one extra row tells whether another page follows
-      const rows = await listFriends(ctx.db, app.appKey, userId, after, count + 1, newestFirst);
-      const items = rows.slice(0, count);
-      const last = items[items.length - 1];
-      return { items, nextPageToken: rows.length > count && last ? friendsToken(ctx, caller, last, newestFirst) : null };
+      const { app, userId } = userCaller(ctx);
+      return friendsPage(ctx, app.appKey, userId, { pageToken: args.pageToken, count: args.count ?? 50, newestFirst: args.newestFirst ?? false });
     },
   }),
   checkFriends: t.field({
@@ -235,9 +212,7 @@ builder.queryFields((t) => ({
     args: { userIds: t.arg({ type: ['ID'], required: true }) },
     resolve: async (_root, args, ctx) => {
       const { app, userId } = userCaller(ctx);
-      const ids = userIdList(args.userIds, { max: CHECK_MAX });
-      const friends = await friendIdsAmong(ctx.db, app.appKey, userId, ids);
-      return ids.map((id) => ({ userId: id, isFriend: friends.has(id) }));
+      return checkFriends(ctx, app.appKey, userId, args.userIds);
     },
   }),
   friendApplications: t.field({
@@ -290,7 +265,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const { app, userId } = userCaller(ctx);
       const targetId = userIdArg(args.userId);
-      const extra = optionalText(args.extra, EXTRA_MAX, 'extra');
+      const extra = friendText(args.extra, FRIEND_EXTRA_MAX, 'extra');
       const outcome = await requestFriendship(ctx, app, userId, targetId, extra);
       if (outcome === 'ADDED') ctx.visibility?.reset();
       return { outcome };
@@ -325,8 +300,7 @@ builder.mutationFields((t) => ({
     args: { userIds: t.arg({ type: ['ID'], required: true }) },
     resolve: async (_root, args, ctx) => {
       const { app, userId } = userCaller(ctx);
-      const ids = userIdList(args.userIds, { max: DELETE_MAX });
-      const removed = await endFriendships(ctx, app.appKey, userId, ids);
+      const removed = await endFriendshipsChecked(ctx, app.appKey, userId, args.userIds);
       if (removed.length) ctx.visibility?.reset();
       return true;
     },
@@ -338,10 +312,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const { app, userId } = userCaller(ctx);
       const friendId = userIdArg(args.userId);
-      const remark = optionalText(args.remark, REMARK_MAX, 'remark');
-      if (!(await setFriendRemark(ctx.db, app.appKey, userId, friendId, remark))) {
-        throw notFound(`"${friendId}" is not your friend`, { fields: ['userId'], rcCode: RC.FRIEND_NOT_FRIENDS });
-      }
+      await setRemark(ctx, app.appKey, userId, friendId, args.remark);
       return true;
     },
   }),

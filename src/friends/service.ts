@@ -17,7 +17,19 @@ import {
   applicationStatus,
   deleteFriendships,
   refuseApplication,
+  friendIdsAmong,
+  friendIdsOf,
+  setFriendAddPermission,
+  setFriendRemark,
+  listFriends,
+  type FriendCursor,
+  type FriendItem,
 } from './repository.ts';
+import { intInRange, userIdList } from '../schema/validate-args.ts';
+import { isValidUserId } from '../profiles/rules.ts';
+import { textProblem } from '../profiles/rules.ts';
+import type { FriendAddPermission } from '../db/database.ts';
+import type { PagedList } from '../events/cursor.ts';
 
 /**
  * Friendship rules and writes (SPEC §4). Each operation commits its change and the events of both
@@ -159,4 +171,103 @@ export async function makeFriends(s: Deps, appKey: string, userId: string, frien
     return outcome;
   });
   if (!result.ok) throw refusalError(result, userId);
+}
+
+/** Limits of the friend operations, shared by every transport. */
+export const FRIEND_EXTRA_MAX = 128;
+export const FRIEND_CHECK_MAX = 20;
+export const FRIEND_DELETE_MAX = 100;
+export const PERMISSION_USERS_MAX = 100;
+
+/** Free text of the friend operations: null stays null; code points counted; controls refused. */
+export function friendText(value: string | null | undefined, max: number, arg: string): string | null {
+  if (value === null || value === undefined) return null;
+  const problem = textProblem(value, max);
+  if (problem) throw badInput(`${arg} ${problem}`, { fields: [arg], rcCode: problem.startsWith('is ') ? RC.FRIEND_FIELD_TOO_LONG : undefined });
+  return value;
+}
+
+/** Which of 1 to 20 ids are friends of the user. */
+export async function checkFriends(s: Pick<Services, 'db'>, appKey: string, userId: string, userIds: readonly string[], arg = 'userIds'): Promise<{ userId: string; isFriend: boolean }[]> {
+  const ids = userIdList(userIds, { max: FRIEND_CHECK_MAX, arg });
+  const friends = await friendIdsAmong(s.db, appKey, userId, ids);
+  return ids.map((id) => ({ userId: id, isFriend: friends.has(id) }));
+}
+
+/** Ends 1 to 100 of the user's friendships (endFriendships with its limit). */
+export function endFriendshipsChecked(s: Deps, appKey: string, userId: string, friendIds: readonly string[], arg = 'userIds'): Promise<string[]> {
+  return endFriendships(s, appKey, userId, userIdList(friendIds, { max: FRIEND_DELETE_MAX, arg }));
+}
+
+/** Ends every friendship of the user; returns the former friends. */
+export async function endAllFriendships(s: Deps, appKey: string, userId: string): Promise<string[]> {
+  const friendIds = await friendIdsOf(s.db, appKey, userId);
+  return friendIds.length ? endFriendships(s, appKey, userId, friendIds) : [];
+}
+
+/** Sets the friend-add permission of existing users; returns those found. */
+export async function setFriendAddPermissions(s: Pick<Services, 'db'>, appKey: string, userIds: readonly string[], permission: FriendAddPermission, arg = 'userIds'): Promise<string[]> {
+  const ids = userIdList(userIds, { max: PERMISSION_USERS_MAX, arg });
+  const found: string[] = [];
+  for (const id of ids) if (await setFriendAddPermission(s.db, appKey, id, permission)) found.push(id);
+  return found;
+}
+
+/** Each user's effective friend-add permission (its own, else the app's default); unknown users are left out. */
+export async function friendAddPermissionsOf(s: Pick<Services, 'db'>, app: AppRow, userIds: readonly string[], arg = 'userIds'): Promise<{ userId: string; permission: Exclude<FriendAddPermission, 'NOT_SET'> }[]> {
+  const ids = userIdList(userIds, { max: PERMISSION_USERS_MAX, arg });
+  const rows = await findUsers(s.db, app.appKey, ids);
+  const byId = new Map(rows.map((r) => [r.userId, r.friendAddPermission]));
+  return ids.flatMap((userId) => {
+    const own = byId.get(userId);
+    if (own === undefined) return [];
+    return [{ userId, permission: own === 'NOT_SET' ? app.defaultFriendAddPermission : own }];
+  });
+}
+
+export const FRIEND_PAGE_MAX = 100;
+export const FRIEND_REMARK_MAX = 64;
+
+/**
+ * One page of the user's friends, oldest friendship first; `pageToken` is the previous page's
+ * `nextPageToken` (signed for this user and list: a forged or edited one is BAD_USER_INPUT).
+ */
+export async function friendsPage(
+  s: Pick<Services, 'db' | 'cursors'>,
+  appKey: string,
+  userId: string,
+  args: { pageToken?: string | null; count: number; countArg?: string; newestFirst?: boolean },
+): Promise<{ items: FriendItem[]; nextPageToken: string | null }> {
+  const count = intInRange(args.count, 1, FRIEND_PAGE_MAX, args.countArg ?? 'count');
+  const newestFirst = args.newestFirst ?? false;
+  // a token of the newest-first list is signed for another list name, so it cannot page the other order
+  const list: PagedList = newestFirst ? 'friends-newest-first' : 'friends';
+  const after = args.pageToken ? friendsCursor(s, appKey, userId, list, args.pageToken) : null;
+  // one extra row tells whether another page follows
+  const rows = await listFriends(s.db, appKey, userId, after, count + 1, newestFirst);
+  const items = rows.slice(0, count);
+  const last = items[items.length - 1];
+  return { items, nextPageToken: rows.length > count && last ? s.cursors.encodePage(appKey, userId, list, [last.addedAt.toISOString(), last.friendId]) : null };
+}
+
+function friendsCursor(s: Pick<Services, 'cursors'>, appKey: string, userId: string, list: PagedList, token: string): FriendCursor {
+  const [t, u] = s.cursors.decodePage(appKey, userId, list, token);
+  const addedAt = t === undefined ? null : new Date(t);
+  if (!addedAt || Number.isNaN(addedAt.getTime()) || addedAt.toISOString() !== t || u === undefined || !isValidUserId(u)) {
+    throw badInput('pageToken is not a token returned by this list', { fields: ['pageToken'] });
+  }
+  return { addedAt, friendId: u };
+}
+
+/** Sets (null clears) the user's remark on a friend: at most 64 characters; NOT_FOUND (RC 25469) when not friends. */
+export async function setRemark(s: Pick<Services, 'db'>, appKey: string, userId: string, friendId: string, remark: string | null | undefined, arg = 'remark'): Promise<void> {
+  const text = friendText(remark, FRIEND_REMARK_MAX, arg);
+  if (!(await setFriendRemark(s.db, appKey, userId, friendId, text))) {
+    throw notFound(`"${friendId}" is not a friend of "${userId}"`, { fields: ['userId'], rcCode: RC.FRIEND_NOT_FRIENDS });
+  }
+}
+
+/** How many friends the user has (at most FRIEND_LIMIT). */
+export async function friendCount(s: Pick<Services, 'db'>, appKey: string, userId: string): Promise<number> {
+  return (await friendIdsOf(s.db, appKey, userId)).length;
 }

@@ -41,6 +41,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly serverApiRequests = new Counter({
+    name: 'phs_server_api_requests_total',
+    help: "RongCloud server API requests, by endpoint (or unknown) and the answer's RongCloud code",
+    labelNames: ['endpoint', 'code'] as const,
+    registers: [this.registry],
+  });
+
   readonly connectsShed = new Counter({
     name: 'phs_ws_connects_shed_total',
     help: 'connection_inits refused with 1013 (try again later) because too many were being set up at once',

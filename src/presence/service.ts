@@ -7,6 +7,7 @@ import {
   dueOfflines,
   heartbeat,
   orphanedConnections,
+  presenceOf,
   registerInstance,
   removeConnections,
   settleOfflines,
@@ -198,4 +199,10 @@ function presenceEvent(change: PresenceChange): DomainEvent {
     details: change.details.map((d) => ({ platform: d.platform, online: d.online, changeTime: d.changeTime.toISOString() })),
     at: change.changeTime.toISOString(),
   };
+}
+
+/** Whether the user is online on any platform now (the backend's view: presence visibility does not apply). */
+export async function isOnline(s: Pick<Services, 'db'>, appKey: string, userId: string): Promise<boolean> {
+  const state = (await presenceOf(s.db, appKey, [userId])).get(userId);
+  return state?.details.some((d) => d.online) ?? false;
 }

@@ -209,6 +209,7 @@ const USER_COLUMNS: Record<keyof UserRow, string> = {
   friendAddPermission: 'friend_add_permission',
   version: 'version',
   tokenGeneration: 'token_generation',
+  tokensIssuedBefore: 'tokens_issued_before',
   createdAt: 'created_at',
   updatedAt: 'updated_at',
 };
@@ -230,6 +231,22 @@ export async function dropExtValues(db: Kysely<Database>, appKey: string, key: s
     .where(sql<boolean>`ext ? ${key}::text`)
     .returningAll()
     .execute();
+}
+
+/**
+ * Refuses from now on the users' tokens issued before `before` (a later call may only move it
+ * forward: a token refused once stays refused). Returns the users that exist.
+ */
+export async function expireTokensIssuedBefore(db: Kysely<Database>, appKey: string, userIds: readonly string[], before: Date): Promise<string[]> {
+  if (userIds.length === 0) return [];
+  const rows = await db
+    .updateTable('users')
+    .set({ tokensIssuedBefore: sql<Date>`greatest(coalesce(tokens_issued_before, ${before}), ${before})` })
+    .where('appKey', '=', appKey)
+    .where('userId', 'in', userIds)
+    .returning('userId')
+    .execute();
+  return rows.map((r) => r.userId);
 }
 
 /** Bumps the user's token generation; returns the new one, or null for an unknown user. */

@@ -5,8 +5,8 @@ import { appError, badInput, notFound } from '../errors.ts';
 import type { ChangeOrigin } from '../events/bus.ts';
 import { builder } from '../schema/builder.ts';
 import { intInRange, userIdArg, userIdList } from '../schema/validate-args.ts';
-import { findUserByUniqueId, listUsers, type ProfilePatch } from './repository.ts';
-import { applyProfilePatch, cleanProfiles, upsertProfiles, writeProfile, type UpsertOutcome } from './service.ts';
+import { findUserByUniqueId, type ProfilePatch } from './repository.ts';
+import { applyProfilePatch, backendQueryIds, cleanProfilesChecked, profilePage, upsertProfiles, writeProfile, type UpsertOutcome } from './service.ts';
 import { RC, UNIQUE_ID_PATTERN } from './rules.ts';
 import type { ProfileInput, Writer } from './validation.ts';
 import { isProfileView, readableExt, type ProfileView } from './view.ts';
@@ -250,7 +250,7 @@ builder.queryFields((t) => ({
     authScopes: { app: true },
     args: { userIds: t.arg({ type: ['ID'], required: true }) },
     resolve: async (_root, { userIds }, ctx) => {
-      const ids = userIdList(userIds, { max: 100, rcCode: RC.QUERY_COUNT_EXCEEDED });
+      const ids = backendQueryIds(userIds);
       const rows = await ctx.loaders.profile.loadMany(ids);
       return rows.filter((r): r is UserRow => r !== null && !(r instanceof Error));
     },
@@ -266,9 +266,7 @@ builder.queryFields((t) => ({
     },
     resolve: async (_root, args, ctx) => {
       const caller = requireApp(ctx);
-      const page = intInRange(args.page ?? 1, 1, 1_000_000, 'page');
-      const size = intInRange(args.size ?? 20, 1, 100, 'size');
-      const { rows, totalCount } = await listUsers(ctx.db, caller.app.appKey, page, size, args.order === 'DESC' ? 'desc' : 'asc');
+      const { rows, totalCount } = await profilePage(ctx, caller.app.appKey, { page: args.page ?? 1, size: args.size ?? 20, order: args.order === 'DESC' ? 'desc' : 'asc' });
       return { items: await prepared(ctx, rows), totalCount };
     },
   }),
@@ -321,8 +319,7 @@ builder.mutationFields((t) => ({
     args: { userIds: t.arg({ type: ['ID'], required: true }) },
     resolve: async (_root, { userIds }, ctx) => {
       const caller = requireApp(ctx);
-      const ids = userIdList(userIds, { max: 20 });
-      const removed = await cleanProfiles(ctx, caller.app.appKey, ids);
+      const removed = await cleanProfilesChecked(ctx, caller.app.appKey, userIds);
       ctx.loaders.profile.clearAll();
       ctx.visibility?.reset();
       return removed;

@@ -7,13 +7,15 @@ import type { RecordEvent } from '../events/log.ts';
 import { friendsOfEach } from '../friends/repository.ts';
 import { presenceOf } from '../presence/repository.ts';
 import { removeSubscriptionsTo, subscribersOfEach } from '../subscriptions/repository.ts';
-import { userIdArg } from '../schema/validate-args.ts';
+import { intInRange, userIdArg, userIdList } from '../schema/validate-args.ts';
 import {
   cleanUsers,
   ensureUser,
   ensureUsers,
+  findUsers,
   holdersOfUniqueIds,
   isUniqueViolation,
+  listUsers,
   undoneIfRefused,
   updateProfile,
   updateProfiles,
@@ -274,4 +276,33 @@ function recordFormerFriends(record: RecordEvent, appKey: string, friends: Map<s
     record({ type: 'friendEvent', appKey, receiverId, event: { kind: 'FriendDeleted', userIds: ids.sort(), deletedAt: at }, at });
     for (const id of ids) record({ type: 'friendshipChanged', appKey, userIds: [receiverId, id], at });
   }
+}
+
+/** The backend reads at most this many profiles by id at once, and cleans at most CLEAN_MAX. */
+export const BACKEND_QUERY_MAX = 100;
+export const CLEAN_MAX = 20;
+export const PAGE_SIZE_MAX = 100;
+
+/** The ids of a backend profile query: 1 to 100 well-formed ids (RC 24365 past it), duplicates collapsed. */
+export function backendQueryIds(userIds: readonly string[], arg = 'userIds'): string[] {
+  return userIdList(userIds, { max: BACKEND_QUERY_MAX, arg, rcCode: RC.QUERY_COUNT_EXCEEDED });
+}
+
+/** Profiles by id for the backend, in input order; unknown ids are left out. */
+export async function backendProfiles(s: Pick<Services, 'db'>, appKey: string, userIds: readonly string[], arg = 'userIds'): Promise<UserRow[]> {
+  const ids = backendQueryIds(userIds, arg);
+  const byId = new Map((await findUsers(s.db, appKey, ids)).map((r) => [r.userId, r]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}
+
+/** One page of every profile of the app, by creation order: page from 1, size 1 to 100. */
+export async function profilePage(s: Pick<Services, 'db'>, appKey: string, args: { page: number; size: number; order: 'asc' | 'desc' }): Promise<{ rows: UserRow[]; totalCount: number }> {
+  const page = intInRange(args.page, 1, 1_000_000, 'page');
+  const size = intInRange(args.size, 1, PAGE_SIZE_MAX, 'size');
+  return listUsers(s.db, appKey, page, size, args.order);
+}
+
+/** cleanProfiles for 1 to 20 well-formed ids. */
+export function cleanProfilesChecked(s: Deps, appKey: string, userIds: readonly string[], arg = 'userIds'): Promise<number> {
+  return cleanProfiles(s, appKey, userIdList(userIds, { max: CLEAN_MAX, arg }));
 }

@@ -7,7 +7,12 @@ export interface Bucket {
   key: string;
   perSecond: number;
   burst: number;
+  /** tokens this request takes from the bucket (default 1; at most `burst`, so that it can pass at all) */
+  cost?: number;
 }
+
+/** What a request takes from a bucket: its cost, within 1 and the bucket's burst. */
+export const costOf = (b: Bucket): number => Math.min(b.burst, Math.max(1, b.cost ?? 1));
 
 export interface Refusal {
   /** the bucket that was empty */
@@ -51,12 +56,13 @@ export class LocalRateLimiter implements RateLimiter {
     });
     let refusal: Refusal | null = null;
     for (const { bucket, tokens } of states) {
-      if (tokens >= 1) continue;
-      const retryAfterMs = Math.ceil(((1 - tokens) * 1000) / bucket.perSecond);
+      const cost = costOf(bucket);
+      if (tokens >= cost) continue;
+      const retryAfterMs = Math.ceil(((cost - tokens) * 1000) / bucket.perSecond);
       if (!refusal || retryAfterMs > refusal.retryAfterMs) refusal = { key: bucket.key, retryAfterMs };
     }
     if (refusal) return refusal;
-    for (const { bucket, tokens } of states) this.buckets.set(bucket.key, { tokens: tokens - 1, at: now, perSecond: bucket.perSecond, burst: bucket.burst });
+    for (const { bucket, tokens } of states) this.buckets.set(bucket.key, { tokens: tokens - costOf(bucket), at: now, perSecond: bucket.perSecond, burst: bucket.burst });
     return null;
   }
 

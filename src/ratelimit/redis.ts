@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.ts';
-import { LocalRateLimiter, type Bucket, type RateLimiter, type Refusal } from './limiter.ts';
+import { LocalRateLimiter, costOf, type Bucket, type RateLimiter, type Refusal } from './limiter.ts';
 
 /**
  * The same token buckets as LocalRateLimiter, kept in Redis so that every instance draws from
@@ -8,7 +8,7 @@ import { LocalRateLimiter, type Bucket, type RateLimiter, type Refusal } from '.
  * of its last use (Redis's own clock, so instances' clocks do not matter), then takes a token from
  * every bucket or from none, and lets idle buckets expire.
  *
- * KEYS: the buckets; ARGV: perSecond and burst of each, in order.
+ * KEYS: the buckets; ARGV: perSecond, burst and cost (tokens taken) of each, in order.
  * Returns {} when allowed, else {index of the empty bucket (1-based), ms until it has a token}.
  */
 const TAKE = `
@@ -17,8 +17,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local tokens = {}
 local worst, wait = 0, 0
 for i, key in ipairs(KEYS) do
-  local rate = tonumber(ARGV[2 * i - 1])
-  local burst = tonumber(ARGV[2 * i])
+  local rate = tonumber(ARGV[3 * i - 2])
+  local burst = tonumber(ARGV[3 * i - 1])
+  local cost = tonumber(ARGV[3 * i])
   local state = redis.call('HMGET', key, 'tokens', 'at')
   local have = tonumber(state[1])
   local at = tonumber(state[2])
@@ -28,16 +29,17 @@ for i, key in ipairs(KEYS) do
     have = math.min(burst, have + math.max(0, now - at) * rate / 1000)
   end
   tokens[i] = have
-  if have < 1 then
-    local ms = math.ceil((1 - have) * 1000 / rate)
+  if have < cost then
+    local ms = math.ceil((cost - have) * 1000 / rate)
     if ms > wait then worst, wait = i, ms end
   end
 end
 if worst > 0 then return {worst, wait} end
 for i, key in ipairs(KEYS) do
-  local rate = tonumber(ARGV[2 * i - 1])
-  local burst = tonumber(ARGV[2 * i])
-  redis.call('HSET', key, 'tokens', tostring(tokens[i] - 1), 'at', tostring(now))
+  local rate = tonumber(ARGV[3 * i - 2])
+  local burst = tonumber(ARGV[3 * i - 1])
+  local cost = tonumber(ARGV[3 * i])
+  redis.call('HSET', key, 'tokens', tostring(tokens[i] - cost), 'at', tostring(now))
   redis.call('PEXPIRE', key, math.ceil(burst * 1000 / rate) + 1000)
 end
 return {}
@@ -93,7 +95,7 @@ export class RedisRateLimiter implements RateLimiter {
     if (buckets.length === 0) return null;
     const args: (string | number)[] = [];
     for (const b of buckets) args.push(PREFIX + b.key);
-    for (const b of buckets) args.push(b.perSecond, b.burst);
+    for (const b of buckets) args.push(b.perSecond, b.burst, costOf(b));
     try {
       await this.firstReady;
       const take = (this.redis as unknown as { phsRateLimitTake: TakeCommand }).phsRateLimitTake.bind(this.redis);

@@ -137,7 +137,11 @@ export class RealtimeConnection {
   private receive(message: RealtimeMessage): void {
     if (this.closed || this.dropped) return;
     if (message.kind === 'close') {
-      if (message.belowGeneration === undefined || this.info.tokenGeneration < message.belowGeneration) this.drop(message.code, message.reason);
+      const older =
+        message.issuedBeforeMs !== undefined
+          ? this.info.caller.tokenIssuedAtMs < message.issuedBeforeMs
+          : message.belowGeneration === undefined || this.info.tokenGeneration < message.belowGeneration;
+      if (older) this.drop(message.code, message.reason);
       return;
     }
     // a subscription that expired while its message was in flight delivers nothing

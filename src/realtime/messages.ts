@@ -82,6 +82,8 @@ export interface CloseMessage {
   reason: string;
   /** close only connections whose token generation is below this (undefined = all) */
   belowGeneration?: number;
+  /** instead: close only connections whose token was issued before this time (ms since the epoch) */
+  issuedBeforeMs?: number;
 }
 
 export type RealtimeMessage = StatusMessage | RelationMessage | OwnProfileMessage | FriendMessage | CloseMessage;

@@ -190,6 +190,7 @@ export function directMessage(event: DomainEvent, mark: Mark): RealtimeMessage |
     case 'friendEvent':
       return { kind: 'friend', event: event.event, ...mark };
     case 'tokensRevoked':
+      if (event.issuedBeforeMs !== undefined) return { kind: 'close', code: CLOSE_FORBIDDEN, reason: 'token revoked', issuedBeforeMs: event.issuedBeforeMs };
       return { kind: 'close', code: CLOSE_FORBIDDEN, reason: 'token revoked', belowGeneration: event.generation };
     case 'userRemoved':
       return { kind: 'close', code: CLOSE_FORBIDDEN, reason: 'user removed' };

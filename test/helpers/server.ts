@@ -7,6 +7,8 @@ import { GraphQLClient, basic, bearer } from './client.ts';
 export const OPERATOR_TOKEN = 'test-operator-token-0123456789abcdef';
 /** The key test servers sign user tokens with (unless a test passes its own): forged-token tests sign with it too. */
 export const TEST_TOKEN_SECRET = 'test-token-secret-that-is-long-enough-0123456789';
+/** The key test servers encrypt app secrets with (a CLI creating apps for them passes it too). */
+export const TEST_SECRET_ENCRYPTION_KEY = 'test-secret-encryption-key-0123456789-0123456789';
 
 /** Which database the suite runs on: real PostgreSQL when DATABASE_URL is set, else in-memory PGlite. */
 export function testDatabase(): DatabaseTarget {
@@ -47,7 +49,7 @@ export async function startTestServer(options: { config?: Partial<Config> } = {}
       port: 0,
       host: '127.0.0.1',
       operatorToken: OPERATOR_TOKEN,
-      tokenSecret: TEST_TOKEN_SECRET,
+      tokenSecret: TEST_TOKEN_SECRET, secretEncryptionKey: TEST_SECRET_ENCRYPTION_KEY,
       logLevel: 'warn',
       logFormat: 'json',
       presenceOfflineGraceMs: 0,

@@ -5,6 +5,7 @@ import * as instanceDeadline from './2026-11-26T0300_instance_deadline.ts';
 import * as eventLog from './2026-12-01T0900_event_log.ts';
 import * as presenceGrace from './2026-12-01T1100_presence_grace.ts';
 import * as appSecretChecks from './2026-12-01T1500_app_secret_checks.ts';
+import * as appSealedSecrets from './2026-12-01T1700_app_sealed_secrets.ts';
 
 /** Timestamped migrations, applied in name order. Add new ones here. */
 const migrations: Record<string, Migration> = {
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-01T0900_event_log': eventLog,
   '2026-12-01T1100_presence_grace': presenceGrace,
   '2026-12-01T1500_app_secret_checks': appSecretChecks,
+  '2026-12-01T1700_app_sealed_secrets': appSealedSecrets,
 };
 
 export const migrationProvider: MigrationProvider = {
