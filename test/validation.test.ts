@@ -507,11 +507,10 @@ describe('ext key registry', () => {
     expectError(await app.backend.fails(DEFINE, { k: 'key21' }), 'LIMIT_EXCEEDED');
   });
 
-  it('defaults to readable and writable; keys are 1 to 32 letters, digits and _ (RongCloud names them ext_…)', async () => {
+  it('defaults to readable and writable; keys are 1 to 32 letters, digits and _', async () => {
     const app = await server.newApp();
     expect((await app.backend.ok(DEFINE, { k: 'K'.repeat(32) })).defineExtProfileKey).toEqual({ key: 'K'.repeat(32), allowClientRead: true, allowClientWrite: true });
-    // a RongCloud custom attribute keeps its name, and a profile holds a value under it (read back
-    // as written, not camel-cased like a column name)
+    // a key with _ holds a value that reads back under that very key (not camel-cased like a column name)
     expect((await app.backend.ok(DEFINE, { k: 'ext_Profile' })).defineExtProfileKey.key).toBe('ext_Profile');
     const set = await app.backend.ok('mutation { setUserProfile(userId: "rc1", profile: { userExtProfile: [{ key: "ext_Profile", value: "testpro1" }] }) { userExtProfile { key value } } }');
     expect(set.setUserProfile.userExtProfile).toEqual([{ key: 'ext_Profile', value: 'testpro1' }]);

@@ -3,7 +3,10 @@
 export const USER_ID_PATTERN = /^[A-Za-z0-9_\-=@.+]{1,64}$/;
 /** uniqueId and ext keys: ASCII letters and digits */
 export const UNIQUE_ID_PATTERN = /^[A-Za-z0-9]{1,32}$/;
-/** 1–32 letters, digits or `_`: RongCloud's custom attributes are named `ext_…`, and move here as they are. */
+/**
+ * 1–32 letters, digits or `_` (RongCloud's attribute names may hold `_`). Over RongCloud's server
+ * API they also carry an `ext_` prefix, which src/rongcloud-api adds and strips.
+ */
 export const EXT_KEY_PATTERN = /^[A-Za-z0-9_]{1,32}$/;
 
 export const PROFILE_TEXT_LIMITS = {

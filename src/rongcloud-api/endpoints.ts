@@ -43,7 +43,7 @@ export type Endpoint = (call: Call) => Promise<Record<string, unknown>>;
 const GENDERS: GenderValue[] = ['UNKNOWN', 'MALE', 'FEMALE'];
 const TEXT_KEYS = ['name', 'portraitUri', 'uniqueId', 'email', 'birthday', 'location'] as const;
 const INT_KEYS = ['role', 'level'] as const;
-/** RongCloud's ext keys carry this prefix; ours are the rest of the key (letters and digits) */
+/** RongCloud's server API writes ext keys with this prefix; ours are the rest of the key */
 const EXT_PREFIX = 'ext_';
 
 function profileInput(profile: Record<string, unknown> | undefined, ext: Record<string, unknown> | undefined): ProfileInput {
