@@ -23,6 +23,7 @@ import {
 import { userIdArg } from '../schema/validate-args.ts';
 import type { Params } from './params.ts';
 import { RestError } from './responses.ts';
+import { EXT_PREFIX, profileFields, profileInput } from './profiles.ts';
 
 /**
  * RongCloud's server API endpoints, each a thin adapter: it decodes RongCloud's parameters, calls
@@ -36,55 +37,6 @@ export interface Call {
 }
 
 export type Endpoint = (call: Call) => Promise<Record<string, unknown>>;
-
-// ---------------------------------------------------------------------------------------------
-// Profiles as RongCloud writes them: gender 0/1/2, ext keys with the `ext_` prefix
-
-const GENDERS: GenderValue[] = ['UNKNOWN', 'MALE', 'FEMALE'];
-const TEXT_KEYS = ['name', 'portraitUri', 'uniqueId', 'email', 'birthday', 'location'] as const;
-const INT_KEYS = ['role', 'level'] as const;
-/** RongCloud's server API writes ext keys with this prefix; ours are the rest of the key */
-const EXT_PREFIX = 'ext_';
-
-function profileInput(profile: Record<string, unknown> | undefined, ext: Record<string, unknown> | undefined): ProfileInput {
-  const input: ProfileInput = {};
-  const unknown = Object.keys(profile ?? {}).filter((k) => !(TEXT_KEYS as readonly string[]).includes(k) && !(INT_KEYS as readonly string[]).includes(k) && k !== 'gender');
-  if (unknown.length) throw new RestError(1002, `userProfile has unknown keys: ${unknown.slice(0, 10).join(', ')} (known: ${[...TEXT_KEYS, 'gender', ...INT_KEYS].join(', ')})`);
-  for (const key of TEXT_KEYS) {
-    const value = profile?.[key];
-    if (value === undefined) continue;
-    if (value !== null && typeof value !== 'string') throw new RestError(1002, `userProfile.${key} must be text`);
-    input[key] = value;
-  }
-  for (const key of INT_KEYS) {
-    const value = profile?.[key];
-    if (value === undefined) continue;
-    const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
-    if (n !== null && typeof n !== 'number') throw new RestError(1002, `userProfile.${key} must be a number`);
-    input[key] = n as number | null;
-  }
-  if (profile?.gender !== undefined) {
-    const g = profile.gender === null ? null : Number(profile.gender);
-    if (g !== null && GENDERS[g] === undefined) throw new RestError(1002, 'userProfile.gender must be 0 (unknown), 1 (male) or 2 (female)');
-    input.gender = g === null ? null : GENDERS[g]!;
-  }
-  if (ext !== undefined) {
-    input.userExtProfile = Object.entries(ext).map(([key, value]) => {
-      if (value !== null && typeof value !== 'string') throw new RestError(1002, `userExtProfile.${key} must be text`);
-      return { key: key.startsWith(EXT_PREFIX) ? key.slice(EXT_PREFIX.length) : key, value };
-    });
-  }
-  return input;
-}
-
-/** The profile's fields as RongCloud returns them (JSON text, set fields only). */
-function profileFields(row: UserRow): string {
-  const out: Record<string, unknown> = {};
-  for (const key of TEXT_KEYS) if (row[key] !== null) out[key] = row[key];
-  if (row.gender !== null) out.gender = GENDERS.indexOf(row.gender);
-  for (const key of INT_KEYS) if (row[key] !== null) out[key] = row[key];
-  return JSON.stringify(out);
-}
 
 async function extFields(s: Services, row: UserRow): Promise<string> {
   const entries = readableExt(row, await s.appConfig.extKeys(row.appKey), 'backend');
