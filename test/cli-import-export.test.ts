@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.ts';
 import { GraphQLClient, basic, bearer } from './helpers/client.ts';
-import { OPERATOR_TOKEN } from './helpers/server.ts';
+import { OPERATOR_TOKEN, TEST_SECRET_ENCRYPTION_KEY } from './helpers/server.ts';
 
 // `npm run import` and `npm run export` (tsx scripts/*.ts) as real processes, on the database of the
 // test run: DATABASE_URL when set, else an embedded database in a temporary DATA_DIR (which one
@@ -38,7 +38,7 @@ const exportApp = (appKey: string) => runScript('scripts/export.ts', ['--app', a
 /** A server on the same database, for as long as `work` runs. */
 async function withServer<T>(work: (url: string) => Promise<T>): Promise<T> {
   const app: App = await buildApp({
-    config: { port: 0, host: '127.0.0.1', metricsPort: null, operatorToken: OPERATOR_TOKEN, tokenSecret: 'import-test-token-secret-0123456789abcdef', logLevel: 'warn' },
+    config: { port: 0, host: '127.0.0.1', metricsPort: null, operatorToken: OPERATOR_TOKEN, tokenSecret: 'import-test-token-secret-0123456789abcdef', secretEncryptionKey: TEST_SECRET_ENCRYPTION_KEY, logLevel: 'warn' },
     database: DATABASE_URL ? { kind: 'postgres', url: DATABASE_URL, poolSize: 2 } : { kind: 'embedded', dataDir },
   });
   try {

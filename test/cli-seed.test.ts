@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.ts';
 import { GraphQLClient, basic, bearer } from './helpers/client.ts';
+import { TEST_SECRET_ENCRYPTION_KEY } from './helpers/server.ts';
 
 // `npm run seed` (tsx scripts/seed.ts) as a real process, on the database of the test run:
 // DATABASE_URL when set, else an embedded database in a temporary DATA_DIR.
@@ -12,7 +13,8 @@ const ROOT = resolve(import.meta.dirname, '..');
 const DATABASE_URL = process.env.DATABASE_URL;
 
 let dataDir: string;
-const env = () => (DATABASE_URL ? { DATABASE_URL } : { DATA_DIR: dataDir });
+// app:create on DATABASE_URL seals the secret with the servers' key, as the server below reads it
+const env = () => (DATABASE_URL ? { DATABASE_URL, SECRET_ENCRYPTION_KEY: TEST_SECRET_ENCRYPTION_KEY } : { DATA_DIR: dataDir });
 
 function runScript(script: string, args: string[]) {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
@@ -62,7 +64,7 @@ describe(`npm run seed (${DATABASE_URL ? 'PostgreSQL' : 'embedded database'})`, 
     let url: string;
     beforeAll(async () => {
       app = await buildApp({
-        config: { port: 0, host: '127.0.0.1', metricsPort: null, tokenSecret: 'seed-test-token-secret-0123456789abcdef', secretEncryptionKey: 'test-secret-encryption-key-0123456789-0123456789' },
+        config: { port: 0, host: '127.0.0.1', metricsPort: null, tokenSecret: 'seed-test-token-secret-0123456789abcdef', secretEncryptionKey: TEST_SECRET_ENCRYPTION_KEY },
         database: DATABASE_URL ? { kind: 'postgres', url: DATABASE_URL, poolSize: 2 } : { kind: 'embedded', dataDir },
       });
       url = (await app.start()).url;

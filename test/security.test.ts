@@ -325,15 +325,16 @@ describe('every root field × every caller, beyond HTTP queries and mutations', 
 describe('secrets never reach the logs', () => {
   const TOKEN_SECRET = `token-secret-${randomToken(24)}`;
   const OPERATOR = `operator-${randomToken(16)}`;
+  const SECRET_ENCRYPTION_KEY = `encryption-key-${randomToken(24)}`;
   let proc: ServerProcess;
   beforeAll(async () => {
-    const env: Record<string, string> = { LOG_FORMAT: 'json', LOG_LEVEL: 'trace', TOKEN_SECRET, OPERATOR_TOKEN: OPERATOR };
+    const env: Record<string, string> = { LOG_FORMAT: 'json', LOG_LEVEL: 'trace', TOKEN_SECRET, OPERATOR_TOKEN: OPERATOR, SECRET_ENCRYPTION_KEY };
     if (!process.env.DATABASE_URL) Object.assign(env, { DATA_DIR: mkdtempSync(join(tmpdir(), 'phs-secrets-')), DATABASE_URL: '', REDIS_URL: '' });
     proc = await startServerProcess(env);
   }, 90_000);
   afterAll(() => proc?.stop());
 
-  it('a session of requests, failed authentication included, logs no app secret, user token, TOKEN_SECRET or OPERATOR_TOKEN', async () => {
+  it('a session of requests, failed authentication included, logs no app secret, user token, TOKEN_SECRET, OPERATOR_TOKEN or SECRET_ENCRYPTION_KEY', async () => {
     const operator = new GraphQLClient(proc.url, bearer(OPERATOR));
     const { appKey, appSecret } = (await operator.ok('mutation { createApp(name: "logged") { appKey appSecret } }')).createApp;
     const backend = new GraphQLClient(proc.url, basic(appKey, appSecret));
@@ -391,6 +392,7 @@ describe('secrets never reach the logs', () => {
       'bob token': bob,
       TOKEN_SECRET,
       OPERATOR_TOKEN: OPERATOR,
+      SECRET_ENCRYPTION_KEY,
       'Basic header': basic(appKey, appSecret).slice('Basic '.length),
     };
     const devSecret = /appSecret=(\S+)/.exec(output)?.[1];
