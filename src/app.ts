@@ -31,6 +31,7 @@ import { createRedisWakeups, type CommitWakeups } from './events/wakeups.ts';
 import { CursorCodec } from './events/cursor.ts';
 import { CatchUpGate } from './events/catch-up-gate.ts';
 import { Audiences } from './subscriptions/audience.ts';
+import { ExpiryWarnings } from './subscriptions/expiry-warnings.ts';
 import { LocalDelivery } from './realtime/delivery.ts';
 import { createLocalTopics, type UserTopics } from './realtime/topics.ts';
 import { attachWebSocket, type RealtimeTransport } from './realtime/ws.ts';
@@ -70,6 +71,8 @@ export interface App {
     relay: EventRelay;
     transport: RealtimeTransport;
     topics: UserTopics;
+    /** subscription expiry warnings; `sweepNow()` sends those due at once (tests) */
+    expiryWarnings: ExpiryWarnings;
     /** resolves once every event this process committed so far has been handed to its connections */
     drain(): Promise<void>;
   };
@@ -176,6 +179,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     services.events.onCommit((xid) => wakeups!.announce(xid));
   }
   const pruner = new EventPruner(db, clock, log, config.eventRetentionSeconds);
+  const expiryWarnings = new ExpiryWarnings(services, config.subscriptionExpirySweepMs);
   const presence = new PresenceService(services, { heartbeatMs: config.presenceHeartbeatMs, instanceTimeoutMs: config.presenceTimeoutMs, offlineGraceMs: config.presenceOfflineGraceMs });
   transport = attachWebSocket(server, yoga, {
     services,
@@ -223,11 +227,12 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   return {
     services,
     server,
-    realtime: { presence, relay, transport: transport!, topics, drain: () => relay.delivered(services.events.newestCommitted) },
+    realtime: { presence, relay, transport: transport!, topics, expiryWarnings, drain: () => relay.delivered(services.events.newestCommitted) },
     async start() {
       await wakeups?.connected(REDIS_START_TIMEOUT_MS);
       await relay.start();
       pruner.start();
+      expiryWarnings.start();
       await presence.start();
       if (config.metricsPort !== null) metricsListener = await listenForMetrics(services.metrics, { port: config.metricsPort, host: config.metricsHost });
       // a deep accept queue: reconnect storms (a load balancer restart) arrive all at once
@@ -269,6 +274,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     await metricsListener?.close();
     await presence.stop();
     pruner.stop();
+    await expiryWarnings.stop();
     await relay.stop();
     await wakeups?.close();
     await topics.close();

@@ -103,6 +103,8 @@ const EnvSchema = z.object({
   PRESENCE_OFFLINE_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(3000),
   EVENT_RETENTION_SECONDS: z.coerce.number().int().min(1).max(31_536_000).default(604_800),
   EVENT_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  SUBSCRIPTION_EXPIRY_WARNING_SECONDS: z.coerce.number().int().min(0).max(2_592_000).default(3600),
+  SUBSCRIPTION_EXPIRY_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
@@ -196,6 +198,13 @@ export interface Config {
   eventRetentionSeconds: number;
   /** how often each instance reads the event log without being woken (Redis down, a lost wake-up) */
   eventPollMs: number;
+  /**
+   * a subscription's SubscriptionsExpiring event comes min(this, expiry / 2) seconds before it
+   * expires (SPEC §11); 0: no warnings
+   */
+  subscriptionExpiryWarningSeconds: number;
+  /** how often each instance looks for due expiry warnings */
+  subscriptionExpirySweepMs: number;
   /**
    * On SIGTERM the process exits within this long: it stops accepting, lets requests in flight
    * finish, closes its sockets with 1012 and leaves the cluster; past it, it exits anyway (code 1)
@@ -297,6 +306,8 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Config {
     presenceOfflineGraceMs: e.PRESENCE_OFFLINE_GRACE_MS,
     eventRetentionSeconds: e.EVENT_RETENTION_SECONDS,
     eventPollMs: e.EVENT_POLL_MS,
+    subscriptionExpiryWarningSeconds: e.SUBSCRIPTION_EXPIRY_WARNING_SECONDS,
+    subscriptionExpirySweepMs: e.SUBSCRIPTION_EXPIRY_SWEEP_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT ?? (e.NODE_ENV !== 'production' && process.stdout.isTTY ? 'pretty' : 'json'),

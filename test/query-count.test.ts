@@ -18,7 +18,7 @@ const isFriend = (i: number) => i % 3 === 0;
 
 beforeAll(async () => {
   // no background heartbeat during the counted requests
-  server = await startTestServer({ config: { presenceHeartbeatMs: 3_600_000, eventPollMs: 3_600_000 } });
+  server = await startTestServer({ config: { presenceHeartbeatMs: 3_600_000, eventPollMs: 3_600_000, subscriptionExpirySweepMs: 3_600_000 } });
   app = await server.newApp();
   await setAppDefaultVisibility(app, 'FRIENDS_ONLY');
   await defineKey(app, 'readable', true, true);

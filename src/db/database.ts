@@ -126,6 +126,8 @@ export interface StatusSubscriptionsTable {
   subscribedAt: Date;
   expiry: number;
   expiresAt: Date;
+  /** when its expiry warning is due (SPEC §11); null once sent, or when there is none to send */
+  warnAt: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export type AppRow = Selectable<AppsTable>;

@@ -60,6 +60,8 @@ export type DomainEvent =
       expiry: number | null;
       at: string;
     }
+  /** SPEC §11: some of the subscriber's subscriptions of one type expire soon (`expiresAt`: the earliest of them, ISO) */
+  | { type: 'subscriptionsExpiring'; appKey: string; userId: string; subscribeType: 'ONLINE_STATUS' | 'USER_PROFILE'; userIds: string[]; expiresAt: string; at: string }
   | { type: 'friendEvent'; appKey: string; receiverId: string; event: FriendEventPayload; at: string }
   | { type: 'friendshipChanged'; appKey: string; userIds: [string, string]; at: string }
   /**

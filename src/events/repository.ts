@@ -46,6 +46,7 @@ function placement(event: DomainEvent): { userId: string; direct: boolean } | nu
     case 'presenceChanged':
       return { userId: event.userId, direct: false };
     case 'subscriptionChanged':
+    case 'subscriptionsExpiring':
     case 'tokensRevoked':
       return { userId: event.userId, direct: true };
     case 'friendEvent':

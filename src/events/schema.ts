@@ -2,7 +2,7 @@ import { appError, badInput } from '../errors.ts';
 import { FriendAdded, FriendApplicationStatusChanged, FriendDeleted, friendEventType } from '../friends/schema.ts';
 import { UserProfile } from '../profiles/schema.ts';
 import { builder } from '../schema/builder.ts';
-import { SubscriptionRelationChange, UserStatusChange } from '../subscriptions/types.ts';
+import { SubscriptionRelationChange, SubscriptionsExpiring, UserStatusChange } from '../subscriptions/types.ts';
 import { openUserEvents, type CaughtUpEvent, type OwnProfileEvent, type UserEventEnvelope, type UserEventValue } from './stream.ts';
 
 const OwnUserProfileChange = builder.objectRef<OwnProfileEvent>('OwnUserProfileChange').implement({
@@ -16,13 +16,15 @@ const UserEventsCaughtUp = builder.objectRef<CaughtUpEvent>('UserEventsCaughtUp'
 });
 
 const UserEvent = builder.unionType('UserEvent', {
-  types: [UserStatusChange, SubscriptionRelationChange, OwnUserProfileChange, FriendAdded, FriendDeleted, FriendApplicationStatusChanged, UserEventsCaughtUp],
+  types: [UserStatusChange, SubscriptionRelationChange, OwnUserProfileChange, FriendAdded, FriendDeleted, FriendApplicationStatusChanged, UserEventsCaughtUp, SubscriptionsExpiring],
   resolveType: (event: UserEventValue) => {
     switch (event.kind) {
       case 'status':
         return UserStatusChange;
       case 'relation':
         return SubscriptionRelationChange;
+      case 'expiring':
+        return SubscriptionsExpiring;
       case 'ownProfile':
         return OwnUserProfileChange;
       case 'caughtUp':

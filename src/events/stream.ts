@@ -8,7 +8,7 @@ import { friendIdsOf } from '../friends/repository.ts';
 import { findUsers } from '../profiles/repository.ts';
 import type { ProfileView } from '../profiles/view.ts';
 import type { EventStream, RealtimeConnection } from '../realtime/connection.ts';
-import { isLater, type RealtimeMessage, type RelationMessage, type StatusMessage, type StatusSubscribeType } from '../realtime/messages.ts';
+import { isLater, type ExpiringMessage, type RealtimeMessage, type RelationMessage, type StatusMessage, type StatusSubscribeType } from '../realtime/messages.ts';
 import { directMessage } from '../subscriptions/audience.ts';
 import { subscriptionsOf } from '../subscriptions/repository.ts';
 import { statusSnapshot } from '../subscriptions/snapshot.ts';
@@ -34,7 +34,7 @@ interface Pending {
   continued: boolean;
 }
 
-export type UserEventValue = StatusMessage | RelationMessage | OwnProfileEvent | FriendEventPayload | CaughtUpEvent;
+export type UserEventValue = StatusMessage | RelationMessage | ExpiringMessage | OwnProfileEvent | FriendEventPayload | CaughtUpEvent;
 
 export interface UserEventEnvelope {
   cursor: string;
@@ -275,7 +275,7 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
       if (message.kind === 'relation' && this.connection.madeBy(message.origin)) continue;
       if (message.kind === 'status') {
         items.push({ position: logged.position, envelope: () => (this.fresh(message) ? this.envelope(message, logged.position, occurredAt) : null) });
-      } else if (message.kind === 'relation') {
+      } else if (message.kind === 'relation' || message.kind === 'expiring') {
         items.push({ position: logged.position, rank: 1, envelope: () => this.envelope(message, logged.position, occurredAt) });
       } else if (message.kind === 'friend') {
         items.push({ position: logged.position, rank: 1, envelope: () => this.envelope(message.event, logged.position, occurredAt) });
@@ -330,6 +330,9 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
         return;
       case 'friend':
         this.ready.push(this.envelope(message.event, position, occurredAt));
+        return;
+      case 'expiring':
+        this.ready.push(this.envelope(message, position, occurredAt));
         return;
       case 'relation': {
         // the pushed statuses first, the relation change last: a resume from the relation's cursor

@@ -64,6 +64,15 @@ export interface RelationMessage extends FromLog {
   operationTime: string;
 }
 
+/** SPEC §11: the receiver's subscriptions of one type that expire soon. */
+export interface ExpiringMessage extends FromLog {
+  kind: 'expiring';
+  subscribeType: 'ONLINE_STATUS' | 'USER_PROFILE';
+  userIds: string[];
+  /** ISO: the earliest expiry among them */
+  expiresAt: string;
+}
+
 export interface OwnProfileMessage extends FromLog {
   kind: 'ownProfile';
   origin: ChangeOrigin;
@@ -86,7 +95,7 @@ export interface CloseMessage {
   issuedBeforeMs?: number;
 }
 
-export type RealtimeMessage = StatusMessage | RelationMessage | OwnProfileMessage | FriendMessage | CloseMessage;
+export type RealtimeMessage = StatusMessage | RelationMessage | ExpiringMessage | OwnProfileMessage | FriendMessage | CloseMessage;
 
 export const userTopic = (appKey: string, userId: string) => `phs:user:${appKey}:${userId}`;
 /** The group of an app's user topics (user ids and app keys hold no ':'). */

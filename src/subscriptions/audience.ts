@@ -171,8 +171,8 @@ function profileMessages(c: {
 type Mark = { position: LoggedEvent['position']; occurredAt: string };
 
 /**
- * The message of an event addressed to one user (relation changes, friend events, closes, the
- * offline status of a removed user): the same live and on replay.
+ * The message of an event addressed to one user (relation changes, expiry warnings, friend
+ * events, closes, the offline status of a removed user): the same live and on replay.
  */
 export function directMessage(event: DomainEvent, mark: Mark): RealtimeMessage | null {
   switch (event.type) {
@@ -187,6 +187,8 @@ export function directMessage(event: DomainEvent, mark: Mark): RealtimeMessage |
         operationTime: event.at,
         ...mark,
       };
+    case 'subscriptionsExpiring':
+      return { kind: 'expiring', subscribeType: event.subscribeType, userIds: event.userIds, expiresAt: event.expiresAt, ...mark };
     case 'friendEvent':
       return { kind: 'friend', event: event.event, ...mark };
     case 'tokensRevoked':

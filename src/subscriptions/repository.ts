@@ -7,7 +7,7 @@ import type { Database, StatusSubscribeType, StatusSubscriptionsTable } from '..
 export const SUBSCRIPTIONS_PER_SUBSCRIBER = 1000;
 export const SUBSCRIBERS_PER_TARGET = 5000;
 
-export type SubscriptionRow = Omit<Selectable<StatusSubscriptionsTable>, 'appKey'>;
+export type SubscriptionRow = Omit<Selectable<StatusSubscriptionsTable>, 'appKey' | 'warnAt'>;
 
 /** Serializes work on one key for the rest of the transaction (hash collisions only serialize more). */
 async function advisoryLock(trx: Transaction<Database>, key: string): Promise<void> {
@@ -23,7 +23,16 @@ export type SubscribeOutcome = { ok: true; failedUserIds: string[]; subscribed: 
  */
 export async function subscribe(
   db: Kysely<Database>,
-  s: { appKey: string; subscriberId: string; type: StatusSubscribeType; targetIds: readonly string[]; expiry: number; now: Date },
+  s: {
+    appKey: string;
+    subscriberId: string;
+    type: StatusSubscribeType;
+    targetIds: readonly string[];
+    expiry: number;
+    now: Date;
+    /** how long before expiry its warning is due (SPEC §11); null: none */
+    warnBeforeMs: number | null;
+  },
   limits = { perSubscriber: SUBSCRIPTIONS_PER_SUBSCRIBER, perTarget: SUBSCRIBERS_PER_TARGET },
 ): Promise<SubscribeOutcome> {
   return inTransaction(db, async (trx) => {
@@ -54,10 +63,12 @@ export async function subscribe(
     const subscribed = s.targetIds.filter((id) => !failed.has(id));
     if (subscribed.length) {
       const expiresAt = new Date(s.now.getTime() + s.expiry * 1000);
+      // a refresh replaces the pending warning (or schedules one again after it was sent)
+      const warnAt = s.warnBeforeMs === null ? null : new Date(expiresAt.getTime() - s.warnBeforeMs);
       await trx
         .insertInto('statusSubscriptions')
-        .values(subscribed.map((targetId) => ({ appKey: s.appKey, subscriberId: s.subscriberId, targetId, type: s.type, subscribedAt: s.now, expiry: s.expiry, expiresAt })))
-        .onConflict((oc) => oc.columns(['appKey', 'subscriberId', 'type', 'targetId']).doUpdateSet({ subscribedAt: s.now, expiry: s.expiry, expiresAt }))
+        .values(subscribed.map((targetId) => ({ appKey: s.appKey, subscriberId: s.subscriberId, targetId, type: s.type, subscribedAt: s.now, expiry: s.expiry, expiresAt, warnAt })))
+        .onConflict((oc) => oc.columns(['appKey', 'subscriberId', 'type', 'targetId']).doUpdateSet({ subscribedAt: s.now, expiry: s.expiry, expiresAt, warnAt }))
         .execute();
     }
     // expired rows of this subscriber are dead weight: drop them while we hold its lock
@@ -174,4 +185,72 @@ export async function subscribersOfEach(db: Kysely<Database>, appKey: string, ta
     list.push(subscriber);
   }
   return result;
+}
+
+/**
+ * The subscribers that have an expiry warning due at `now`, from at most `limit` due subscriptions
+ * (the longest due first). A subscription that expired before its warning went out (every
+ * instance was down then) is not warned about any more.
+ */
+export async function subscribersWithDueWarnings(db: Kysely<Database>, now: Date, limit: number): Promise<{ appKey: string; userId: string }[]> {
+  const { rows } = await sql<{ appKey: string; subscriberId: string }>`
+    select app_key as "appKey", subscriber_id as "subscriberId" from status_subscriptions
+    where warn_at is not null and warn_at <= ${now} and expires_at > ${now} order by warn_at limit ${limit}`.execute(db);
+  const seen = new Map<string, { appKey: string; userId: string }>();
+  for (const r of rows) seen.set(`${r.appKey}\u0000${r.subscriberId}`, { appKey: r.appKey, userId: r.subscriberId });
+  return [...seen.values()];
+}
+
+/** Subscriptions of one subscriber and type that expire within the same minute: one warning. */
+export interface ExpiringGroup {
+  appKey: string;
+  subscriberId: string;
+  type: 'ONLINE_STATUS' | 'USER_PROFILE';
+  targetIds: string[];
+  /** the earliest expiry of the group */
+  expiresAt: Date;
+}
+
+/**
+ * Claims the due warnings of these subscribers: clears `warn_at` of each due subscription and of
+ * every other unwarned one of the same subscriber and type expiring in the same minute (warned
+ * together, at the first one's time), and returns them grouped. A conditional UPDATE: of two
+ * instances sweeping at once, the second finds nothing left to claim.
+ */
+export async function claimDueWarnings(trx: Kysely<Database>, subscribers: readonly { appKey: string; userId: string }[], now: Date): Promise<ExpiringGroup[]> {
+  if (subscribers.length === 0) return [];
+  const { rows } = await sql<{ appKey: string; subscriberId: string; type: 'ONLINE_STATUS' | 'USER_PROFILE'; targetId: string; expiresAtMs: number }>`
+    with batch as (
+      select * from unnest(${subscribers.map((s) => s.appKey)}::text[], ${subscribers.map((s) => s.userId)}::text[]) as b(app_key, subscriber_id)
+    ), due as (
+      select distinct s.app_key, s.subscriber_id, s.type, floor(extract(epoch from s.expires_at) / 60) as minute
+      from status_subscriptions s join batch b on b.app_key = s.app_key and b.subscriber_id = s.subscriber_id
+      where s.warn_at is not null and s.warn_at <= ${now} and s.expires_at > ${now}
+    )
+    update status_subscriptions s set warn_at = null
+    from due
+    where s.app_key = due.app_key and s.subscriber_id = due.subscriber_id and s.type = due.type
+      and s.warn_at is not null and floor(extract(epoch from s.expires_at) / 60) = due.minute
+    returning s.app_key as "appKey", s.subscriber_id as "subscriberId", s.type, s.target_id as "targetId",
+      (extract(epoch from s.expires_at) * 1000)::float8 as "expiresAtMs"`.execute(trx);
+  // earliest first, so that each group's first row carries its expiresAt
+  rows.sort((a, b) => a.expiresAtMs - b.expiresAtMs || (a.targetId < b.targetId ? -1 : 1));
+  const groups = new Map<string, ExpiringGroup>();
+  for (const row of rows) {
+    if (row.expiresAtMs <= now.getTime()) continue; // a member of the group that expired already
+    const key = `${row.appKey}\u0000${row.subscriberId}\u0000${row.type}\u0000${Math.floor(row.expiresAtMs / 60_000)}`;
+    const found = groups.get(key);
+    if (found) found.targetIds.push(row.targetId);
+    else groups.set(key, { appKey: row.appKey, subscriberId: row.subscriberId, type: row.type, targetIds: [row.targetId], expiresAt: new Date(row.expiresAtMs) });
+  }
+  return [...groups.values()];
+}
+
+/** Forgets (up to `limit`) warnings that were never sent because their subscription expired first: they leave the index of pending ones. */
+export async function dropMissedWarnings(db: Kysely<Database>, now: Date, limit: number): Promise<void> {
+  await sql`
+    update status_subscriptions s set warn_at = null
+    from (select app_key, subscriber_id, type, target_id from status_subscriptions
+          where warn_at is not null and warn_at <= ${now} and expires_at <= ${now} limit ${limit}) missed
+    where s.app_key = missed.app_key and s.subscriber_id = missed.subscriber_id and s.type = missed.type and s.target_id = missed.target_id`.execute(db);
 }

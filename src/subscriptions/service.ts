@@ -9,7 +9,16 @@ export const EXPIRY_MIN = 60;
 export const EXPIRY_MAX = 2_592_000;
 export const IDS_PER_CALL = 200;
 
-type Deps = Pick<Services, 'db' | 'clock' | 'events'>;
+type Deps = Pick<Services, 'db' | 'clock' | 'events' | 'config'>;
+
+/**
+ * SPEC §11: a subscription's expiry warning comes min(SUBSCRIPTION_EXPIRY_WARNING_SECONDS, expiry / 2)
+ * before it expires (half its life for short ones, so that there is time to renew); null when
+ * warnings are off (0).
+ */
+export function warningLeadMs(expiry: number, warningSeconds: number): number | null {
+  return warningSeconds > 0 ? Math.min(warningSeconds * 1000, expiry * 500) : null;
+}
 
 /** Only ONLINE_STATUS and USER_PROFILE are subscribed to; the FRIEND_* types come with friendship. */
 export function subscribableType(type: StatusSubscribeType): 'ONLINE_STATUS' | 'USER_PROFILE' {
@@ -34,7 +43,8 @@ export async function subscribeToStatus(
   if (ids.includes(who.userId)) throw badInput('you cannot subscribe to yourself', { fields: ['userIds'] });
   const now = s.clock.now();
   const outcome = await s.events.write({ appKey: who.appKey, userIds: [who.userId] }, async (trx, record) => {
-    const result = await subscribe(trx, { appKey: who.appKey, subscriberId: who.userId, type, targetIds: ids, expiry, now });
+    const warnBeforeMs = warningLeadMs(expiry, s.config.subscriptionExpiryWarningSeconds);
+    const result = await subscribe(trx, { appKey: who.appKey, subscriberId: who.userId, type, targetIds: ids, expiry, now, warnBeforeMs });
     if (result.ok && result.subscribed.length) {
       record({ type: 'subscriptionChanged', appKey: who.appKey, userId: who.userId, origin: who.origin, operationType: 'SUBSCRIBE', subscribeType: type, userIds: result.subscribed, expiry, at: now.toISOString() });
     }

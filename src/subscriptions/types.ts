@@ -1,4 +1,4 @@
-import type { PlatformStatusJson, RelationMessage, StatusMessage } from '../realtime/messages.ts';
+import type { ExpiringMessage, PlatformStatusJson, RelationMessage, StatusMessage } from '../realtime/messages.ts';
 import { builder } from '../schema/builder.ts';
 import { UserProfile } from '../profiles/schema.ts';
 
@@ -84,6 +84,16 @@ export const SubscriptionRelationChange = builder.objectRef<RelationMessage>('Su
     userIds: t.exposeIDList('userIds'),
     expiry: t.exposeInt('expiry', { nullable: true }),
     operationTime: t.field({ type: 'DateTime', resolve: (r) => new Date(r.operationTime) }),
+  }),
+});
+
+/** SPEC §11; `expiresAt` is the earliest expiry of the group (they all expire within that minute). */
+export const SubscriptionsExpiring = builder.objectRef<ExpiringMessage>('SubscriptionsExpiring').implement({
+  description: 'My subscriptions of one type that expire soon (sent once per subscription and expiry).',
+  fields: (t) => ({
+    subscribeType: t.field({ type: SubscribeType, resolve: (e) => e.subscribeType }),
+    userIds: t.exposeIDList('userIds'),
+    expiresAt: t.field({ type: 'DateTime', resolve: (e) => new Date(e.expiresAt) }),
   }),
 });
 

@@ -111,6 +111,7 @@ export type OnUserEventsSubscription = { userEvents: { cursor: string, occurredA
       | { __typename: 'FriendDeleted', userIds: Array<string>, deletedAt: string }
       | { __typename: 'OwnUserProfileChange', profile: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } }
       | { __typename: 'SubscriptionRelationChange', operationType: SubscribeOperation, subscribeType: SubscribeType, userIds: Array<string>, expiry: number | null, operationTime: string }
+      | { __typename: 'SubscriptionsExpiring' }
       | { __typename: 'UserEventsCaughtUp', resumed: boolean }
       | { __typename: 'UserStatusChange', userId: string, subscribeType: SubscribeType, subscribeTime: string | null, expiry: number | null, changeTime: string, details: Array<{ platform: Platform, online: boolean, changeTime: string }>, userProfile: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } | null }
      } };
