@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode, Events, SubscribeType } from '../src/client/index.ts';
 import { readEnvironment } from '../src/config.ts';
-import { RELATION_SUBSCRIPTION, SUBSCRIBE, UNSUBSCRIBE, closeLive, goLive, openStream, subscribe, waitUntil } from './helpers/realtime-fixtures.ts';
+import { RELATION_SUBSCRIPTION, SUBSCRIBE, UNSUBSCRIBE, closeLive, goLive, openStream, subscribe, subscribedUsers, waitUntil } from './helpers/realtime-fixtures.ts';
+import { sdkClient } from './helpers/sdk.ts';
 import { startTestServer, type TestApp, type TestServer } from './helpers/server.ts';
 import type { LiveClient, LiveSubscription } from './helpers/ws.ts';
 
@@ -295,6 +297,85 @@ describe('SubscriptionsExpiring (SPEC §11)', () => {
     await a.live.dispose();
   });
 });
+
+describe('client SDK: SUBSCRIPTIONS_EXPIRING and autoRenewSubscriptions', () => {
+  it('renews what is still held with the expiry it had (also after a resume), not what was unsubscribed since; a renewal warns again', async () => {
+    const app = await newApp();
+    const otherDevice = await app.user('alice');
+    for (const id of ['bob', 'carol', 'dave']) await app.user(id);
+    const t0 = toMinute(server, 0);
+    const alice = await sdkClient(server, app, 'alice', { autoRenewSubscriptions: true });
+    expect(await alice.client.subscribeUserStatus(['bob', 'dave'], SubscribeType.ONLINE_STATUS, 7200)).toEqual({ code: 0, data: [] });
+    expect(await alice.client.subscribeUserStatus(['carol'], SubscribeType.USER_PROFILE, 600)).toEqual({ code: 0, data: [] });
+    await alice.client.connect();
+
+    // live: carol's (expiry 600) is warned 300 s before and renewed for 600 s
+    server.clock.set(t0 + 300 * SECOND);
+    expect(await sweep()).toBe(1);
+    expect(await alice.waitFor(Events.SUBSCRIPTIONS_EXPIRING)).toEqual([{ subscribeType: SubscribeType.USER_PROFILE, userIds: ['carol'], expiresAt: t0 + 600 * SECOND }]);
+    const renewedAt = iso(t0 + 300 * SECOND);
+    await expectEventually(async () => (await subscribedUsers(otherDevice, 'USER_PROFILE')).items, [{ userId: 'carol', subscribeType: 'USER_PROFILE', subscribeTime: renewedAt, expiry: 600, expiresAt: iso(t0 + 900 * SECOND) }]);
+    // which schedules the next warning, for the new expiry
+    server.clock.set(t0 + 600 * SECOND);
+    expect(await sweep()).toBe(1);
+    await alice.waitFor(Events.SUBSCRIPTIONS_EXPIRING, 2);
+
+    // offline when bob's and dave's warning is logged; dave is unsubscribed meanwhile on another device
+    await alice.client.disconnect();
+    server.clock.set(t0 + HOUR);
+    expect(await sweep()).toBe(1);
+    server.clock.advance(SECOND);
+    await otherDevice.ok(UNSUBSCRIBE, { t: 'ONLINE_STATUS', ids: ['dave'] });
+    await alice.client.connect();
+    expect((await alice.waitFor(Events.SUBSCRIPTIONS_EXPIRING, 3))[2]).toEqual({ subscribeType: SubscribeType.ONLINE_STATUS, userIds: ['bob', 'dave'], expiresAt: t0 + 2 * HOUR });
+    const resumedAt = iso(server.clock.now().getTime());
+    await expectEventually(async () => (await subscribedUsers(otherDevice, 'ONLINE_STATUS')).items, [{ userId: 'bob', subscribeType: 'ONLINE_STATUS', subscribeTime: resumedAt, expiry: 7200, expiresAt: iso(Date.parse(resumedAt) + 7200 * SECOND) }]);
+    expect(alice.of(Events.SUBSCRIPTION_RENEW_FAILED)).toEqual([]);
+    await alice.client.disconnect();
+  });
+
+  it('without autoRenewSubscriptions only the event fires; a renewal that fails fires SUBSCRIPTION_RENEW_FAILED with the ids and the code', async () => {
+    const app = await newApp();
+    const otherDevice = await app.user('alice');
+    await app.user('bob');
+    const t0 = toMinute(server, 0);
+    const plain = await sdkClient(server, app, 'alice', { deviceId: 'plain' });
+    let httpDown = false;
+    const failing = await sdkClient(server, app, 'alice', {
+      deviceId: 'failing',
+      autoRenewSubscriptions: true,
+      fetch: (input, init) => (httpDown ? Promise.reject(new TypeError('network is down')) : fetch(input, init)),
+    });
+    await subscribe(otherDevice, 'ONLINE_STATUS', ['bob'], 600);
+    await Promise.all([plain.client.connect(), failing.client.connect()]);
+    httpDown = true;
+    server.clock.set(t0 + 300 * SECOND);
+    expect(await sweep()).toBe(1);
+    const expiring = { subscribeType: SubscribeType.ONLINE_STATUS, userIds: ['bob'], expiresAt: t0 + 600 * SECOND };
+    expect(await plain.waitFor(Events.SUBSCRIPTIONS_EXPIRING)).toEqual([expiring]);
+    expect(await failing.waitFor(Events.SUBSCRIPTIONS_EXPIRING)).toEqual([expiring]);
+    expect(await failing.waitFor(Events.SUBSCRIPTION_RENEW_FAILED)).toEqual([{ subscribeType: SubscribeType.ONLINE_STATUS, userIds: ['bob'], code: ErrorCode.NETWORK_ERROR }]);
+    await plain.quiet(Events.SUBSCRIPTION_RENEW_FAILED);
+    // nothing was renewed
+    expect((await subscribedUsers(otherDevice, 'ONLINE_STATUS')).items).toEqual([expect.objectContaining({ userId: 'bob', subscribeTime: iso(t0), expiry: 600 })]);
+    await Promise.all([plain.client.disconnect(), failing.client.disconnect()]);
+  });
+});
+
+/** Polls `read` until it gives `expected` (the SDK renews in the background). */
+async function expectEventually<T>(read: () => Promise<T>, expected: T, timeoutMs = 8000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    try {
+      expect(value).toEqual(expected);
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe('SUBSCRIPTION_EXPIRY_WARNING_SECONDS', () => {
   it('is validated like the other settings (a whole number from 0 to 2592000; default 3600)', () => {

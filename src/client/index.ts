@@ -95,6 +95,10 @@ export const Events = {
   FRIEND_CLEARED: 'FRIEND_CLEARED',
   /** RongCloud's friend remark/ext change on my other devices: never fired here, listening is harmless */
   FRIEND_INFO_CHANGED_SYNC: 'FRIEND_INFO_CHANGED_SYNC',
+  /** SubscriptionsExpiring: some of my subscriptions of one type expire soon (this server's own event, SPEC §11) */
+  SUBSCRIPTIONS_EXPIRING: 'SUBSCRIPTIONS_EXPIRING',
+  /** SubscriptionsRenewFailed: autoRenewSubscriptions could not renew these subscriptions */
+  SUBSCRIPTION_RENEW_FAILED: 'SUBSCRIPTION_RENEW_FAILED',
   /** the socket is being opened (first time or again) */
   CONNECTING: 'CONNECTING',
   /** the server acknowledged the connection (first time or after a reconnect) */
@@ -112,6 +116,22 @@ export interface DisconnectInfo {
   willReconnect: boolean;
 }
 
+/** Sent once per subscription and expiry, SUBSCRIPTION_EXPIRY_WARNING_SECONDS (default 1 h; half the expiry for shorter ones) before it. */
+export interface SubscriptionsExpiring {
+  subscribeType: SubscribeType;
+  /** those expiring within the same minute */
+  userIds: string[];
+  /** Unix ms: the earliest of their expiries */
+  expiresAt: number;
+}
+
+export interface SubscriptionsRenewFailed {
+  subscribeType: SubscribeType;
+  userIds: string[];
+  /** RongCloud's code: 26021 when the targets have 5000 subscribers, 26022 when I hold 1000, else the call's error */
+  code: number;
+}
+
 export interface EventPayloads {
   SUBSCRIBED_USER_STATUS_CHANGE: SubscribeInfoEvent[];
   SYNC_SUBSCRIBED_USER_STATUS_FINISHED: SubscribeType;
@@ -122,6 +142,8 @@ export interface EventPayloads {
   FRIEND_APPLICATION_STATUS_CHANGED: IFriendApplicationStatusChange;
   FRIEND_CLEARED: number;
   FRIEND_INFO_CHANGED_SYNC: { userId: string; remark?: string; extProfile?: Record<string, string>; operationTime: number };
+  SUBSCRIPTIONS_EXPIRING: SubscriptionsExpiring;
+  SUBSCRIPTION_RENEW_FAILED: SubscriptionsRenewFailed;
   CONNECTING: undefined;
   CONNECTED: undefined;
   DISCONNECT: DisconnectInfo;
@@ -194,6 +216,11 @@ export interface ProfileClientOptions {
    * See CursorStore.
    */
   cursorStore?: CursorStore;
+  /**
+   * On SUBSCRIPTIONS_EXPIRING, subscribe again to those still held and not renewed since (by any
+   * device), each with the expiry it had; SUBSCRIPTION_RENEW_FAILED names those it could not renew.
+   */
+  autoRenewSubscriptions?: boolean;
 }
 
 /**
@@ -421,8 +448,42 @@ export function createProfileClient(options: ProfileClientOptions) {
       case 'UserStatusChange':
         emit(Events.SUBSCRIBED_USER_STATUS_CHANGE, [toSubscribeInfoEvent(event)]);
         return;
+      case 'SubscriptionsExpiring':
+        emit(Events.SUBSCRIPTIONS_EXPIRING, { subscribeType: subscribeTypes.toNumber(event.subscribeType), userIds: event.userIds, expiresAt: ms(event.expiresAt) });
+        if (options.autoRenewSubscriptions) void renew(event.subscribeType, event.userIds, ms(occurredAt));
+        return;
     }
   }
+
+  /**
+   * autoRenewSubscriptions: reads which of the warned subscriptions are still held (an unsubscribe
+   * since is respected) and not refreshed since the warning (another device may have renewed),
+   * then subscribes to those again, one call per expiry they had.
+   */
+  async function renew(type: ops.SubscribeType, userIds: string[], warnedAt: number): Promise<void> {
+    const failed = (ids: string[], error: unknown) =>
+      ids.length &&
+      emit(Events.SUBSCRIPTION_RENEW_FAILED, { subscribeType: subscribeTypes.toNumber(type), userIds: ids, code: (error as ProfileClientError)?.code ?? ErrorCode.UNKNOWN });
+    for (let i = 0; i < userIds.length; i += 200) {
+      const chunk = userIds.slice(i, i + 200);
+      const byExpiry = new Map<number, string[]>();
+      try {
+        for (const s of (await request(ops.SubscriptionExpiriesDocument, { type, userIds: chunk })).subscribedUserStatus) {
+          if (s.expiry !== null && ms(s.subscribeTime) < warnedAt) byExpiry.set(s.expiry, [...(byExpiry.get(s.expiry) ?? []), s.userId]);
+        }
+        for (const [expiry, ids] of byExpiry) {
+          const over = await request(ops.SubscribeUserStatusDocument, { userIds: ids, type, expiry }).then(
+            (r) => r.subscribeUserStatus.failedUserIds,
+            (error: unknown) => (failed(ids, error), []),
+          );
+          failed(over, { code: ErrorCode.SUBSCRIBE_TARGET_OVER_LIMIT });
+        }
+      } catch (error) {
+        failed(chunk, error);
+      }
+    }
+  }
+
 
   /** Processes one envelope; true when it was the stream's UserEventsCaughtUp. */
   function onEnvelope(envelope: ops.OnUserEventsSubscription['userEvents']): boolean {

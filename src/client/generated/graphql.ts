@@ -111,7 +111,7 @@ export type OnUserEventsSubscription = { userEvents: { cursor: string, occurredA
       | { __typename: 'FriendDeleted', userIds: Array<string>, deletedAt: string }
       | { __typename: 'OwnUserProfileChange', profile: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } }
       | { __typename: 'SubscriptionRelationChange', operationType: SubscribeOperation, subscribeType: SubscribeType, userIds: Array<string>, expiry: number | null, operationTime: string }
-      | { __typename: 'SubscriptionsExpiring' }
+      | { __typename: 'SubscriptionsExpiring', subscribeType: SubscribeType, userIds: Array<string>, expiresAt: string }
       | { __typename: 'UserEventsCaughtUp', resumed: boolean }
       | { __typename: 'UserStatusChange', userId: string, subscribeType: SubscribeType, subscribeTime: string | null, expiry: number | null, changeTime: string, details: Array<{ platform: Platform, online: boolean, changeTime: string }>, userProfile: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } | null }
      } };
@@ -298,6 +298,14 @@ export type SubscribedUsersQueryVariables = Exact<{
 
 export type SubscribedUsersQuery = { subscribedUsers: { totalCount: number, items: Array<{ userId: string, subscribeType: SubscribeType, subscribeTime: string, expiry: number, expiresAt: string }> } };
 
+export type SubscriptionExpiriesQueryVariables = Exact<{
+  type: SubscribeType;
+  userIds: Array<string> | string;
+}>;
+
+
+export type SubscriptionExpiriesQuery = { subscribedUserStatus: Array<{ userId: string, subscribeTime: string | null, expiry: number | null }> };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -433,6 +441,11 @@ export const OnUserEventsDocument = new TypedDocumentString(`
       }
       ... on SubscriptionRelationChange {
         ...RelationChangeFields
+      }
+      ... on SubscriptionsExpiring {
+        subscribeType
+        userIds
+        expiresAt
       }
       ... on OwnUserProfileChange {
         profile {
@@ -919,3 +932,12 @@ export const SubscribedUsersDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<SubscribedUsersQuery, SubscribedUsersQueryVariables>;
+export const SubscriptionExpiriesDocument = new TypedDocumentString(`
+    query SubscriptionExpiries($type: SubscribeType!, $userIds: [ID!]!) {
+  subscribedUserStatus(type: $type, userIds: $userIds) {
+    userId
+    subscribeTime
+    expiry
+  }
+}
+    `) as unknown as TypedDocumentString<SubscriptionExpiriesQuery, SubscriptionExpiriesQueryVariables>;
