@@ -1,7 +1,10 @@
+import { Migrator } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, Events, SubscribeType } from '../src/client/index.ts';
 import { readEnvironment } from '../src/config.ts';
-import { RELATION_SUBSCRIPTION, SUBSCRIBE, UNSUBSCRIBE, closeLive, goLive, openStream, subscribe, subscribedUsers, waitUntil } from './helpers/realtime-fixtures.ts';
+import { connectDatabase, migrateToLatest } from '../src/db/connect.ts';
+import { migrationProvider } from '../src/db/migrations/index.ts';
+import { RELATION_SUBSCRIPTION, SUBSCRIBE, UNSUBSCRIBE, closeLive, goLive, newUserRow, openStream, subscribe, subscribedUsers, waitUntil } from './helpers/realtime-fixtures.ts';
 import { sdkClient } from './helpers/sdk.ts';
 import { startTestServer, type TestApp, type TestServer } from './helpers/server.ts';
 import type { LiveClient, LiveSubscription } from './helpers/ws.ts';
@@ -418,6 +421,41 @@ describe('SUBSCRIPTION_EXPIRY_WARNING_SECONDS', () => {
       await a.live.dispose();
     } finally {
       await off.stop();
+    }
+  });
+});
+
+describe('the migration', () => {
+  it('schedules the warnings of subscriptions made before it, with the default lead; expired ones get none', async () => {
+    // a private embedded database, migrated to the version before, with subscriptions in it
+    const db = await connectDatabase({ kind: 'embedded' });
+    try {
+      const { error } = await new Migrator({ db, provider: migrationProvider }).migrateTo('2026-12-01T1700_app_sealed_secrets');
+      expect(error).toBeUndefined();
+      const now = Date.now(); // the migration compares with the database's now()
+      await db.insertInto('apps').values({ appKey: 'old', name: 'old', secretHash: 'x', defaultProfileVisibility: 'EVERYONE', defaultFriendAddPermission: 'FREE', createdAt: new Date(now) }).execute();
+      await db.insertInto('users').values(newUserRow('old', 'alice', new Date(now))).execute();
+      const row = (targetId: string, expiry: number, expiresAtMs: number) => ({
+        appKey: 'old',
+        subscriberId: 'alice',
+        targetId,
+        type: 'ONLINE_STATUS' as const,
+        subscribedAt: new Date(expiresAtMs - expiry * 1000),
+        expiry,
+        expiresAt: new Date(expiresAtMs),
+      });
+      // (the columns of that version: no warn_at yet)
+      await db.insertInto('statusSubscriptions').values([row('long', 86_400, now + 86_400_000 - 1000), row('short', 60, now + 40_000), row('gone', 60, now - 10_000)]).execute();
+      await migrateToLatest(db);
+      const rows = await db.selectFrom('statusSubscriptions').select(['targetId', 'expiresAt', 'warnAt']).orderBy('targetId').execute();
+      const lead = (r: (typeof rows)[number]) => (r.warnAt ? r.expiresAt.getTime() - r.warnAt.getTime() : null);
+      expect(rows.map((r) => [r.targetId, lead(r)])).toEqual([
+        ['gone', null],
+        ['long', HOUR],
+        ['short', 30 * SECOND],
+      ]);
+    } finally {
+      await db.destroy();
     }
   });
 });
