@@ -297,6 +297,9 @@ describe('SubscriptionsExpiring (SPEC §11)', () => {
     server.clock.set(t0 + 60 * SECOND);
     expect(await sweep()).toBe(0);
     await noMoreWarnings(server, [a.sub]);
+    // and it leaves the pending ones
+    const [row] = await server.app.services.db.selectFrom('statusSubscriptions').select('warnAt').where('appKey', '=', app.appKey).execute();
+    expect(row).toEqual({ warnAt: null });
     await a.live.dispose();
   });
 });
