@@ -5,7 +5,7 @@ import { RC } from '../profiles/rules.ts';
 import { builder } from '../schema/builder.ts';
 import type { DecidedVisibility } from '../db/database.ts';
 import type { ProfileFieldName } from './rule.ts';
-import { fieldVisibilityChange, overridesList } from './service.ts';
+import { PROFILE_FIELD_ENUM, PROFILE_FIELD_NAMES, type ProfileFieldEnum, fieldVisibilityChange, overridesList } from './service.ts';
 
 export const UserProfileVisibility = builder.enumType('UserProfileVisibility', {
   values: {
@@ -44,18 +44,6 @@ builder.mutationField('updateMyUserProfileVisibility', (t) =>
   }),
 );
 
-const PROFILE_FIELD_NAMES = {
-  UNIQUE_ID: 'uniqueId',
-  EMAIL: 'email',
-  BIRTHDAY: 'birthday',
-  GENDER: 'gender',
-  LOCATION: 'location',
-  ROLE: 'role',
-  LEVEL: 'level',
-} as const satisfies Record<string, ProfileFieldName>;
-type ProfileFieldEnum = keyof typeof PROFILE_FIELD_NAMES;
-const FIELD_ENUM_OF = Object.fromEntries(Object.entries(PROFILE_FIELD_NAMES).map(([e, f]) => [f, e])) as Record<ProfileFieldName, ProfileFieldEnum>;
-
 export const ProfileField = builder.enumType('ProfileField', {
   description: 'Profile fields whose visibility a user can set one by one (userId, name and portraitUri are always visible).',
   values: Object.keys(PROFILE_FIELD_NAMES) as ProfileFieldEnum[],
@@ -66,7 +54,7 @@ type FieldVisibilityShape = { field: ProfileFieldName | null; extKey: string | n
 const FieldVisibility = builder.objectRef<FieldVisibilityShape>('FieldVisibility').implement({
   description: 'One per-field override: exactly one of field and extKey is set.',
   fields: (t) => ({
-    field: t.field({ type: ProfileField, nullable: true, resolve: (o) => (o.field ? FIELD_ENUM_OF[o.field] : null) }),
+    field: t.field({ type: ProfileField, nullable: true, resolve: (o) => (o.field ? PROFILE_FIELD_ENUM[o.field] : null) }),
     extKey: t.exposeString('extKey', { nullable: true }),
     visibility: t.field({ type: UserProfileVisibility, resolve: (o) => o.visibility }),
   }),

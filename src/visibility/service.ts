@@ -10,6 +10,19 @@ import { PROFILE_FIELDS, type ProfileFieldName, extOverrideKey, overridesOf } fr
  * one profileChanged event), see `updateMyFieldVisibility` in ./schema.ts.
  */
 
+/** The API's ProfileField values and the row's field names. */
+export const PROFILE_FIELD_NAMES = {
+  UNIQUE_ID: 'uniqueId',
+  EMAIL: 'email',
+  BIRTHDAY: 'birthday',
+  GENDER: 'gender',
+  LOCATION: 'location',
+  ROLE: 'role',
+  LEVEL: 'level',
+} as const satisfies Record<string, ProfileFieldName>;
+export type ProfileFieldEnum = keyof typeof PROFILE_FIELD_NAMES;
+export const PROFILE_FIELD_ENUM = Object.fromEntries(Object.entries(PROFILE_FIELD_NAMES).map(([e, f]) => [f, e])) as Record<ProfileFieldName, ProfileFieldEnum>;
+
 /** One override as the API has it: exactly one of field and extKey. */
 export interface FieldVisibilityEntry {
   field: ProfileFieldName | null;
