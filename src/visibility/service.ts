@@ -74,7 +74,7 @@ export function fieldVisibilityChange(settings: readonly FieldVisibilityEntry[],
       label = `ext key "${key}"`;
     } else {
       stored = entry.field!;
-      label = `field ${entry.field}`;
+      label = `field ${PROFILE_FIELD_ENUM[entry.field!]}`;
     }
     if (seen.has(stored)) {
       issues.push({ index, key: hasKey ? entry.extKey! : undefined, message: `settings[${index}]: ${label} is given more than once.` });
