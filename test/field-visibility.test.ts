@@ -446,6 +446,25 @@ describe('export and import carry the overrides', () => {
     const [refused] = await upsertProfiles(services, target.appKey, [bad.item], await services.appConfig.extKeys(target.appKey));
     expect(refused!.error?.extensions.code).toBe('BAD_USER_INPUT');
     expect(await myOverrides(moved)).toEqual([{ field: 'LEVEL', extKey: null, visibility: 'INVISIBLE' }]);
+    // several lines of distinct users are written together (one statement): each gets its own
+    const batch = ['b1', 'b2', 'b3'].map((userId, i) => ({
+      userId,
+      input: { name: userId, email: `${userId}@x.io` },
+      privacy: i === 2 ? undefined : { visibility: i === 0 ? ('EVERYONE' as const) : undefined, fieldVisibility: [{ field: i === 0 ? ('email' as const) : ('level' as const), extKey: null, visibility: 'INVISIBLE' as const }] },
+    }));
+    const written = await upsertProfiles(services, target.appKey, batch, await services.appConfig.extKeys(target.appKey));
+    expect(written.map((o) => o.error)).toEqual([undefined, undefined, undefined]);
+    expect(await myOverrides(await target.user('b1'))).toEqual([{ field: 'EMAIL', extKey: null, visibility: 'INVISIBLE' }]);
+    expect(await myOverrides(await target.user('b2'))).toEqual([{ field: 'LEVEL', extKey: null, visibility: 'INVISIBLE' }]);
+    expect(await myOverrides(await target.user('b3'))).toEqual([]);
+    const seenBatch = (await stranger.ok(USER_PROFILES, { ids: ['b1', 'b2', 'b3'] })).userProfiles as ProfileJson[];
+    expect(seenBatch.map((p) => [p.userId, p.email])).toEqual([['b1', null], ['b2', null], ['b3', null]]);
+    expect(seenBatch[0]).toMatchObject({ level: null, restricted: true }); // EVERYONE, but no level set
+    const again = await upsertProfiles(services, target.appKey, batch.map((b) => ({ ...b, privacy: { fieldVisibility: [] } })), await services.appConfig.extKeys(target.appKey));
+    expect(again.map((o) => o.error)).toEqual([undefined, undefined, undefined]);
+    expect(await myOverrides(await target.user('b1'))).toEqual([]);
+    expect(((await stranger.ok(USER_PROFILES, { ids: ['b1'] })).userProfiles[0] as ProfileJson)).toMatchObject({ email: 'b1@x.io', restricted: false });
+
     // a line of the wrong shape is refused as a line
     expect(parseProfileLine(JSON.stringify({ ...line, fieldVisibility: [{ field: 'NAME', visibility: 'EVERYONE' }] })).ok).toBe(false);
     expect(parseProfileLine(JSON.stringify({ ...line, visibility: 'HIDDEN' })).ok).toBe(false);

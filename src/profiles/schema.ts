@@ -10,7 +10,7 @@ import { applyProfilePatch, backendQueryIds, cleanProfilesChecked, profilePage, 
 import { RC, UNIQUE_ID_PATTERN } from './rules.ts';
 import type { ProfileInput, Writer } from './validation.ts';
 import { isProfileView, visibleExt, type ProfileView } from './view.ts';
-import { type Audience, type ProfileFieldName, isRestricted, someFieldHidden } from '../visibility/rule.ts';
+import { type Audience, type ProfileFieldName, extKeysMayBeHidden, isRestricted, someFieldHidden } from '../visibility/rule.ts';
 
 export const Gender = builder.enumType('Gender', {
   values: {
@@ -64,6 +64,7 @@ function restrictedFlag(row: UserRow, ctx: Context): boolean | Promise<boolean> 
   const judge = (audience: Audience): boolean | Promise<boolean> => {
     if (audience === 'self' || audience === 'backend') return false;
     if (someFieldHidden(row, audience, decisions.appDefault)) return true;
+    if (!extKeysMayBeHidden(row, audience, decisions.appDefault)) return false;
     return ctx.loaders.extKeys().then((keys) => isRestricted(row, audience, decisions.appDefault, keys));
   };
   const audience = decisions.peek(row);

@@ -14,7 +14,8 @@ export type VisibilityOwner = Pick<UserRow, 'visibility'> & { fieldVisibility?: 
  * Where an ext key's override is kept in `fieldVisibility`: `ext:` cannot start a standard
  * field's name, and `:` is no ext key's character, so the two never meet.
  */
-export const extOverrideKey = (key: string) => `ext:${key}`;
+const EXT_PREFIX = 'ext:';
+export const extOverrideKey = (key: string) => `${EXT_PREFIX}${key}`;
 
 const NO_OVERRIDES: FieldVisibilityOverrides = Object.freeze({});
 
@@ -56,6 +57,18 @@ export function someFieldHidden(owner: VisibilityOwner, audience: Audience, appD
 }
 
 /**
+ * Whether an ext key could be hidden from this audience: only when the profile's visibility hides
+ * it or an ext key's override does. When not, `restricted` needs no look at the app's registry.
+ */
+export function extKeysMayBeHidden(owner: VisibilityOwner, audience: Audience, appDefault: DecidedVisibility): boolean {
+  if (audience === 'self' || audience === 'backend') return false;
+  if (!sees(effectiveVisibility(owner.visibility, appDefault), audience)) return true;
+  const overrides = overridesOf(owner);
+  for (const key in overrides) if (key.startsWith(EXT_PREFIX) && !sees(overrides[key]!, audience)) return true;
+  return false;
+}
+
+/**
  * `restricted` (SPEC §10): some field is hidden from this viewer — a standard field, or an ext key
  * clients may read (keys without allowClientRead are hidden from every user anyway and never count).
  * Judged on the settings alone, never on which fields hold a value: `restricted` must not tell a
@@ -63,7 +76,7 @@ export function someFieldHidden(owner: VisibilityOwner, audience: Audience, appD
  */
 export function isRestricted(owner: VisibilityOwner, audience: Audience, appDefault: DecidedVisibility, extKeys: readonly ExtProfileKeyRow[]): boolean {
   if (someFieldHidden(owner, audience, appDefault)) return true;
-  if (audience === 'self' || audience === 'backend') return false;
+  if (!extKeysMayBeHidden(owner, audience, appDefault)) return false;
   return extKeys.some((k) => k.allowClientRead && !extKeySeen(owner, k.key, audience, appDefault));
 }
 
