@@ -66,8 +66,8 @@ export type FriendRelationType = (typeof FriendRelationType)[keyof typeof Friend
 
 // --- conversions ------------------------------------------------------------------------------
 
-function converter<G extends string, N extends number>(table: Record<G, N>, what: string) {
-  const byNumber = new Map<number, G>(Object.entries(table).map(([name, n]) => [n as number, name as G]));
+function converter<G extends string, N extends number | string>(table: Record<G, N>, what: string) {
+  const byNumber = new Map<N, G>(Object.entries(table).map(([name, n]) => [n as N, name as G]));
   return {
     toNumber(name: G): N {
       const n = table[name];
@@ -76,8 +76,8 @@ function converter<G extends string, N extends number>(table: Record<G, N>, what
     },
     /** a RongCloud number, or (for convenience) the GraphQL name itself */
     toName(value: N | G): G {
-      if (typeof value === 'string' && value in table) return value as G;
-      const name = byNumber.get(value as number);
+      if (typeof value === 'string' && Object.hasOwn(table, value)) return value as G;
+      const name = byNumber.get(value as N);
       if (name === undefined) throw new TypeError(`unknown ${what} ${JSON.stringify(value)}`);
       return name;
     },
@@ -92,14 +92,7 @@ export const visibilities = converter<GqlUserProfileVisibility, UserProfileVisib
   'profile visibility',
 );
 /** ProfileField's property names and the GraphQL enum names */
-export const profileFields = {
-  toName(field: ProfileField): GqlProfileField {
-    const name = (Object.keys(ProfileField) as GqlProfileField[]).find((n) => ProfileField[n] === field);
-    if (!name) throw new TypeError(`unknown profile field ${JSON.stringify(field)}`);
-    return name;
-  },
-  toField: (name: GqlProfileField): ProfileField => ProfileField[name],
-};
+export const profileFields = converter<GqlProfileField, ProfileField>(ProfileField, 'profile field');
 export const friendAddPermissions = converter<GqlFriendAddPermission, FriendAddPermission>(FriendAddPermission, 'friend add permission');
 export const applicationTypes = converter<GqlFriendApplicationDirection, FriendApplicationType>(FriendApplicationType, 'friend application type');
 export const applicationStatuses = converter<GqlFriendApplicationStatus, FriendApplicationStatus>(FriendApplicationStatus, 'friend application status');

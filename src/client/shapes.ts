@@ -72,12 +72,11 @@ export interface IFieldVisibility {
 
 export function toFieldVisibility(o: FieldVisibilityFieldsFragment): IFieldVisibility {
   const visibility = visibilities.toNumber(o.visibility);
-  return o.field ? { field: profileFields.toField(o.field), visibility } : { extKey: o.extKey!, visibility };
+  return o.field ? { field: profileFields.toNumber(o.field), visibility } : { extKey: o.extKey!, visibility };
 }
 
 /** Refuses what the server would refuse for its shape (the rest, e.g. unknown ext keys, is the server's to say). */
 export function toFieldVisibilityInput(setting: IFieldVisibility): FieldVisibilityInput {
-  if (setting === null || typeof setting !== 'object') throw new TypeError('each setting must be an object');
   if ((setting.field === undefined) === (setting.extKey === undefined)) throw new TypeError('each setting names exactly one of field and extKey');
   const visibility = visibilities.toName(setting.visibility);
   return setting.field !== undefined ? { field: profileFields.toName(setting.field), visibility } : { extKey: setting.extKey, visibility };
