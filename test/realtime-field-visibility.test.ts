@@ -6,6 +6,7 @@
  * each cut asserted against helpers/field-visibility.ts's table and against the same viewer's query.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Audiences } from '../src/subscriptions/audience.ts';
 import {
   EXT,
   OVERRIDES,
@@ -172,4 +173,48 @@ describe('per-field visibility of pushed profiles, per receiver', () => {
       await Promise.all([bobPhone, aliceLive, eveLive, malloryLive, aliceAgain, eveAgain, ...Object.values(back)].map((c) => c.dispose()));
     }, 60_000);
   }
+});
+
+describe('fan-out with overrides: still one cut and one shared key per audience', () => {
+  it('many receivers of one change share three cuts (owner, friend, other) and three shared keys, whatever the overrides', async () => {
+    const app = await server.newApp('realtime field visibility fan-out');
+    await setAppDefaultVisibility(app, 'EVERYONE');
+    await defineKey(app, EXT, true, true);
+    await defineKey(app, 'secret', false, false);
+    await setProfile(app, 'star', fullProfile(2));
+    const star = await app.user('star');
+    const subscribers = Array.from({ length: 30 }, (_, i) => `fan${i}`);
+    for (const id of subscribers) {
+      expect(await subscribe(await app.user(id), 'USER_PROFILE', ['star'])).toEqual([]);
+      if (Number(id.slice(3)) % 3 === 0) await makeFriends(app, 'star', id);
+    }
+    const services = server.app.services;
+    const audiences = new Audiences(services.db, services.clock, services.appConfig, 'test');
+    const messagesOf = async () => {
+      const row = await services.db.selectFrom('users').selectAll().where('appKey', '=', app.appKey).where('userId', '=', 'star').executeTakeFirstOrThrow();
+      const logged = { position: { x: 1n, p: 1n }, appKey: app.appKey, userId: 'star', direct: false, occurredAt: new Date(), event: { type: 'profileChanged' as const, appKey: app.appKey, userId: 'star', profile: row, origin: { by: 'backend' as const }, at: new Date().toISOString() } };
+      const out = await audiences.messagesFor(logged, () => true);
+      const statuses = out.flatMap((a) => (a.message.kind === 'status' ? [{ userId: a.userId, message: a.message }] : []));
+      return { statuses, own: out.filter((a) => a.message.kind === 'ownProfile') };
+    };
+
+    for (const [name, settings, friendsDiffer] of [
+      ['no overrides', [], false],
+      ['overrides without FRIENDS_ONLY', [{ field: 'EMAIL', visibility: 'INVISIBLE' as const }, { extKey: EXT, visibility: 'EVERYONE' as const }], false],
+      ['overrides with FRIENDS_ONLY', [{ field: 'EMAIL', visibility: 'FRIENDS_ONLY' as const }, { field: 'BIRTHDAY', visibility: 'INVISIBLE' as const }, { extKey: EXT, visibility: 'EVERYONE' as const }], true],
+    ] as const) {
+      await setOverrides(star, [...settings, ...(['EMAIL', 'BIRTHDAY'] as const).filter((f) => !settings.some((s) => 'field' in s && s.field === f)).map((field) => ({ field, visibility: 'NOT_SET' as const }))]);
+      const { statuses, own } = await messagesOf();
+      expect(own, name).toHaveLength(1);
+      // 30 USER_PROFILE messages and 10 FRIEND_USER_PROFILE ones
+      expect(statuses, name).toHaveLength(40);
+      expect(new Set(statuses.map((s) => s.message.shared)).size, name).toBe(3);
+      const views = new Set(statuses.map((s) => s.message.profile));
+      expect(views.size, name).toBe(friendsDiffer ? 2 : 1);
+      for (const s of statuses) {
+        const friend = Number(s.userId.slice(3)) % 3 === 0;
+        expect(s.message.profile!.email, `${name}: ${s.userId}`).toBe(settings.some((x) => 'field' in x && x.field === 'EMAIL' && x.visibility === 'INVISIBLE') || (friendsDiffer && !friend) ? null : fullProfile(2).email);
+      }
+    }
+  });
 });
