@@ -26,7 +26,8 @@ import { Progress } from './progress.ts';
 
 const USAGE = `usage: npm run import -- --app <appKey> [--from-line <N>] <file.jsonl>
   one profile per line: {"userId":"u1","profile":{"name":"Ada","userExtProfile":[{"key":"k","value":"v"}]}}
-  (the fields of AdminUserProfileInput; what npm run export writes). Blank lines are skipped.
+  (the fields of AdminUserProfileInput; what npm run export writes), optionally beside "profile"
+  the user's "visibility" and "fieldVisibility" (its per-field overrides). Blank lines are skipped.
   --from-line N   start at line N (1 = the first), e.g. to go on after an interrupted import`;
 
 /** refused lines reported one by one; past this many only counted */

@@ -73,13 +73,14 @@ function lineText(i: number): string {
   return JSON.stringify({ userId: `user${i}`, profile });
 }
 
-/** The line export gives for a good input line written onto a new user: every field, nulls included. */
+/** The line export gives for a good input line written onto a new user: every field, nulls included, and its privacy choices. */
 function exportedLine(i: number): string {
   const given = JSON.parse(lineText(i)) as { userId: string; profile: Record<string, unknown> };
   const fields = ['name', 'portraitUri', 'uniqueId', 'email', 'birthday', 'gender', 'location', 'role', 'level'];
   const profile: Record<string, unknown> = Object.fromEntries(fields.map((f) => [f, given.profile[f] ?? null]));
   profile.userExtProfile = ((given.profile.userExtProfile as { key: string; value: string }[] | undefined) ?? []).slice().sort((a, b) => (a.key < b.key ? -1 : 1));
-  return JSON.stringify({ userId: given.userId, profile });
+  // and the user's privacy choices: its own visibility (never set here) and no per-field overrides
+  return JSON.stringify({ userId: given.userId, profile, visibility: 'NOT_SET', fieldVisibility: [] });
 }
 
 const summaryOf = (stdout: string) => stdout.split('\n').filter((l) => !l.startsWith('Imported ')).join('\n');

@@ -13,6 +13,7 @@ import {
   Gender,
   Platform,
   ProfileClientError,
+  ProfileField,
   QueryFriendsDirectionType,
   SubscribeType,
   UserProfileVisibility,
@@ -117,6 +118,46 @@ describe('profiles', () => {
     expect((await erin.getUserProfiles(['dave'])).data![0]).not.toHaveProperty('email');
     const bad = await failure(dave.updateMyUserProfileVisibility(9 as never));
     expect(bad.code).toBe(ErrorCode.INVALID_PARAMETER);
+  });
+
+  it('getMyFieldVisibility / updateMyFieldVisibility: ProfileField names, RongCloud’s visibility numbers, all or nothing', async () => {
+    const { client: gina } = await user(app, 'gina');
+    const { client: hank } = await user(app, 'hank');
+    await gina.updateMyUserProfile({ email: 'gina@example.com', location: 'Rome', extraProfile: { hobby: 'chess', city: 'Rome' } });
+    expect(await gina.getMyFieldVisibility()).toEqual({ code: 0, data: [] });
+    // the app's default hides everything from others; two fields and one ext key shown to everyone
+    const set = await gina.updateMyFieldVisibility([
+      { field: ProfileField.EMAIL, visibility: UserProfileVisibility.EVERYONE },
+      { field: ProfileField.LOCATION, visibility: UserProfileVisibility.FRIEND_VISIBLE },
+      { extKey: 'hobby', visibility: UserProfileVisibility.EVERYONE },
+    ]);
+    expect(set).toEqual({
+      code: 0,
+      data: [
+        { field: 'email', visibility: 2 },
+        { field: 'location', visibility: 3 },
+        { extKey: 'hobby', visibility: 2 },
+      ],
+    });
+    expect(await gina.getMyFieldVisibility()).toEqual(set);
+    const seen = (await hank.getUserProfiles(['gina'])).data![0]!;
+    expect(seen).toMatchObject({ email: 'gina@example.com', userExtProfile: { hobby: 'chess' }, restricted: true });
+    expect(seen).not.toHaveProperty('location');
+    // NOT_SET removes one
+    expect((await gina.updateMyFieldVisibility([{ field: ProfileField.EMAIL, visibility: UserProfileVisibility.NOT_SET }])).data).toEqual([
+      { field: 'location', visibility: 3 },
+      { extKey: 'hobby', visibility: 2 },
+    ]);
+    expect((await hank.getUserProfiles(['gina'])).data![0]).not.toHaveProperty('email');
+    // refused before sending (33003), or by the server (its BAD_USER_INPUT); nothing changes
+    const both = await failure(gina.updateMyFieldVisibility([{ field: ProfileField.EMAIL, extKey: 'hobby', visibility: 2 }]));
+    expect(both.code).toBe(ErrorCode.INVALID_PARAMETER);
+    expect(both.errorKeys).toEqual(['settings']);
+    expect((await failure(gina.updateMyFieldVisibility([{ field: 'nickname' as never, visibility: 2 }]))).code).toBe(ErrorCode.INVALID_PARAMETER);
+    expect((await failure(gina.updateMyFieldVisibility([{ field: ProfileField.ROLE, visibility: 9 as never }]))).code).toBe(ErrorCode.INVALID_PARAMETER);
+    const unknown = await failure(gina.updateMyFieldVisibility([{ extKey: 'nope', visibility: UserProfileVisibility.INVISIBLE }]));
+    expect(unknown.code).toBe(24362);
+    expect((await gina.getMyFieldVisibility()).data).toHaveLength(2);
   });
 
   it('searchUserProfileByUniqueId finds exact matches; a miss is 24366 as in RongCloud', async () => {

@@ -211,6 +211,24 @@ describe('tokens', () => {
 });
 
 describe('profiles', () => {
+  it('per-field visibility hides nothing from the server API: it is the backend', async () => {
+    await rc.ok('/user/profile/set.json', { userId: 'pv1', userProfile: JSON.stringify({ name: 'Pv', email: 'pv@x.io', level: 5 }), userExtProfile: JSON.stringify({ ext_hobby: 'go' }) });
+    const owner = await app.user('pv1');
+    await owner.ok('mutation { updateMyUserProfileVisibility(visibility: EVERYONE) }');
+    await owner.ok('mutation { updateMyFieldVisibility(settings: [{ field: EMAIL, visibility: INVISIBLE }, { field: LEVEL, visibility: FRIENDS_ONLY }, { extKey: "hobby", visibility: INVISIBLE }]) { field } }');
+    const other = await app.user('pv-other');
+    expect((await other.ok('{ userProfiles(userIds: ["pv1"]) { name email level userExtProfile { key value } restricted } }')).userProfiles[0]).toEqual({
+      name: 'Pv',
+      email: null,
+      level: null,
+      userExtProfile: [],
+      restricted: true,
+    });
+    const body = await rc.ok('/user/profile/batch/query.json', { userId: 'pv1' });
+    expect(JSON.parse(body.userList[0].userProfile)).toMatchObject({ name: 'Pv', email: 'pv@x.io', level: 5 });
+    expect(JSON.parse(body.userList[0].userExtProfile)).toEqual({ ext_hobby: 'go' });
+  });
+
   it('set, then batch query with repeated keys and with comma-joined ids; query pages; clean removes', async () => {
     await rc.ok('/user/profile/set.json', {
       userId: 'p1',

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { TokenService } from '../../src/auth/tokens.ts';
 import { systemClock } from '../../src/clock.ts';
 import { profilePatchFrom, type ProfileInput } from '../../src/profiles/validation.ts';
-import type { Access } from '../../src/visibility/rule.ts';
+import { type Audience, sees } from '../../src/visibility/rule.ts';
 import type { ExtProfileKeyRow, ProfileVisibility } from '../../src/db/database.ts';
 
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
@@ -73,6 +73,12 @@ export async function callerOf(token: string | undefined): Promise<Caller | null
   if (!row || row.token_generation !== claims.generation) return null;
   return { appKey: claims.appKey, userId: claims.userId, app: row, tokenGeneration: row.token_generation };
 }
+
+// ---- visibility: SPEC §3 at the profile level (the floors have no per-field overrides; the fan-out
+// scenario's variant with overrides is measured against our own plain run, not against them) -------
+export type Access = 'full' | 'basic';
+export const accessFor = (effective: Exclude<ProfileVisibility, 'NOT_SET'>, audience: Audience): Access => (sees(effective, audience) ? 'full' : 'basic');
+export const needsFriendship = (effective: Exclude<ProfileVisibility, 'NOT_SET'>) => effective === 'FRIENDS_ONLY';
 
 // ---- profile JSON: same keys, same order as the GraphQL selection -----------------------------------
 export function profileOut(row: any, access: Access, extKeys: ExtKey[] | null) {

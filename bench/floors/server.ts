@@ -15,8 +15,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { accessFor, effectiveVisibility, needsFriendship } from '../../src/visibility/rule.ts';
-import { appOf, authorizedPost, callerOf, errorBody, extKeysOf, pool, profileOut, query, send, SQL, write, type Caller } from './common.ts';
+import { effectiveVisibility } from '../../src/visibility/rule.ts';
+import { accessFor, needsFriendship, appOf, authorizedPost, callerOf, errorBody, extKeysOf, pool, profileOut, query, send, SQL, write, type Caller } from './common.ts';
 
 async function handle(req: IncomingMessage, res: ServerResponse) {
   const request = await authorizedPost(req, res);

@@ -14,6 +14,9 @@ export const SYNC_SUBSCRIPTION = `subscription Sync { subscribedUserStatusChange
 
 export const readBody = (ids: string[]) => JSON.stringify({ query: READ_QUERY, operationName: 'Read', variables: { ids } });
 
+/** The fan-out variant's per-field overrides of its target (SPEC §10). */
+export const SET_FIELD_VISIBILITY = 'mutation Fields($s: [FieldVisibilityInput!]!) { updateMyFieldVisibility(settings: $s) { field extKey visibility } }';
+
 export const writeBody = (name: string, hobby: string) =>
   JSON.stringify({ query: WRITE_MUTATION, operationName: 'Write', variables: { p: { name, userExtProfile: [{ key: 'hobby', value: hobby }] } } });
 

@@ -21,8 +21,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
-import { accessFor, effectiveVisibility } from '../../src/visibility/rule.ts';
-import { appOf, authorizedPost, callerOf, errorBody, extKeysOf, pool, profileOut, query, send, SQL, write } from '../floors/common.ts';
+import { effectiveVisibility } from '../../src/visibility/rule.ts';
+import { accessFor, appOf, authorizedPost, callerOf, errorBody, extKeysOf, pool, profileOut, query, send, SQL, write } from '../floors/common.ts';
 
 async function handle(req: IncomingMessage, res: ServerResponse) {
   const request = await authorizedPost(req, res);

@@ -9,6 +9,7 @@ import type {
   FriendApplicationStatus as GqlFriendApplicationStatus,
   Gender as GqlGender,
   Platform as GqlPlatform,
+  ProfileField as GqlProfileField,
   SubscribeType as GqlSubscribeType,
   UserProfileVisibility as GqlUserProfileVisibility,
 } from './generated/graphql.ts';
@@ -31,6 +32,13 @@ export type SubscribeOperationType = (typeof SubscribeOperationType)[keyof typeo
 /** `FRIEND_VISIBLE` is RongCloud's name for the server's FRIENDS_ONLY */
 export const UserProfileVisibility = { NOT_SET: 0, INVISIBLE: 1, EVERYONE: 2, FRIEND_VISIBLE: 3 } as const;
 export type UserProfileVisibility = (typeof UserProfileVisibility)[keyof typeof UserProfileVisibility];
+
+/**
+ * The profile fields whose visibility can be set one by one (updateMyFieldVisibility): each is the
+ * name of its IUserProfileInfo property. userId, name and portraitUri are always visible.
+ */
+export const ProfileField = { UNIQUE_ID: 'uniqueId', EMAIL: 'email', BIRTHDAY: 'birthday', GENDER: 'gender', LOCATION: 'location', ROLE: 'role', LEVEL: 'level' } as const;
+export type ProfileField = (typeof ProfileField)[keyof typeof ProfileField];
 
 export const FriendAddPermission = { NOT_SET: 0, FREE: 1, NEED_VERIFY: 2, NO_ONE_ALLOWED: 3 } as const;
 export type FriendAddPermission = (typeof FriendAddPermission)[keyof typeof FriendAddPermission];
@@ -58,8 +66,8 @@ export type FriendRelationType = (typeof FriendRelationType)[keyof typeof Friend
 
 // --- conversions ------------------------------------------------------------------------------
 
-function converter<G extends string, N extends number>(table: Record<G, N>, what: string) {
-  const byNumber = new Map<number, G>(Object.entries(table).map(([name, n]) => [n as number, name as G]));
+function converter<G extends string, N extends number | string>(table: Record<G, N>, what: string) {
+  const byNumber = new Map<N, G>(Object.entries(table).map(([name, n]) => [n as N, name as G]));
   return {
     toNumber(name: G): N {
       const n = table[name];
@@ -68,8 +76,8 @@ function converter<G extends string, N extends number>(table: Record<G, N>, what
     },
     /** a RongCloud number, or (for convenience) the GraphQL name itself */
     toName(value: N | G): G {
-      if (typeof value === 'string' && value in table) return value as G;
-      const name = byNumber.get(value as number);
+      if (typeof value === 'string' && Object.hasOwn(table, value)) return value as G;
+      const name = byNumber.get(value as N);
       if (name === undefined) throw new TypeError(`unknown ${what} ${JSON.stringify(value)}`);
       return name;
     },
@@ -83,6 +91,8 @@ export const visibilities = converter<GqlUserProfileVisibility, UserProfileVisib
   { NOT_SET: 0, INVISIBLE: 1, EVERYONE: 2, FRIENDS_ONLY: 3 },
   'profile visibility',
 );
+/** ProfileField's property names and the GraphQL enum names */
+export const profileFields = converter<GqlProfileField, ProfileField>(ProfileField, 'profile field');
 export const friendAddPermissions = converter<GqlFriendAddPermission, FriendAddPermission>(FriendAddPermission, 'friend add permission');
 export const applicationTypes = converter<GqlFriendApplicationDirection, FriendApplicationType>(FriendApplicationType, 'friend application type');
 export const applicationStatuses = converter<GqlFriendApplicationStatus, FriendApplicationStatus>(FriendApplicationStatus, 'friend application status');

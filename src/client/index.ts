@@ -37,6 +37,7 @@ import {
   Gender,
   Platform,
   platforms,
+  ProfileField,
   SubscribeType,
   subscribeTypes,
   UserProfileVisibility,
@@ -50,6 +51,8 @@ import type { TypedDocumentString } from './generated/graphql.ts';
 import {
   ms,
   toApplicationInfo,
+  toFieldVisibility,
+  toFieldVisibilityInput,
   toFriendEvent,
   toProfile,
   toProfileInput,
@@ -62,6 +65,7 @@ import {
   type IFriendInfo,
   type IFriendRelationInfo,
   type ISubscribeEventRequest,
+  type IFieldVisibility,
   type IUserProfileInfo,
   type IUserProfileInput,
   type SubscribeEvent,
@@ -738,6 +742,7 @@ export function createProfileClient(options: ProfileClientOptions) {
     Platform,
     SubscribeType,
     UserProfileVisibility,
+    ProfileField,
     FriendAddPermission,
     DirectionType,
     FriendApplicationType,
@@ -791,6 +796,20 @@ export function createProfileClient(options: ProfileClientOptions) {
     },
     getMyUserProfileVisibility(): Promise<IAsyncRes<UserProfileVisibility>> {
       return call(async () => ok(visibilities.toNumber((await request(ops.MyUserProfileVisibilityDocument)).myUserProfileVisibility)));
+    },
+    /** my per-field visibility overrides (a field without one follows my profile visibility) */
+    getMyFieldVisibility(): Promise<IAsyncRes<IFieldVisibility[]>> {
+      return call(async () => ok((await request(ops.MyFieldVisibilityDocument)).myFieldVisibility.map(toFieldVisibility)));
+    },
+    /**
+     * Sets per-field overrides, all or nothing (NOT_SET removes one); resolves with all my overrides
+     * after the change. E.g. `[{ field: ProfileField.EMAIL, visibility: UserProfileVisibility.FRIEND_VISIBLE }]`.
+     */
+    updateMyFieldVisibility(settings: IFieldVisibility[]): Promise<IAsyncRes<IFieldVisibility[]>> {
+      return call(async () => {
+        const input = param(() => settings.map(toFieldVisibilityInput), 'settings');
+        return ok((await request(ops.UpdateMyFieldVisibilityDocument, { settings: input })).updateMyFieldVisibility.map(toFieldVisibility));
+      });
     },
     /** exact match; no such user is 24366, as in RongCloud */
     searchUserProfileByUniqueId(uniqueId: string): Promise<IAsyncRes<IUserProfileInfo>> {

@@ -17,6 +17,10 @@ import {
   type Gender,
   type Platform,
   type SubscribeType,
+  profileFields,
+  visibilities,
+  type ProfileField,
+  type UserProfileVisibility,
 } from './enums.ts';
 import { ProfileClientError } from './errors.ts';
 import type {
@@ -24,6 +28,8 @@ import type {
   FriendAddedFieldsFragment,
   FriendApplicationChangeFieldsFragment,
   FriendDeletedFieldsFragment,
+  FieldVisibilityFieldsFragment,
+  FieldVisibilityInput,
   ProfileFieldsFragment,
   RelationChangeFieldsFragment,
   StatusFieldsFragment,
@@ -52,6 +58,28 @@ export interface IUserProfileInfo {
   updatedAt: number;
   /** true when some fields were hidden from this viewer (visibility) */
   restricted: boolean;
+}
+
+/**
+ * One per-field visibility override (getMyFieldVisibility, updateMyFieldVisibility): exactly one of
+ * `field` and `extKey`; `visibility` as UserProfileVisibility's numbers (NOT_SET removes the override).
+ */
+export interface IFieldVisibility {
+  field?: ProfileField;
+  extKey?: string;
+  visibility: UserProfileVisibility;
+}
+
+export function toFieldVisibility(o: FieldVisibilityFieldsFragment): IFieldVisibility {
+  const visibility = visibilities.toNumber(o.visibility);
+  return o.field ? { field: profileFields.toNumber(o.field), visibility } : { extKey: o.extKey!, visibility };
+}
+
+/** Refuses what the server would refuse for its shape (the rest, e.g. unknown ext keys, is the server's to say). */
+export function toFieldVisibilityInput(setting: IFieldVisibility): FieldVisibilityInput {
+  if ((setting.field === undefined) === (setting.extKey === undefined)) throw new TypeError('each setting names exactly one of field and extKey');
+  const visibility = visibilities.toName(setting.visibility);
+  return setting.field !== undefined ? { field: profileFields.toName(setting.field), visibility } : { extKey: setting.extKey, visibility };
 }
 
 /** What updateMyUserProfile takes: omitted fields stay, null clears; ext entries merge, a null value removes the key. */

@@ -24,6 +24,9 @@ export interface Database {
 export type ProfileVisibility = 'NOT_SET' | 'INVISIBLE' | 'EVERYONE' | 'FRIENDS_ONLY';
 export type FriendAddPermission = 'NOT_SET' | 'FREE' | 'NEED_VERIFY' | 'NO_ONE_ALLOWED';
 export type GenderValue = 'UNKNOWN' | 'MALE' | 'FEMALE';
+/** A visibility that decides (NOT_SET resolved). */
+export type DecidedVisibility = Exclude<ProfileVisibility, 'NOT_SET'>;
+export type FieldVisibilityOverrides = Readonly<Record<string, DecidedVisibility>>;
 
 export interface AppsTable {
   appKey: string;
@@ -83,6 +86,11 @@ export interface UsersTable {
   /** ext key -> value */
   ext: ColumnType<Record<string, string>, string, string>;
   visibility: ProfileVisibility;
+  /**
+   * per-field overrides of `visibility` (SPEC §10): a standard field's name or `ext:<key>` ->
+   * its visibility; a field without an entry follows `visibility`
+   */
+  fieldVisibility: ColumnType<FieldVisibilityOverrides, string | undefined, string>;
   friendAddPermission: FriendAddPermission;
   version: number;
   /** bumped by revokeUserTokens; a token carrying an older generation is refused */

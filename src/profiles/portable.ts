@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { ExtProfileKeyRow, UserRow } from '../db/database.ts';
+import type { ExtProfileKeyRow, ProfileVisibility, UserRow } from '../db/database.ts';
+import { PROFILE_FIELD_ENUM, PROFILE_FIELD_NAMES, type ProfileFieldEnum, overridesList } from '../visibility/service.ts';
 import type { ProfileUpsert } from './service.ts';
 import { PROFILE_TEXT_LIMITS, type ProfileTextField } from './rules.ts';
 import type { ProfileInput } from './validation.ts';
@@ -13,6 +14,11 @@ import { readableExt } from './view.ts';
  *    "birthday":null,"gender":"FEMALE","location":null,"role":1,"level":null,
  *    "userExtProfile":[{"key":"color","value":"red"}]}}
  *
+ * Beside the profile, a line carries the user's privacy choices (SPEC §3, §10), so that a moved app
+ * keeps them: `visibility` (its own setting) and `fieldVisibility` (its per-field overrides, as
+ * updateMyFieldVisibility takes them: `{"field":"EMAIL","visibility":"FRIENDS_ONLY"}`,
+ * `{"extKey":"color","visibility":"EVERYONE"}`; the ext keys must be the app's, readable by clients).
+ *
  * Export writes every field (null where the profile has none), so importing a line makes the
  * profile equal to it: fields omitted from a hand-written line are left as they are, null clears,
  * ext entries merge by key (a null value removes the key), exactly as setUserProfile does.
@@ -22,9 +28,14 @@ import { readableExt } from './view.ts';
 export interface ProfileLine {
   userId: string;
   profile: ProfileInput;
+  /** the user's own profile visibility (NOT_SET: the app's default); absent: left as it is */
+  visibility?: ProfileVisibility;
+  /** the user's per-field overrides as FieldVisibilityInput has them; given, they replace the stored ones */
+  fieldVisibility?: { field?: ProfileFieldEnum; extKey?: string; visibility: ProfileVisibility }[];
 }
 
 const text = z.string().nullable().optional();
+const visibility = z.enum(['NOT_SET', 'INVISIBLE', 'EVERYONE', 'FRIENDS_ONLY']);
 const lineSchema = z.strictObject({
   userId: z.string(),
   profile: z.strictObject({
@@ -35,6 +46,10 @@ const lineSchema = z.strictObject({
     level: z.number().nullable().optional(),
     userExtProfile: z.array(z.strictObject({ key: z.string(), value: z.string().nullable().optional() })).nullable().optional(),
   }),
+  visibility: visibility.optional(),
+  fieldVisibility: z
+    .array(z.strictObject({ field: z.enum(Object.keys(PROFILE_FIELD_NAMES) as [ProfileFieldEnum, ...ProfileFieldEnum[]]).nullable().optional(), extKey: z.string().nullable().optional(), visibility }))
+    .optional(),
 });
 
 /** A line read back: the item to write, or why the line is not one (malformed JSON, wrong shape). */
@@ -50,11 +65,20 @@ export function parseProfileLine(line: string): { ok: true; item: ProfileUpsert 
     const issues = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : 'line'}: ${i.message}`);
     return { ok: false, message: `not a profile line (${issues.join('; ')})` };
   }
-  return { ok: true, item: { userId: parsed.data.userId, input: parsed.data.profile as ProfileInput } };
+  const { userId, profile, visibility: own, fieldVisibility } = parsed.data;
+  const item: ProfileUpsert = { userId, input: profile as ProfileInput };
+  if (own !== undefined || fieldVisibility !== undefined) {
+    item.privacy = {
+      visibility: own,
+      fieldVisibility: fieldVisibility?.map((e) => ({ field: e.field ? PROFILE_FIELD_NAMES[e.field] : null, extKey: e.extKey ?? null, visibility: e.visibility })),
+    };
+  }
+  return { ok: true, item };
 }
 
-/** The line of one stored profile: every field, ext entries in key order (of the app's keys). */
+/** The line of one stored profile: every field, ext entries in key order (of the app's keys), its visibility and overrides. */
 export function profileLine(row: UserRow, extKeys: readonly ExtProfileKeyRow[]): ProfileLine {
+  const sorted = [...extKeys].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return {
     userId: row.userId,
     profile: {
@@ -67,7 +91,9 @@ export function profileLine(row: UserRow, extKeys: readonly ExtProfileKeyRow[]):
       location: row.location,
       role: row.role,
       level: row.level,
-      userExtProfile: readableExt(row, [...extKeys].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)), 'backend'),
+      userExtProfile: readableExt(row, sorted, 'backend'),
     },
+    visibility: row.visibility,
+    fieldVisibility: overridesList(row, sorted).map((o) => (o.field ? { field: PROFILE_FIELD_ENUM[o.field], visibility: o.visibility } : { extKey: o.extKey!, visibility: o.visibility })),
   };
 }

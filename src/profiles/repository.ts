@@ -3,7 +3,8 @@ import { randomInt } from 'node:crypto';
 import { CompiledQuery, type Kysely, sql } from 'kysely';
 import { changeWithEvent, subjectLock } from '../events/repository.ts';
 import { compiledStatement } from '../db/compiled.ts';
-import type { Database, UserRow, UsersTable } from '../db/database.ts';
+import type { Database, DecidedVisibility, UserRow, UsersTable } from '../db/database.ts';
+import { extOverrideKey } from '../visibility/rule.ts';
 
 export type ProfileColumns = Pick<
   UsersTable,
@@ -15,6 +16,24 @@ export interface ProfilePatch {
   set: Partial<ProfileColumns>;
   extSet: Record<string, string>;
   extRemove: string[];
+  /** per-field visibility overrides (see UsersTable.fieldVisibility); absent: unchanged */
+  fieldVisibility?: FieldVisibilityChange;
+}
+
+/**
+ * A change of a user's overrides: entries set and removed (merged into the stored ones), or with
+ * `replace` the stored ones replaced by `set` (an import makes them equal to its line).
+ */
+export interface FieldVisibilityChange {
+  set: Record<string, DecidedVisibility>;
+  remove: string[];
+  replace?: boolean;
+}
+
+/** The SQL of a users row's overrides after a change. */
+function fieldVisibilityAfter(change: FieldVisibilityChange) {
+  if (change.replace) return sql<string>`${JSON.stringify(change.set)}::jsonb`;
+  return sql<string>`(field_visibility || ${JSON.stringify(change.set)}::jsonb) - ${change.remove}::text[]`;
 }
 
 export const emptyPatch = (): ProfilePatch => ({ set: {}, extSet: {}, extRemove: [] });
@@ -102,6 +121,7 @@ export async function updateProfile(
     .set({
       ...patch.set,
       ext: sql<string>`(ext || ${JSON.stringify(patch.extSet)}::jsonb) - ${patch.extRemove}::text[]`,
+      ...(patch.fieldVisibility ? { fieldVisibility: fieldVisibilityAfter(patch.fieldVisibility) } : {}),
       version: sql<number>`version + 1`,
       updatedAt: now,
     })
@@ -165,13 +185,25 @@ export async function updateProfiles(db: Kysely<Database>, appKey: string, chang
     const { column, type } = PATCH_COLUMNS[key];
     return `${column} = case when v.p ? '${key}' then (v.p->>'${key}')::${type} else u.${column} end`;
   });
-  const items = changes.map(({ userId, patch }) => ({ user_id: userId, p: patch.set, ext_set: patch.extSet, ext_remove: patch.extRemove }));
+  const items = changes.map(({ userId, patch }) => ({
+    user_id: userId,
+    p: patch.set,
+    ext_set: patch.extSet,
+    ext_remove: patch.extRemove,
+    fv_set: patch.fieldVisibility?.set ?? null,
+    fv_remove: patch.fieldVisibility?.remove ?? [],
+    fv_replace: patch.fieldVisibility?.replace ?? false,
+  }));
   const { rows } = await sql<UserRow>`
     update users as u set ${sql.raw(assignments.map((a) => `${a}, `).join(''))}
       ext = (u.ext || v.ext_set) - array(select jsonb_array_elements_text(v.ext_remove)),
+      field_visibility = case
+        when v.fv_set is null then u.field_visibility
+        when v.fv_replace then v.fv_set
+        else (u.field_visibility || v.fv_set) - array(select jsonb_array_elements_text(v.fv_remove)) end,
       version = u.version + 1,
       updated_at = ${now}
-    from jsonb_to_recordset(${JSON.stringify(items)}::jsonb) as v(user_id text, p jsonb, ext_set jsonb, ext_remove jsonb)
+    from jsonb_to_recordset(${JSON.stringify(items)}::jsonb) as v(user_id text, p jsonb, ext_set jsonb, ext_remove jsonb, fv_set jsonb, fv_remove jsonb, fv_replace boolean)
     where u.app_key = ${appKey} and u.user_id = v.user_id
     returning u.*`.execute(db);
   return new Map(rows.map((row) => [row.userId, row]));
@@ -206,6 +238,7 @@ const USER_COLUMNS: Record<keyof UserRow, string> = {
   level: 'level',
   ext: 'ext',
   visibility: 'visibility',
+  fieldVisibility: 'field_visibility',
   friendAddPermission: 'friend_add_permission',
   version: 'version',
   tokenGeneration: 'token_generation',
@@ -221,16 +254,27 @@ function profileJson(alias: string): string {
 
 /**
  * Drops one ext key's value from every profile of the app that has it; each such profile changed
- * (its version and updatedAt move, SPEC §2). Returns the changed rows.
+ * (its version and updatedAt move, SPEC §2). Returns the changed rows. The users' visibility
+ * overrides for the key go too (a key defined again later starts without them); a profile that
+ * held only an override is not otherwise changed (an override of a key that no longer exists
+ * decides nothing), so it keeps its version.
  */
 export async function dropExtValues(db: Kysely<Database>, appKey: string, key: string, now: Date): Promise<UserRow[]> {
-  return db
+  const override = extOverrideKey(key);
+  const changed = await db
     .updateTable('users')
-    .set({ ext: sql<string>`ext - ${key}::text`, version: sql<number>`version + 1`, updatedAt: now })
+    .set({ ext: sql<string>`ext - ${key}::text`, fieldVisibility: sql<string>`field_visibility - ${override}::text`, version: sql<number>`version + 1`, updatedAt: now })
     .where('appKey', '=', appKey)
     .where(sql<boolean>`ext ? ${key}::text`)
     .returningAll()
     .execute();
+  await db
+    .updateTable('users')
+    .set({ fieldVisibility: sql<string>`field_visibility - ${override}::text` })
+    .where('appKey', '=', appKey)
+    .where(sql<boolean>`field_visibility ? ${override}::text`)
+    .execute();
+  return changed;
 }
 
 /**

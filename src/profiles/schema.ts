@@ -9,7 +9,8 @@ import { findUserByUniqueId, type ProfilePatch } from './repository.ts';
 import { applyProfilePatch, backendQueryIds, cleanProfilesChecked, profilePage, upsertProfiles, writeProfile, type UpsertOutcome } from './service.ts';
 import { RC, UNIQUE_ID_PATTERN } from './rules.ts';
 import type { ProfileInput, Writer } from './validation.ts';
-import { isProfileView, readableExt, type ProfileView } from './view.ts';
+import { isProfileView, visibleExt, type ProfileView } from './view.ts';
+import { type Audience, type ProfileFieldName, extKeysMayBeHidden, isRestricted, someFieldHidden } from '../visibility/rule.ts';
 
 export const Gender = builder.enumType('Gender', {
   values: {
@@ -32,16 +33,6 @@ const ProfileEntryInput = builder.inputType('ProfileEntryInput', {
   }),
 });
 
-/**
- * Whether the current viewer may see every field of this profile (SPEC §3): synchronous when the
- * decision is already known (parents prepare it), a promise otherwise.
- */
-function seesAll(row: UserRow, ctx: Context): boolean | Promise<boolean> {
-  if (ctx.visibility === null) return false;
-  const known = ctx.visibility.peek(row);
-  return known ? known === 'full' : ctx.visibility.access(row).then((access) => access === 'full');
-}
-
 /** Applies a maybe-synchronous condition without creating a promise when it is synchronous. */
 function when<T>(condition: boolean | Promise<boolean>, then: () => T): T | null | Promise<T | null> {
   return typeof condition === 'boolean' ? (condition ? then() : null) : condition.then((ok) => (ok ? then() : null));
@@ -56,11 +47,28 @@ export async function prepared<T extends UserRow | null>(ctx: Context, rows: T[]
 /** A profile is resolved from a stored row (visibility decided now) or from a pre-cut view (events). */
 export type ProfileSource = UserRow | ProfileView;
 
-type RestrictedField = 'uniqueId' | 'email' | 'birthday' | 'gender' | 'location' | 'role' | 'level';
-
-function restricted<F extends RestrictedField>(source: ProfileSource, field: F, ctx: Context): UserRow[F] | null | Promise<UserRow[F] | null> {
+/**
+ * One field of a stored row as the current viewer may see it (SPEC §10, field by field):
+ * synchronous when the request's decision for the owner is already known (parents prepare it).
+ */
+function restricted<F extends ProfileFieldName>(source: ProfileSource, field: F, ctx: Context): UserRow[F] | null | Promise<UserRow[F] | null> {
   if (isProfileView(source)) return source[field] as UserRow[F] | null;
-  return when(seesAll(source, ctx), () => source[field]);
+  if (ctx.visibility === null) return null;
+  return when(ctx.visibility.seesField(source, field), () => source[field]);
+}
+
+/** `restricted` of a stored row; the ext key registry is awaited only when no standard field already decides it. */
+function restrictedFlag(row: UserRow, ctx: Context): boolean | Promise<boolean> {
+  const decisions = ctx.visibility;
+  if (decisions === null) return true;
+  const judge = (audience: Audience): boolean | Promise<boolean> => {
+    if (audience === 'self' || audience === 'backend') return false;
+    if (someFieldHidden(row, audience, decisions.appDefault)) return true;
+    if (!extKeysMayBeHidden(row, audience, decisions.appDefault)) return false;
+    return ctx.loaders.extKeys().then((keys) => isRestricted(row, audience, decisions.appDefault, keys));
+  };
+  const audience = decisions.peek(row);
+  return audience !== undefined ? judge(audience) : decisions.audience(row).then(judge);
 }
 
 export const UserProfile = builder.objectRef<ProfileSource>('UserProfile').implement({
@@ -86,19 +94,16 @@ export const UserProfile = builder.objectRef<ProfileSource>('UserProfile').imple
         nullable: true,
         resolve: async (source, _args, ctx) => {
           if (isProfileView(source)) return source.userExtProfile;
-          if (!(await seesAll(source, ctx))) return null;
-          // Users see only keys with allowClientRead, the owner included; the backend sees all.
-          return readableExt(source, await ctx.loaders.extKeys(), ctx.caller.kind === 'app' ? 'backend' : 'user');
+          if (ctx.visibility === null) return null;
+          const [audience, extKeys] = await Promise.all([ctx.visibility.audience(source), ctx.loaders.extKeys()]);
+          // Users see only keys with allowClientRead, the owner included, each by its own visibility; the backend sees all.
+          return visibleExt(source, extKeys, audience, ctx.visibility.appDefault);
         },
       }),
       version: t.exposeInt('version'),
       updatedAt: t.field({ type: 'DateTime', resolve: (source) => new Date(source.updatedAt) }),
       restricted: t.boolean({
-        resolve: (source, _args, ctx) => {
-          if (isProfileView(source)) return source.restricted;
-          const all = seesAll(source, ctx);
-          return typeof all === 'boolean' ? !all : all.then((ok) => !ok);
-        },
+        resolve: (source, _args, ctx) => (isProfileView(source) ? source.restricted : restrictedFlag(source, ctx)),
       }),
     };
   },

@@ -1,6 +1,7 @@
 import type { Services } from '../context.ts';
 import { GraphQLError } from 'graphql';
-import type { ExtProfileKeyRow, UserRow } from '../db/database.ts';
+import type { ExtProfileKeyRow, ProfileVisibility, UserRow } from '../db/database.ts';
+import { fieldVisibilityChange, type FieldVisibilityEntry } from '../visibility/service.ts';
 import { appError, badInput, limitExceeded, notFound } from '../errors.ts';
 import type { ChangeOrigin } from '../events/bus.ts';
 import type { RecordEvent } from '../events/log.ts';
@@ -98,6 +99,19 @@ export const UPSERTS_PER_CALL = 100;
 export interface ProfileUpsert {
   userId: string;
   input: ProfileInput;
+  /**
+   * the user's privacy choices, as an import carries them (SPEC §3, §10): its own visibility, and
+   * its per-field overrides, which then replace the stored ones; absent: left as they are
+   */
+  privacy?: { visibility?: ProfileVisibility; fieldVisibility?: readonly FieldVisibilityEntry[] };
+}
+
+/** An upsert's patch: its profile input and its privacy choices, validated together (all or nothing). */
+function upsertPatch(item: ProfileUpsert, extKeys: readonly ExtProfileKeyRow[]): ProfilePatch {
+  const patch = profilePatchFrom(item.input, 'backend', extKeys);
+  if (item.privacy?.visibility !== undefined) patch.set.visibility = item.privacy.visibility;
+  if (item.privacy?.fieldVisibility !== undefined) patch.fieldVisibility = { ...fieldVisibilityChange(item.privacy.fieldVisibility, extKeys), replace: true };
+  return patch;
 }
 
 /** One item's outcome: the row as written, or why nothing of the item was written. */
@@ -125,7 +139,7 @@ export async function upsertProfiles(s: Deps, appKey: string, items: readonly Pr
   const valid: { index: number; userId: string; patch: ProfilePatch }[] = [];
   items.forEach((item, index) => {
     try {
-      valid.push({ index, userId: userIdArg(item.userId), patch: profilePatchFrom(item.input, 'backend', extKeys) });
+      valid.push({ index, userId: userIdArg(item.userId), patch: upsertPatch(item, extKeys) });
     } catch (error) {
       if (!(error instanceof GraphQLError)) throw error;
       outcomes[index] = { userId: item.userId, error };

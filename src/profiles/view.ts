@@ -1,5 +1,5 @@
-import type { ExtProfileKeyRow, GenderValue, UserRow } from '../db/database.ts';
-import type { Access } from '../visibility/rule.ts';
+import type { DecidedVisibility, ExtProfileKeyRow, GenderValue, UserRow } from '../db/database.ts';
+import { type Audience, type ProfileFieldName, effectiveVisibility, extKeySeen, fieldSeen, isRestricted, sees } from '../visibility/rule.ts';
 
 /**
  * A profile already cut to what one class of receiver may see: restricted fields are absent
@@ -32,24 +32,41 @@ export function readableExt(row: UserRow, extKeys: readonly ExtProfileKeyRow[], 
     .map((k) => ({ key: k.key, value: row.ext[k.key]! }));
 }
 
-export function profileView(row: UserRow, access: Access, extKeys: readonly ExtProfileKeyRow[]): ProfileView {
-  const full = access === 'full';
+/**
+ * The ext entries this audience sees (SPEC §3, §10): the backend all of them; a user only keys with
+ * allowClientRead, each by its own override or else the profile's visibility. Null when the
+ * profile's visibility hides the ext entries and no override shows one of the app's readable keys
+ * (as for any hidden field); otherwise the visible entries that hold a value.
+ */
+export function visibleExt(row: UserRow, extKeys: readonly ExtProfileKeyRow[], audience: Audience, appDefault: DecidedVisibility) {
+  if (audience === 'backend') return readableExt(row, extKeys, 'backend');
+  if (audience === 'self') return readableExt(row, extKeys, 'user');
+  const listed = sees(effectiveVisibility(row.visibility, appDefault), audience) || extKeys.some((k) => k.allowClientRead && extKeySeen(row, k.key, audience, appDefault));
+  if (!listed) return null;
+  return extKeys
+    .filter((k) => k.allowClientRead && row.ext[k.key] !== undefined && extKeySeen(row, k.key, audience, appDefault))
+    .map((k) => ({ key: k.key, value: row.ext[k.key]! }));
+}
+
+/** The profile as one audience may see it (SPEC §10: field by field). */
+export function profileView(row: UserRow, audience: Audience, appDefault: DecidedVisibility, extKeys: readonly ExtProfileKeyRow[]): ProfileView {
+  const shown = <F extends ProfileFieldName>(field: F): UserRow[F] | null => (fieldSeen(row, field, audience, appDefault) ? row[field] : null);
   return {
     kind: 'view',
     userId: row.userId,
     name: row.name,
     portraitUri: row.portraitUri,
-    uniqueId: full ? row.uniqueId : null,
-    email: full ? row.email : null,
-    birthday: full ? row.birthday : null,
-    gender: full ? row.gender : null,
-    location: full ? row.location : null,
-    role: full ? row.role : null,
-    level: full ? row.level : null,
-    userExtProfile: full ? readableExt(row, extKeys, 'user') : null,
+    uniqueId: shown('uniqueId'),
+    email: shown('email'),
+    birthday: shown('birthday'),
+    gender: shown('gender'),
+    location: shown('location'),
+    role: shown('role'),
+    level: shown('level'),
+    userExtProfile: visibleExt(row, extKeys, audience, appDefault),
     version: row.version,
     updatedAt: new Date(row.updatedAt).toISOString(),
-    restricted: !full,
+    restricted: isRestricted(row, audience, appDefault, extKeys),
   };
 }
 

@@ -8,6 +8,13 @@ export type AddFriendOutcome =
   | 'ADDED'
   | 'APPLICATION_SENT';
 
+export type FieldVisibilityInput = {
+  extKey?: string | null | undefined;
+  field?: ProfileField | null | undefined;
+  /** NOT_SET removes the override: the field follows the profile's visibility again */
+  visibility: UserProfileVisibility;
+};
+
 export type FriendAddPermission =
   | 'FREE'
   | 'NEED_VERIFY'
@@ -54,6 +61,16 @@ export type ProfileEntryInput = {
   /** null removes the key */
   value?: string | null | undefined;
 };
+
+/** Profile fields whose visibility a user can set one by one (userId, name and portraitUri are always visible). */
+export type ProfileField =
+  | 'BIRTHDAY'
+  | 'EMAIL'
+  | 'GENDER'
+  | 'LEVEL'
+  | 'LOCATION'
+  | 'ROLE'
+  | 'UNIQUE_ID';
 
 export type SubscribeOperation =
   | 'SUBSCRIBE'
@@ -262,6 +279,20 @@ export type SearchUserProfileByUniqueIdQueryVariables = Exact<{
 
 export type SearchUserProfileByUniqueIdQuery = { searchUserProfileByUniqueId: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } | null };
 
+export type FieldVisibilityFieldsFragment = { field: ProfileField | null, extKey: string | null, visibility: UserProfileVisibility };
+
+export type MyFieldVisibilityQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type MyFieldVisibilityQuery = { myFieldVisibility: Array<{ field: ProfileField | null, extKey: string | null, visibility: UserProfileVisibility }> };
+
+export type UpdateMyFieldVisibilityMutationVariables = Exact<{
+  settings: Array<FieldVisibilityInput> | FieldVisibilityInput;
+}>;
+
+
+export type UpdateMyFieldVisibilityMutation = { updateMyFieldVisibility: Array<{ field: ProfileField | null, extKey: string | null, visibility: UserProfileVisibility }> };
+
 export type StatusFieldsFragment = { userId: string, subscribeType: SubscribeType, subscribeTime: string | null, expiry: number | null, changeTime: string, details: Array<{ platform: Platform, online: boolean, changeTime: string }>, userProfile: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } | null };
 
 export type SubscribeUserStatusMutationVariables = Exact<{
@@ -373,6 +404,13 @@ export const FriendApplicationChangeFieldsFragmentDoc = new TypedDocumentString(
   createdAt
   expiresAt
 }`, {"fragmentName":"FriendApplicationChangeFields"}) as unknown as TypedDocumentString<FriendApplicationChangeFieldsFragment, unknown>;
+export const FieldVisibilityFieldsFragmentDoc = new TypedDocumentString(`
+    fragment FieldVisibilityFields on FieldVisibility {
+  field
+  extKey
+  visibility
+}
+    `, {"fragmentName":"FieldVisibilityFields"}) as unknown as TypedDocumentString<FieldVisibilityFieldsFragment, unknown>;
 export const ProfileFieldsFragmentDoc = new TypedDocumentString(`
     fragment ProfileFields on UserProfile {
   userId
@@ -866,6 +904,28 @@ export const SearchUserProfileByUniqueIdDocument = new TypedDocumentString(`
   updatedAt
   restricted
 }`) as unknown as TypedDocumentString<SearchUserProfileByUniqueIdQuery, SearchUserProfileByUniqueIdQueryVariables>;
+export const MyFieldVisibilityDocument = new TypedDocumentString(`
+    query MyFieldVisibility {
+  myFieldVisibility {
+    ...FieldVisibilityFields
+  }
+}
+    fragment FieldVisibilityFields on FieldVisibility {
+  field
+  extKey
+  visibility
+}`) as unknown as TypedDocumentString<MyFieldVisibilityQuery, MyFieldVisibilityQueryVariables>;
+export const UpdateMyFieldVisibilityDocument = new TypedDocumentString(`
+    mutation UpdateMyFieldVisibility($settings: [FieldVisibilityInput!]!) {
+  updateMyFieldVisibility(settings: $settings) {
+    ...FieldVisibilityFields
+  }
+}
+    fragment FieldVisibilityFields on FieldVisibility {
+  field
+  extKey
+  visibility
+}`) as unknown as TypedDocumentString<UpdateMyFieldVisibilityMutation, UpdateMyFieldVisibilityMutationVariables>;
 export const SubscribeUserStatusDocument = new TypedDocumentString(`
     mutation SubscribeUserStatus($userIds: [ID!]!, $type: SubscribeType!, $expiry: Int!) {
   subscribeUserStatus(userIds: $userIds, type: $type, expiry: $expiry) {
