@@ -24,6 +24,8 @@ export interface Database {
 export type ProfileVisibility = 'NOT_SET' | 'INVISIBLE' | 'EVERYONE' | 'FRIENDS_ONLY';
 export type FriendAddPermission = 'NOT_SET' | 'FREE' | 'NEED_VERIFY' | 'NO_ONE_ALLOWED';
 export type GenderValue = 'UNKNOWN' | 'MALE' | 'FEMALE';
+/** Who may see that a user is online, and its custom status (SPEC §10); NOT_SET: the app's default. */
+export type PresenceVisibility = 'NOT_SET' | 'EVERYONE' | 'FRIENDS_ONLY' | 'INVISIBLE';
 
 export interface AppsTable {
   appKey: string;
@@ -32,6 +34,7 @@ export interface AppsTable {
   secretHash: string;
   defaultProfileVisibility: Exclude<ProfileVisibility, 'NOT_SET'>;
   defaultFriendAddPermission: Exclude<FriendAddPermission, 'NOT_SET'>;
+  defaultPresenceVisibility: ColumnType<Exclude<PresenceVisibility, 'NOT_SET'>, Exclude<PresenceVisibility, 'NOT_SET'> | undefined, Exclude<PresenceVisibility, 'NOT_SET'>>;
   createdAt: Date;
 }
 
@@ -158,6 +161,12 @@ export interface PresenceUsersTable {
   appKey: string;
   userId: string;
   version: number;
+  visibility: ColumnType<PresenceVisibility, PresenceVisibility | undefined, PresenceVisibility>;
+  /** the custom status (SPEC §10); all three null when none is set */
+  customStatusText: ColumnType<string | null, string | null | undefined, string | null>;
+  customStatusEmoji: ColumnType<string | null, string | null | undefined, string | null>;
+  /** null: until cleared */
+  customStatusExpiresAt: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface PresencePlatformsTable {

@@ -247,6 +247,22 @@ export async function lastChangesSince(
   ];
 }
 
+/**
+ * For each of these subjects whose presence visibility setting changed after a place (committed in
+ * `set`): the setting it had before the first such change, i.e. at that place (SPEC §10: a resume
+ * tells a watcher that lost sight, and only one that lost sight, that the subject now looks offline).
+ */
+export async function presenceVisibilityAt(db: Kysely<Database>, appKey: string, subjectIds: readonly string[], after: LogPosition, set: CommittedSet): Promise<Map<string, string>> {
+  if (subjectIds.length === 0) return new Map();
+  const { rows } = await sql<{ userId: string; previous: string | null }>`
+    select distinct on (user_id) user_id as "userId", payload->>'previousVisibility' as previous
+    from events
+    where app_key = ${appKey} and not direct and kind = 'presenceChanged' and user_id = any(${subjectIds}::text[]) and payload->>'cause' = 'visibility'
+      and (xid, position) > (${after.x.toString()}::bigint, ${after.p.toString()}::bigint) and ${committedIn(set)}
+    order by user_id, xid, position`.execute(db);
+  return new Map(rows.map((r) => [r.userId, r.previous ?? 'NOT_SET']));
+}
+
 /** Deletes up to `limit` of the oldest rows that occurred before `before`; returns how many. */
 export async function pruneBefore(db: Kysely<Database>, before: Date, limit: number): Promise<number> {
   const result = await db

@@ -3,7 +3,8 @@ import type { AppRow } from '../db/database.ts';
 import { appError } from '../errors.ts';
 import type { FriendEventPayload } from './bus.ts';
 import { type Cursor, cursorExpired } from './cursor.ts';
-import { compare, type CommittedSet, type LogPosition, lastChangesSince, ownEventsSince, wasCommitted } from './repository.ts';
+import { compare, type CommittedSet, type LogPosition, lastChangesSince, ownEventsSince, presenceVisibilityAt, wasCommitted } from './repository.ts';
+import { effectivePresenceVisibility, maySeePresence, type PresenceVisibility } from '../presence/rules.ts';
 import { friendIdsOf } from '../friends/repository.ts';
 import { findUsers } from '../profiles/repository.ts';
 import type { ProfileView } from '../profiles/view.ts';
@@ -296,8 +297,22 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
       if (!ids) byType.set(p.type, (ids = new Map()));
       ids.set(p.subjectId, p.position);
     }
+    const snapshots = new Map<StatusSubscribeType, StatusMessage[]>();
+    for (const [type, ids] of byType) snapshots.set(type, await statusSnapshot(this.ctx, app, userId, type, now, [...ids.keys()]));
+    // A subject hidden from this receiver now: its activity since the cursor is none of the
+    // receiver's business; only if the receiver could see it at the cursor (a visibility change
+    // since hid it) does it learn, once, that the subject looks offline now (SPEC §10).
+    const hiddenIds = [...new Set([...snapshots.values()].flat().filter((st) => st.hidden).map((st) => st.subjectId))];
+    const visibilityAtCursor = await presenceVisibilityAt(db, appKey, hiddenIds, after, committed);
+    const sawAtCursor = (status: StatusMessage) => {
+      const previous = visibilityAtCursor.get(status.subjectId);
+      if (previous === undefined) return false;
+      const isFriend = status.subscribeType === 'FRIEND_ONLINE_STATUS' || watching.FRIEND_ONLINE_STATUS.has(status.subjectId);
+      return maySeePresence(effectivePresenceVisibility(previous as PresenceVisibility, app.defaultPresenceVisibility), isFriend);
+    };
     for (const [type, ids] of byType) {
-      for (const status of await statusSnapshot(this.ctx, app, userId, type, now, [...ids.keys()])) {
+      for (const status of snapshots.get(type)!) {
+        if (status.hidden && !sawAtCursor(status)) continue;
         const position = ids.get(status.subjectId)!;
         items.push({ position, envelope: () => (this.fresh(status) ? this.envelope(status, position, status.changeTime) : null) });
       }
