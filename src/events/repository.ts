@@ -248,19 +248,29 @@ export async function lastChangesSince(
 }
 
 /**
- * For each of these subjects whose presence visibility setting changed after a place (committed in
- * `set`): the setting it had before the first such change, i.e. at that place (SPEC §10: a resume
- * tells a watcher that lost sight, and only one that lost sight, that the subject now looks offline).
+ * What the presence changes of these subjects after a place (committed in `set`) were: the
+ * visibility setting each had at that place, when it changed since (the setting before its first
+ * change), and whether anything else changed (a platform, the custom status). SPEC §10: a resume
+ * tells a watcher of a change only if its view of the subject changed.
  */
-export async function presenceVisibilityAt(db: Kysely<Database>, appKey: string, subjectIds: readonly string[], after: LogPosition, set: CommittedSet): Promise<Map<string, string>> {
+export async function presenceHistorySince(
+  db: Kysely<Database>,
+  appKey: string,
+  subjectIds: readonly string[],
+  after: LogPosition,
+  set: CommittedSet,
+): Promise<Map<string, { visibilityThen: string | undefined; otherChange: boolean }>> {
   if (subjectIds.length === 0) return new Map();
-  const { rows } = await sql<{ userId: string; previous: string | null }>`
-    select distinct on (user_id) user_id as "userId", payload->>'previousVisibility' as previous
+  const { rows } = await sql<{ userId: string; previous: string | null; flips: number; other: boolean }>`
+    select user_id as "userId",
+      (array_agg(coalesce(payload->>'previousVisibility', 'NOT_SET') order by xid, position) filter (where payload->>'cause' = 'visibility'))[1] as previous,
+      count(*) filter (where payload->>'cause' = 'visibility')::int as flips,
+      bool_or(coalesce(payload->>'cause', '') <> 'visibility') as other
     from events
-    where app_key = ${appKey} and not direct and kind = 'presenceChanged' and user_id = any(${subjectIds}::text[]) and payload->>'cause' = 'visibility'
+    where app_key = ${appKey} and not direct and kind = 'presenceChanged' and user_id = any(${subjectIds}::text[])
       and (xid, position) > (${after.x.toString()}::bigint, ${after.p.toString()}::bigint) and ${committedIn(set)}
-    order by user_id, xid, position`.execute(db);
-  return new Map(rows.map((r) => [r.userId, r.previous ?? 'NOT_SET']));
+    group by user_id`.execute(db);
+  return new Map(rows.map((r) => [r.userId, { visibilityThen: r.flips > 0 ? (r.previous ?? 'NOT_SET') : undefined, otherChange: r.other }]));
 }
 
 /** Deletes up to `limit` of the oldest rows that occurred before `before`; returns how many. */
