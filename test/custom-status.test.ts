@@ -3,6 +3,8 @@ import { makeFriends } from './helpers/profiles.ts';
 import { closeLive, expectNothingMore, goLive, statusEvents, subscribe, waitUntil } from './helpers/realtime-fixtures.ts';
 import { startTestServer, type TestApp, type TestServer } from './helpers/server.ts';
 import type { LiveClient, LiveSubscription } from './helpers/ws.ts';
+import { sdkClient } from './helpers/sdk.ts';
+import { Events, Platform, PresenceVisibility, SubscribeType } from '../src/client/index.ts';
 
 /**
  * Custom status (SPEC §10, contract-next/11-privacy.graphql): limits in code points, shown on
@@ -11,7 +13,6 @@ import type { LiveClient, LiveSubscription } from './helpers/ws.ts';
 
 let server: TestServer;
 beforeAll(async () => {
-  // a short sweep period, so that the expiry test waits for the real periodic sweep
   server = await startTestServer();
 });
 afterAll(() => server?.stop());
@@ -253,5 +254,37 @@ describe('custom status expiry', () => {
     } finally {
       await other.stop();
     }
+  });
+});
+
+describe('client SDK (RongIMLib style)', () => {
+  it('gets and updates presence visibility and custom status; status events carry customStatus', async () => {
+    const app = await server.newApp();
+    const alice = await sdkClient(server, app, 'alice');
+    const bob = await sdkClient(server, app, 'bob', { platform: Platform.IOS });
+    await makeFriends(app, 'alice', 'bob');
+    expect(await bob.client.getMyPresenceVisibility()).toEqual({ code: 0, data: PresenceVisibility.NOT_SET });
+    expect(await bob.client.getMyCustomStatus()).toEqual({ code: 0, data: null });
+    await alice.client.connect();
+    await alice.waitFor(Events.SYNC_SUBSCRIBED_USER_STATUS_FINISHED, 4);
+    const since = alice.of(Events.SUBSCRIBED_USER_STATUS_CHANGE).length;
+    const set = await bob.client.updateMyCustomStatus({ text: 'focus', emoji: '🎧', expiresInSeconds: 3600 });
+    const expiresAt = server.clock.now().getTime() + 3_600_000;
+    expect(set).toEqual({ code: 0, data: { text: 'focus', emoji: '🎧', expiresAt } });
+    expect(await bob.client.getMyCustomStatus()).toEqual({ code: 0, data: { text: 'focus', emoji: '🎧', expiresAt } });
+    const pushed = await alice.waitForMatch(Events.SUBSCRIBED_USER_STATUS_CHANGE, (b) => b[0]!.subscribeType === SubscribeType.FRIEND_ONLINE_STATUS && b[0]!.customStatus?.text === 'focus', since);
+    expect(pushed[0]).toMatchObject({ userId: 'bob', details: [], customStatus: { text: 'focus', emoji: '🎧', expiresAt } });
+    // invisible: alice sees bob as never connected, without his status
+    expect(await bob.client.updateMyPresenceVisibility(PresenceVisibility.INVISIBLE)).toEqual({ code: 0, data: PresenceVisibility.INVISIBLE });
+    expect(await bob.client.getMyPresenceVisibility()).toEqual({ code: 0, data: PresenceVisibility.INVISIBLE });
+    await bob.client.connect();
+    const hidden = await alice.waitForMatch(Events.SUBSCRIBED_USER_STATUS_CHANGE, (b) => b[0]!.subscribeType === SubscribeType.FRIEND_ONLINE_STATUS && b[0]!.customStatus === undefined, since);
+    expect(hidden[0]!.details).toEqual([]);
+    // refusals are BAD_USER_INPUT and reject, as every SDK failure
+    await expect(bob.client.updateMyCustomStatus({ text: ' ' })).rejects.toMatchObject({ name: 'ProfileClientError' });
+    await expect(bob.client.updateMyPresenceVisibility(9 as never)).rejects.toBeInstanceOf(Error);
+    expect(await bob.client.clearMyCustomStatus()).toEqual({ code: 0, data: true });
+    expect(await bob.client.getMyCustomStatus()).toEqual({ code: 0, data: null });
+    await Promise.all([alice.client.disconnect(), bob.client.disconnect()]);
   });
 });

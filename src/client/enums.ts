@@ -9,6 +9,7 @@ import type {
   FriendApplicationStatus as GqlFriendApplicationStatus,
   Gender as GqlGender,
   Platform as GqlPlatform,
+  PresenceVisibility as GqlPresenceVisibility,
   SubscribeType as GqlSubscribeType,
   UserProfileVisibility as GqlUserProfileVisibility,
 } from './generated/graphql.ts';
@@ -31,6 +32,10 @@ export type SubscribeOperationType = (typeof SubscribeOperationType)[keyof typeo
 /** `FRIEND_VISIBLE` is RongCloud's name for the server's FRIENDS_ONLY */
 export const UserProfileVisibility = { NOT_SET: 0, INVISIBLE: 1, EVERYONE: 2, FRIEND_VISIBLE: 3 } as const;
 export type UserProfileVisibility = (typeof UserProfileVisibility)[keyof typeof UserProfileVisibility];
+
+/** who may see that I am online and my custom status (no RongCloud counterpart; numbered as UserProfileVisibility) */
+export const PresenceVisibility = { NOT_SET: 0, INVISIBLE: 1, EVERYONE: 2, FRIENDS_ONLY: 3 } as const;
+export type PresenceVisibility = (typeof PresenceVisibility)[keyof typeof PresenceVisibility];
 
 export const FriendAddPermission = { NOT_SET: 0, FREE: 1, NEED_VERIFY: 2, NO_ONE_ALLOWED: 3 } as const;
 export type FriendAddPermission = (typeof FriendAddPermission)[keyof typeof FriendAddPermission];
@@ -83,6 +88,7 @@ export const visibilities = converter<GqlUserProfileVisibility, UserProfileVisib
   { NOT_SET: 0, INVISIBLE: 1, EVERYONE: 2, FRIENDS_ONLY: 3 },
   'profile visibility',
 );
+export const presenceVisibilities = converter<GqlPresenceVisibility, PresenceVisibility>(PresenceVisibility, 'presence visibility');
 export const friendAddPermissions = converter<GqlFriendAddPermission, FriendAddPermission>(FriendAddPermission, 'friend add permission');
 export const applicationTypes = converter<GqlFriendApplicationDirection, FriendApplicationType>(FriendApplicationType, 'friend application type');
 export const applicationStatuses = converter<GqlFriendApplicationStatus, FriendApplicationStatus>(FriendApplicationStatus, 'friend application status');
