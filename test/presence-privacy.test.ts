@@ -319,6 +319,65 @@ describe('updateMyPresenceVisibility: pushed to exactly the watchers whose view 
   });
 });
 
+describe('friendships of a FRIENDS_ONLY user', () => {
+  it("befriending shows him to the new friend's ONLINE_STATUS subscription, unfriending hides him again: one change each, to that watcher only", async () => {
+    const { app, bob, eve } = await cast({ bob: 'FRIENDS_ONLY' });
+    const bobLive = await goLive(server, app, 'bob');
+    const aliceLive = await goLive(server, app, 'alice');
+    const eveLive = await goLive(server, app, 'eve');
+    const onAlice = await openStatus(aliceLive, ['ONLINE_STATUS', 'FRIEND_ONLINE_STATUS']);
+    const onEve = await openStatus(eveLive, ['ONLINE_STATUS']);
+    expect(statuses(onEve).map((s) => s.details)).toEqual([[]]);
+    await makeFriends(app, 'eve', 'bob');
+    await waitUntil(onEve, () => statuses(onEve).length === 2, 8000, 'eve sees bob');
+    expect(statuses(onEve)[1]).toMatchObject({ subscribeType: 'ONLINE_STATUS', details: [{ platform: 'WEB', online: true }] });
+    await expectNothingMore(server, [onAlice, onEve]);
+    expect(statuses(onAlice)).toHaveLength(2);
+    expect(online(await queried(eve))).toBe(true);
+    await bob.ok('mutation { deleteFriends(userIds: ["eve"]) }');
+    await waitUntil(onEve, () => statuses(onEve).length === 3, 8000, 'eve loses sight');
+    expect(statuses(onEve)[2]).toMatchObject({ subscribeType: 'ONLINE_STATUS', details: [], customStatus: null });
+    await expectNothingMore(server, [onAlice, onEve]);
+    expect(statuses(onAlice)).toHaveLength(2);
+    expect(online(await queried(eve))).toBe(false);
+    // an EVERYONE user's friendships change nobody's view of his presence: nothing is pushed
+    await bob.ok(SET_VISIBILITY, { v: 'EVERYONE' });
+    await waitUntil(onEve, () => statuses(onEve).length === 4);
+    await makeFriends(app, 'eve', 'bob');
+    await expectNothingMore(server, [onAlice, onEve]);
+    expect(statuses(onEve)).toHaveLength(4);
+    await Promise.all([bobLive.dispose(), aliceLive.dispose(), eveLive.dispose()]);
+  });
+
+  it('on resume: a watcher befriended while away gets his status; one unfriended gets the never-connected view; others nothing', async () => {
+    const { app, bob } = await cast({ bob: 'FRIENDS_ONLY' });
+    const bobLive = await goLive(server, app, 'bob');
+    const aliceLive = await goLive(server, app, 'alice');
+    const eveLive = await goLive(server, app, 'eve');
+    const a1 = await openEvents(aliceLive);
+    const e1 = await openEvents(eveLive);
+    const [aliceCursor, eveCursor] = [lastCursor(a1), lastCursor(e1)];
+    a1.stop();
+    e1.stop();
+    await makeFriends(app, 'eve', 'bob');
+    await server.app.realtime.drain();
+    const e2 = await openEvents(eveLive, eveCursor);
+    const a2 = await openEvents(aliceLive, aliceCursor);
+    expect(streamStatuses(e2).map((s) => [s.subscribeType, online(s)])).toEqual([
+      ['ONLINE_STATUS', true],
+      ['FRIEND_ONLINE_STATUS', true],
+    ]);
+    expect(streamStatuses(a2)).toEqual([]);
+    const eveCursor2 = lastCursor(e2);
+    e2.stop();
+    await bob.ok('mutation { deleteFriends(userIds: ["eve"]) }');
+    await server.app.realtime.drain();
+    const e3 = await openEvents(eveLive, eveCursor2);
+    expect(streamStatuses(e3).map((s) => [s.subscribeType, s.details])).toEqual([['ONLINE_STATUS', []]]);
+    await Promise.all([bobLive.dispose(), aliceLive.dispose(), eveLive.dispose()]);
+  });
+});
+
 describe('RongCloud /user/checkOnline.json answers as anyone else in the app would see', () => {
   async function checkOnline(app: TestApp, userId: string): Promise<string> {
     const nonce = String(Math.random() * 1_000_000);

@@ -56,9 +56,14 @@ export type DomainEvent =
        */
       visibility?: PresenceVisibility;
       customStatus?: CustomStatusJson | null;
-      /** set when this change is not a platform's: the visibility setting (with the one before it) or the custom status changed */
-      cause?: 'visibility' | 'customStatus';
+      /**
+       * set when this change is not a platform's: the visibility setting (with the one before it)
+       * or the custom status changed, or a friendship with `watchers` (ONLINE_STATUS subscribers of
+       * a FRIENDS_ONLY user) was made or ended, so that their view of the user changed
+       */
+      cause?: 'visibility' | 'customStatus' | 'friendship';
       previousVisibility?: PresenceVisibility;
+      watchers?: string[];
     }
   | {
       type: 'subscriptionChanged';

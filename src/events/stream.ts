@@ -305,11 +305,11 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
     // receiver's business), one whose only changes were visibility flips that left this receiver's
     // view as it was neither. A newly subscribed subject's status always goes (the subscribe's answer).
     const viaPresence = new Set([...placed.values()].filter((p) => !p.subscribed && (p.type === 'ONLINE_STATUS' || p.type === 'FRIEND_ONLINE_STATUS')).map((p) => p.subjectId));
-    const history = await presenceHistorySince(db, appKey, [...viaPresence], after, committed);
+    const history = await presenceHistorySince(db, appKey, userId, [...viaPresence], after, committed);
     const viewChanged = (status: StatusMessage) => {
       if (!viaPresence.has(status.subjectId) || placed.get(`${status.subscribeType}\u0000${status.subjectId}`)?.subscribed) return true;
       const past = history.get(status.subjectId);
-      if (!past) return true;
+      if (!past || past.friendshipChanged) return true;
       const isFriend = status.subscribeType === 'FRIEND_ONLINE_STATUS' || watching.FRIEND_ONLINE_STATUS.has(status.subjectId);
       const seesNow = status.hidden !== true;
       const sawThen = past.visibilityThen === undefined ? seesNow : maySeePresence(effectivePresenceVisibility(past.visibilityThen as PresenceVisibility, app.defaultPresenceVisibility), isFriend);

@@ -276,7 +276,7 @@ export interface SettingsChange extends PresenceChange {
  * Returns null when the user does not exist.
  */
 export async function changePresenceSettings(
-  trx: Transaction<Database>,
+  trx: Kysely<Database>,
   appKey: string,
   userId: string,
   patch: { visibility?: PresenceVisibility; customStatus?: { text: string; emoji: string | null; expiresAt: Date | null } | null },

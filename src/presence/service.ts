@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Services } from '../context.ts';
 import type { DomainEvent } from '../events/bus.ts';
 import { Batcher, causedByItems } from '../db/batcher.ts';
-import type { PresenceVisibility } from '../db/database.ts';
+import type { Kysely } from 'kysely';
+import type { Database, PresenceVisibility } from '../db/database.ts';
+import { findApp } from '../apps/repository.ts';
+import { subscribersOfEach } from '../subscriptions/repository.ts';
 import { notFound } from '../errors.ts';
 import { RC } from '../profiles/rules.ts';
 import { checkCustomStatus, effectivePresenceVisibility, liveCustomStatus, type CustomStatusJson } from './rules.ts';
@@ -242,11 +245,34 @@ function presenceEvent(change: PresenceChange): DomainEvent {
   };
 }
 
-function settingsEvent(change: SettingsChange, cause: 'visibility' | 'customStatus'): DomainEvent {
+function settingsEvent(change: SettingsChange, cause: 'visibility' | 'customStatus' | 'friendship'): DomainEvent {
   return { ...presenceEvent(change), cause, previousVisibility: change.previousVisibility } as DomainEvent;
 }
 
 type Deps = Pick<Services, 'db' | 'events' | 'clock'>;
+
+/**
+ * Friendships made or ended (inside their transaction, which holds both users' event locks): a
+ * FRIENDS_ONLY user's presence appears to, or disappears from, the other party's ONLINE_STATUS
+ * subscription. Each such user gets one presence change naming those watchers, and only they hear
+ * of it (their FRIEND_ONLINE_STATUS comes and goes with the friendship itself). Nothing is logged
+ * for users whose presence visibility does not depend on friendship.
+ */
+export async function recordFriendshipPresence(trx: Kysely<Database>, recordEvent: (event: DomainEvent) => void, appKey: string, pairs: readonly (readonly [string, string])[], now: Date): Promise<void> {
+  if (pairs.length === 0) return;
+  const users = [...new Set(pairs.flat())];
+  const [states, app] = await Promise.all([presenceOf(trx, appKey, users), findApp(trx, appKey)]);
+  const friendsOnly = users.filter((id) => states.has(id) && effectivePresenceVisibility(states.get(id)!.visibility, app?.defaultPresenceVisibility) === 'FRIENDS_ONLY');
+  if (friendsOnly.length === 0) return;
+  const subscribers = await subscribersOfEach(trx, appKey, friendsOnly, 'ONLINE_STATUS', now);
+  for (const subjectId of friendsOnly) {
+    const others = new Set(pairs.flatMap(([a, b]) => (a === subjectId ? [b] : b === subjectId ? [a] : [])));
+    const watchers = (subscribers.get(subjectId) ?? []).map((s) => s.subscriberId).filter((id) => others.has(id));
+    if (watchers.length === 0) continue;
+    const change = await changePresenceSettings(trx, appKey, subjectId, {}, now);
+    if (change) recordEvent({ ...settingsEvent(change, 'friendship'), watchers } as DomainEvent);
+  }
+}
 
 /** The user's own setting (NOT_SET included: the owner sees what it chose, not the default it follows). */
 export async function myPresenceVisibility(s: Pick<Services, 'db'>, appKey: string, userId: string): Promise<PresenceVisibility> {

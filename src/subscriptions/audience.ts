@@ -123,8 +123,13 @@ export class Audiences {
     const customStatus = liveCustomStatus(event.customStatus, this.clock.now());
     // a user never seen online and without a status looks the same hidden or not: a flip changes nothing
     const nothingToHide = event.details.length === 0 && customStatus === null;
+    // a friendship made or ended: only its watchers' view of a FRIENDS_ONLY user changed (as of now)
+    const friendship = event.cause === 'friendship';
+    if (friendship && (visibility !== 'FRIENDS_ONLY' || nothingToHide)) return [];
+    const watchers = friendship ? new Set(event.watchers ?? []) : null;
     const viewOf = (isFriend: boolean): 'shown' | 'hidden' | null => {
       const sees = maySeePresence(visibility, isFriend);
+      if (friendship) return sees ? 'shown' : 'hidden';
       if (!flip) return sees ? 'shown' : null;
       if (sees === maySeePresence(before, isFriend) || nothingToHide) return null;
       return sees ? 'shown' : 'hidden';
@@ -139,15 +144,15 @@ export class Audiences {
     const friendSet = new Set(friends);
     const out: Addressed[] = [];
     for (const s of subscribers) {
-      if (!wanted(appKey, s.subscriberId)) continue;
+      if (!wanted(appKey, s.subscriberId) || (watchers && !watchers.has(s.subscriberId))) continue;
       const isFriend = friendSet.has(s.subscriberId);
       const view = viewOf(isFriend);
       if (view === null) continue;
       const message = statusMessage(view === 'shown' ? shown : hidden, 'ONLINE_STATUS', s, null, `${changeId}:ONLINE_STATUS${view === 'hidden' ? ':hidden' : ''}`);
-      if (isFriend) message.continued = true; // its FRIEND_ONLINE_STATUS message follows
+      if (isFriend && !friendship) message.continued = true; // its FRIEND_ONLINE_STATUS message follows
       out.push({ appKey, userId: s.subscriberId, message });
     }
-    const friendView = viewOf(true);
+    const friendView = friendship ? null : viewOf(true);
     if (friendView !== null) {
       const friendMessage = statusMessage(friendView === 'shown' ? shown : hidden, 'FRIEND_ONLINE_STATUS', null, null, `${changeId}:FRIEND_ONLINE_STATUS${friendView === 'hidden' ? ':hidden' : ''}`);
       for (const friendId of friends) if (wanted(appKey, friendId)) out.push({ appKey, userId: friendId, message: friendMessage });
