@@ -319,6 +319,26 @@ describe('updateMyPresenceVisibility: pushed to exactly the watchers whose view 
   });
 });
 
+describe('a hidden user removed while online', () => {
+  it('cleanUserProfiles tells only the watchers who saw him online that he went offline', async () => {
+    const { app } = await cast({ bob: 'FRIENDS_ONLY' });
+    const bobLive = await goLive(server, app, 'bob');
+    const aliceLive = await goLive(server, app, 'alice');
+    const eveLive = await goLive(server, app, 'eve');
+    const onAlice = await openStatus(aliceLive, ['ONLINE_STATUS', 'FRIEND_ONLINE_STATUS']);
+    const onEve = await openStatus(eveLive, ['ONLINE_STATUS']);
+    await app.backend.ok('mutation { cleanUserProfiles(userIds: ["bob"]) }');
+    await waitUntil(onAlice, () => statuses(onAlice).length === 4, 8000, 'alice sees bob go');
+    expect(statuses(onAlice).slice(2).map((s) => [s.subscribeType, online(s)])).toEqual([
+      ['ONLINE_STATUS', false],
+      ['FRIEND_ONLINE_STATUS', false],
+    ]);
+    await expectNothingMore(server, [onEve]);
+    expect(statuses(onEve)).toHaveLength(1);
+    await Promise.all([bobLive.dispose(), aliceLive.dispose(), eveLive.dispose()]);
+  });
+});
+
 describe('friendships of a FRIENDS_ONLY user', () => {
   it("befriending shows him to the new friend's ONLINE_STATUS subscription, unfriending hides him again: one change each, to that watcher only", async () => {
     const { app, bob, eve } = await cast({ bob: 'FRIENDS_ONLY' });
