@@ -199,6 +199,8 @@ const ADDITIONS: Record<string, 'user' | 'backend' | 'operator'> = {
   myFieldVisibility: 'user',
   updateMyFieldVisibility: 'user',
 };
+// presence visibility and custom status (contract-next/11-privacy.graphql): the user's own
+for (const name of ['myPresenceVisibility', 'myCustomStatus', 'updateMyPresenceVisibility', 'updateMyCustomStatus', 'clearMyCustomStatus']) ADDITIONS[name] = 'user';
 for (const [name, caller] of Object.entries(ADDITIONS)) if (!sections.has(name)) sections.set(name, caller);
 const fields = rootFields(schema);
 const stats = { calls: 0, refused: 0, accepted: 0, literal: 0 };

@@ -1,6 +1,6 @@
 import { inTransaction } from '../db/transaction.ts';
 import { type Kysely, sql } from 'kysely';
-import type { AppRow, Database, ExtProfileKeyRow, FriendAddPermission, ProfileVisibility, UserRow } from '../db/database.ts';
+import type { AppRow, Database, ExtProfileKeyRow, FriendAddPermission, PresenceVisibility, ProfileVisibility, UserRow } from '../db/database.ts';
 import { compiledStatement } from '../db/compiled.ts';
 import { hashSecret, randomToken, type SecretCheck } from '../auth/secrets.ts';
 import type { SecretBox } from './secret-box.ts';
@@ -117,6 +117,7 @@ export async function updateAppSettings(
   patch: {
     defaultProfileVisibility?: Exclude<ProfileVisibility, 'NOT_SET'>;
     defaultFriendAddPermission?: Exclude<FriendAddPermission, 'NOT_SET'>;
+    defaultPresenceVisibility?: Exclude<PresenceVisibility, 'NOT_SET'>;
   },
 ): Promise<AppRow> {
   if (Object.keys(patch).length === 0) return (await findApp(db, appKey))!;

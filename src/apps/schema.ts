@@ -5,6 +5,7 @@ import { builder } from '../schema/builder.ts';
 import { userIdArg } from '../schema/validate-args.ts';
 import { UserProfileVisibility } from '../visibility/schema.ts';
 import { FriendAddPermission } from '../friends/permission.ts';
+import { PresenceVisibility } from '../presence/schema.ts';
 import type { AppRow, ExtProfileKeyRow } from '../db/database.ts';
 import type { Context } from '../context.ts';
 import { createApp, listExtProfileKeys, type updateAppSettings } from './repository.ts';
@@ -25,6 +26,7 @@ const AppSettings = builder.objectRef<AppRow>('AppSettings').implement({
     name: t.exposeString('name'),
     defaultProfileVisibility: t.field({ type: UserProfileVisibility, resolve: (a) => a.defaultProfileVisibility }),
     defaultFriendAddPermission: t.field({ type: FriendAddPermission, resolve: (a) => a.defaultFriendAddPermission }),
+    defaultPresenceVisibility: t.field({ type: PresenceVisibility, resolve: (a) => a.defaultPresenceVisibility }),
   }),
 });
 
@@ -78,17 +80,20 @@ builder.mutationFields((t) => ({
     args: {
       defaultProfileVisibility: t.arg({ type: UserProfileVisibility }),
       defaultFriendAddPermission: t.arg({ type: FriendAddPermission }),
+      defaultPresenceVisibility: t.arg({ type: PresenceVisibility }),
     },
     resolve: async (_r, args, ctx) => {
       const app = appOfBackend(ctx);
       const fields = [
         args.defaultProfileVisibility === 'NOT_SET' ? 'defaultProfileVisibility' : null,
         args.defaultFriendAddPermission === 'NOT_SET' ? 'defaultFriendAddPermission' : null,
+        args.defaultPresenceVisibility === 'NOT_SET' ? 'defaultPresenceVisibility' : null,
       ].filter((f): f is string => f !== null);
       if (fields.length) throw badInput(`NOT_SET is a user-level value; an app default must be a concrete setting (${fields.join(', ')})`, { fields });
       const patch: Parameters<typeof updateAppSettings>[2] = {};
       if (args.defaultProfileVisibility) patch.defaultProfileVisibility = args.defaultProfileVisibility as never;
       if (args.defaultFriendAddPermission) patch.defaultFriendAddPermission = args.defaultFriendAddPermission as never;
+      if (args.defaultPresenceVisibility) patch.defaultPresenceVisibility = args.defaultPresenceVisibility as never;
       return changeAppSettings(ctx, app.appKey, patch);
     },
   }),

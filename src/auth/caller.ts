@@ -16,7 +16,7 @@ type UserWithApp = Pick<Selectable<UsersTable>, 'userId' | 'tokenGeneration' | '
  */
 async function usersWithApps(db: Kysely<Database>, keys: readonly { appKey: string; userId: string }[]): Promise<(UserWithApp | undefined)[]> {
   const { rows } = await sql<UserWithApp>`
-    select u.user_id, u.token_generation, u.tokens_issued_before, a.app_key, a.name, a.secret_hash, a.default_profile_visibility, a.default_friend_add_permission, a.created_at
+    select u.user_id, u.token_generation, u.tokens_issued_before, a.app_key, a.name, a.secret_hash, a.default_profile_visibility, a.default_friend_add_permission, a.default_presence_visibility, a.created_at
     from unnest(${keys.map((k) => k.appKey)}::text[], ${keys.map((k) => k.userId)}::text[]) as k(a, u)
     join users u on u.app_key = k.a and u.user_id = k.u
     join apps a on a.app_key = u.app_key`.execute(db);
@@ -39,6 +39,7 @@ class AppRows {
       safeEqual(known.secretHash, row.secretHash) &&
       known.defaultProfileVisibility === row.defaultProfileVisibility &&
       known.defaultFriendAddPermission === row.defaultFriendAddPermission &&
+      known.defaultPresenceVisibility === row.defaultPresenceVisibility &&
       known.createdAt.getTime() === row.createdAt.getTime()
     ) {
       return known;

@@ -10,6 +10,7 @@ import type {
   Gender as GqlGender,
   Platform as GqlPlatform,
   ProfileField as GqlProfileField,
+  PresenceVisibility as GqlPresenceVisibility,
   SubscribeType as GqlSubscribeType,
   UserProfileVisibility as GqlUserProfileVisibility,
 } from './generated/graphql.ts';
@@ -39,6 +40,9 @@ export type UserProfileVisibility = (typeof UserProfileVisibility)[keyof typeof 
  */
 export const ProfileField = { UNIQUE_ID: 'uniqueId', EMAIL: 'email', BIRTHDAY: 'birthday', GENDER: 'gender', LOCATION: 'location', ROLE: 'role', LEVEL: 'level' } as const;
 export type ProfileField = (typeof ProfileField)[keyof typeof ProfileField];
+/** who may see that I am online and my custom status (no RongCloud counterpart; numbered as UserProfileVisibility) */
+export const PresenceVisibility = { NOT_SET: 0, INVISIBLE: 1, EVERYONE: 2, FRIENDS_ONLY: 3 } as const;
+export type PresenceVisibility = (typeof PresenceVisibility)[keyof typeof PresenceVisibility];
 
 export const FriendAddPermission = { NOT_SET: 0, FREE: 1, NEED_VERIFY: 2, NO_ONE_ALLOWED: 3 } as const;
 export type FriendAddPermission = (typeof FriendAddPermission)[keyof typeof FriendAddPermission];
@@ -93,6 +97,7 @@ export const visibilities = converter<GqlUserProfileVisibility, UserProfileVisib
 );
 /** ProfileField's property names and the GraphQL enum names */
 export const profileFields = converter<GqlProfileField, ProfileField>(ProfileField, 'profile field');
+export const presenceVisibilities = converter<GqlPresenceVisibility, PresenceVisibility>(PresenceVisibility, 'presence visibility');
 export const friendAddPermissions = converter<GqlFriendAddPermission, FriendAddPermission>(FriendAddPermission, 'friend add permission');
 export const applicationTypes = converter<GqlFriendApplicationDirection, FriendApplicationType>(FriendApplicationType, 'friend application type');
 export const applicationStatuses = converter<GqlFriendApplicationStatus, FriendApplicationStatus>(FriendApplicationStatus, 'friend application status');

@@ -38,6 +38,8 @@ import {
   Platform,
   platforms,
   ProfileField,
+  PresenceVisibility,
+  presenceVisibilities,
   SubscribeType,
   subscribeTypes,
   UserProfileVisibility,
@@ -55,6 +57,7 @@ import {
   toFieldVisibilityInput,
   toFriendEvent,
   toProfile,
+  toCustomStatus,
   toProfileInput,
   toSubscribeEvents,
   toSubscribeInfoEvent,
@@ -64,6 +67,7 @@ import {
   type IFriendDelete,
   type IFriendInfo,
   type IFriendRelationInfo,
+  type ICustomStatus,
   type ISubscribeEventRequest,
   type IFieldVisibility,
   type IUserProfileInfo,
@@ -818,6 +822,36 @@ export function createProfileClient(options: ProfileClientOptions) {
         if (!found) throw new ProfileClientError(`no user has uniqueId "${uniqueId}"`, { code: ErrorCode.USER_PROFILE_USER_NOT_EXIST, errorKeys: ['uniqueId'] });
         return ok(toProfile(found));
       });
+    },
+
+    // --- presence visibility and custom status (SPEC §10; my other devices learn of a change by asking again) ---
+    getMyPresenceVisibility(): Promise<IAsyncRes<PresenceVisibility>> {
+      return call(async () => ok(presenceVisibilities.toNumber((await request(ops.MyPresenceVisibilityDocument)).myPresenceVisibility)));
+    },
+    /** FRIENDS_ONLY: only friends see me online; INVISIBLE: I appear offline to everyone; NOT_SET: the app's default */
+    updateMyPresenceVisibility(visibility: PresenceVisibility): Promise<IAsyncRes<PresenceVisibility>> {
+      return call(async () => {
+        const name = param(() => presenceVisibilities.toName(visibility), 'visibility');
+        return ok(presenceVisibilities.toNumber((await request(ops.UpdateMyPresenceVisibilityDocument, { visibility: name })).updateMyPresenceVisibility));
+      });
+    },
+    /** null when none is set (or it expired) */
+    getMyCustomStatus(): Promise<IAsyncRes<ICustomStatus | null>> {
+      return call(async () => {
+        const status = (await request(ops.MyCustomStatusDocument)).myCustomStatus;
+        return ok(status ? toCustomStatus(status) : null);
+      });
+    },
+    /** text 1–64 characters, emoji up to 16, expiresInSeconds 60–2592000 (omitted: until cleared) */
+    updateMyCustomStatus(status: { text: string; emoji?: string; expiresInSeconds?: number }): Promise<IAsyncRes<ICustomStatus>> {
+      return call(async () => {
+        const data = await request(ops.UpdateMyCustomStatusDocument, { text: status.text, emoji: status.emoji ?? null, expiresInSeconds: status.expiresInSeconds ?? null });
+        return ok(toCustomStatus(data.updateMyCustomStatus));
+      });
+    },
+    /** data: whether a status was set */
+    clearMyCustomStatus(): Promise<IAsyncRes<boolean>> {
+      return call(async () => ok((await request(ops.ClearMyCustomStatusDocument)).clearMyCustomStatus));
     },
 
     // --- status subscriptions ---

@@ -33,6 +33,7 @@ import type {
   ProfileFieldsFragment,
   RelationChangeFieldsFragment,
   StatusFieldsFragment,
+  CustomStatusFieldsFragment,
   UserProfileInput,
 } from './generated/graphql.ts';
 
@@ -114,6 +115,22 @@ export interface SubscribeInfoEvent {
   details: SubscribeUserDetail[];
   /** the profile as this user may see it (USER_PROFILE, FRIEND_USER_PROFILE) */
   userProfile?: IUserProfileInfo;
+  /** the user's custom status (ONLINE_STATUS, FRIEND_ONLINE_STATUS), when set and I may see its presence */
+  customStatus?: ICustomStatus;
+}
+
+/** A custom status: text 1–64 characters, emoji up to 16; `expiresAt` Unix ms, absent when it lasts until cleared. */
+export interface ICustomStatus {
+  text: string;
+  emoji?: string;
+  expiresAt?: number;
+}
+
+export function toCustomStatus(s: CustomStatusFieldsFragment): ICustomStatus {
+  const status: ICustomStatus = { text: s.text };
+  if (s.emoji != null) status.emoji = s.emoji;
+  if (s.expiresAt != null) status.expiresAt = ms(s.expiresAt);
+  return status;
 }
 
 export interface SubscribeUserDetail {
@@ -283,6 +300,7 @@ export function toSubscribeInfoEvent(s: StatusFieldsFragment): SubscribeInfoEven
     details: s.details.map((d) => ({ eventValue: d.online ? 1 : 0, changeTime: ms(d.changeTime), platform: platforms.toNumber(d.platform) })),
   };
   if (s.userProfile) event.userProfile = toProfile(s.userProfile);
+  if (s.customStatus) event.customStatus = toCustomStatus(s.customStatus);
   return event;
 }
 

@@ -27,6 +27,8 @@ export type GenderValue = 'UNKNOWN' | 'MALE' | 'FEMALE';
 /** A visibility that decides (NOT_SET resolved). */
 export type DecidedVisibility = Exclude<ProfileVisibility, 'NOT_SET'>;
 export type FieldVisibilityOverrides = Readonly<Record<string, DecidedVisibility>>;
+/** Who may see that a user is online, and its custom status (SPEC §10); NOT_SET: the app's default. */
+export type PresenceVisibility = 'NOT_SET' | 'EVERYONE' | 'FRIENDS_ONLY' | 'INVISIBLE';
 
 export interface AppsTable {
   appKey: string;
@@ -35,6 +37,7 @@ export interface AppsTable {
   secretHash: string;
   defaultProfileVisibility: Exclude<ProfileVisibility, 'NOT_SET'>;
   defaultFriendAddPermission: Exclude<FriendAddPermission, 'NOT_SET'>;
+  defaultPresenceVisibility: ColumnType<Exclude<PresenceVisibility, 'NOT_SET'>, Exclude<PresenceVisibility, 'NOT_SET'> | undefined, Exclude<PresenceVisibility, 'NOT_SET'>>;
   createdAt: Date;
 }
 
@@ -168,6 +171,12 @@ export interface PresenceUsersTable {
   appKey: string;
   userId: string;
   version: number;
+  visibility: ColumnType<PresenceVisibility, PresenceVisibility | undefined, PresenceVisibility>;
+  /** the custom status (SPEC §10); all three null when none is set */
+  customStatusText: ColumnType<string | null, string | null | undefined, string | null>;
+  customStatusEmoji: ColumnType<string | null, string | null | undefined, string | null>;
+  /** null: until cleared */
+  customStatusExpiresAt: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface PresencePlatformsTable {

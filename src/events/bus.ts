@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { UserRow } from '../db/database.ts';
+import type { PresenceVisibility, UserRow } from '../db/database.ts';
+import type { CustomStatusJson } from '../presence/rules.ts';
 
 /**
  * Where a change came from, so that real-time delivery can skip the connection that made it
@@ -48,6 +49,21 @@ export type DomainEvent =
       incarnation: number;
       details: { platform: string; online: boolean; changeTime: string }[];
       at: string;
+      /**
+       * The user's own presence visibility setting and custom status as of this change, so that
+       * the audience decides who may see it without a lookup (SPEC §10; absent in events logged
+       * before they existed: NOT_SET and none).
+       */
+      visibility?: PresenceVisibility;
+      customStatus?: CustomStatusJson | null;
+      /**
+       * set when this change is not a platform's: the visibility setting (with the one before it)
+       * or the custom status changed, or a friendship with `watchers` (ONLINE_STATUS subscribers of
+       * a FRIENDS_ONLY user) was made or ended, so that their view of the user changed
+       */
+      cause?: 'visibility' | 'customStatus' | 'friendship';
+      previousVisibility?: PresenceVisibility;
+      watchers?: string[];
     }
   | {
       type: 'subscriptionChanged';

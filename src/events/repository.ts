@@ -248,6 +248,35 @@ export async function lastChangesSince(
   ];
 }
 
+/**
+ * What the presence changes of these subjects after a place (committed in `set`) were: the
+ * visibility setting each had at that place, when it changed since (the setting before its first
+ * change), whether anything else changed (a platform, the custom status), and whether a friendship
+ * of the subject with the receiver that its visibility depends on changed. SPEC §10: a resume
+ * tells a watcher of a change only if its view of the subject changed.
+ */
+export async function presenceHistorySince(
+  db: Kysely<Database>,
+  appKey: string,
+  receiverId: string,
+  subjectIds: readonly string[],
+  after: LogPosition,
+  set: CommittedSet,
+): Promise<Map<string, { visibilityThen: string | undefined; otherChange: boolean; friendshipChanged: boolean }>> {
+  if (subjectIds.length === 0) return new Map();
+  const { rows } = await sql<{ userId: string; previous: string | null; flips: number; other: boolean; friendship: boolean }>`
+    select user_id as "userId",
+      (array_agg(coalesce(payload->>'previousVisibility', 'NOT_SET') order by xid, position) filter (where payload->>'cause' = 'visibility'))[1] as previous,
+      count(*) filter (where payload->>'cause' = 'visibility')::int as flips,
+      bool_or(coalesce(payload->>'cause', '') not in ('visibility', 'friendship')) as other,
+      coalesce(bool_or(payload->>'cause' = 'friendship' and payload->'watchers' ? ${receiverId}::text), false) as friendship
+    from events
+    where app_key = ${appKey} and not direct and kind = 'presenceChanged' and user_id = any(${subjectIds}::text[])
+      and (xid, position) > (${after.x.toString()}::bigint, ${after.p.toString()}::bigint) and ${committedIn(set)}
+    group by user_id`.execute(db);
+  return new Map(rows.map((r) => [r.userId, { visibilityThen: r.flips > 0 ? (r.previous ?? 'NOT_SET') : undefined, otherChange: r.other, friendshipChanged: r.friendship }]));
+}
+
 /** Deletes up to `limit` of the oldest rows that occurred before `before`; returns how many. */
 export async function pruneBefore(db: Kysely<Database>, before: Date, limit: number): Promise<number> {
   const result = await db

@@ -3,7 +3,8 @@ import type { AppRow } from '../db/database.ts';
 import { appError } from '../errors.ts';
 import type { FriendEventPayload } from './bus.ts';
 import { type Cursor, cursorExpired } from './cursor.ts';
-import { compare, type CommittedSet, type LogPosition, lastChangesSince, ownEventsSince, wasCommitted } from './repository.ts';
+import { compare, type CommittedSet, type LogPosition, lastChangesSince, ownEventsSince, presenceHistorySince, wasCommitted } from './repository.ts';
+import { effectivePresenceVisibility, maySeePresence, type PresenceVisibility } from '../presence/rules.ts';
 import { friendIdsOf } from '../friends/repository.ts';
 import { findUsers } from '../profiles/repository.ts';
 import type { ProfileView } from '../profiles/view.ts';
@@ -236,12 +237,13 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
 
     // Status is coalesced: one item per (type, user) that changed (or was newly subscribed), at
     // the place of its last change, carrying the state as of now.
-    const placed = new Map<string, { type: StatusSubscribeType; subjectId: string; position: LogPosition }>();
-    const place = (type: StatusSubscribeType, subjectId: string, position: LogPosition) => {
+    const placed = new Map<string, { type: StatusSubscribeType; subjectId: string; position: LogPosition; subscribed: boolean }>();
+    const place = (type: StatusSubscribeType, subjectId: string, position: LogPosition, subscribed = false) => {
       if (!watching[type].has(subjectId)) return;
       const key = `${type}\u0000${subjectId}`;
       const current = placed.get(key);
-      if (!current || compare(position, current.position) > 0) placed.set(key, { type, subjectId, position });
+      if (!current || compare(position, current.position) > 0) placed.set(key, { type, subjectId, position, subscribed: subscribed || (current?.subscribed ?? false) });
+      else if (subscribed) current.subscribed = true;
     };
     for (const c of changes) {
       if (c.kind === 'profileChanged') {
@@ -268,7 +270,7 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
         continue;
       }
       if (event.type === 'subscriptionChanged' && event.operationType === 'SUBSCRIBE') {
-        for (const id of event.userIds) place(event.subscribeType, id, logged.position);
+        for (const id of event.userIds) place(event.subscribeType, id, logged.position, true);
       }
       const message = directMessage(event, { position: logged.position, occurredAt });
       if (!message || message.kind === 'close') continue;
@@ -296,8 +298,27 @@ export class UserEventStream implements AsyncIterableIterator<UserEventEnvelope>
       if (!ids) byType.set(p.type, (ids = new Map()));
       ids.set(p.subjectId, p.position);
     }
+    const snapshots = new Map<StatusSubscribeType, StatusMessage[]>();
+    for (const [type, ids] of byType) snapshots.set(type, await statusSnapshot(this.ctx, app, userId, type, now, [...ids.keys()]));
+    // SPEC §10: a presence status goes out only if this receiver's view of it changed since the
+    // cursor: a subject hidden from it then and now showed it nothing (its activity is none of the
+    // receiver's business), one whose only changes were visibility flips that left this receiver's
+    // view as it was neither. A newly subscribed subject's status always goes (the subscribe's answer).
+    const viaPresence = new Set([...placed.values()].filter((p) => !p.subscribed && (p.type === 'ONLINE_STATUS' || p.type === 'FRIEND_ONLINE_STATUS')).map((p) => p.subjectId));
+    const history = await presenceHistorySince(db, appKey, userId, [...viaPresence], after, committed);
+    const viewChanged = (status: StatusMessage) => {
+      if (!viaPresence.has(status.subjectId) || placed.get(`${status.subscribeType}\u0000${status.subjectId}`)?.subscribed) return true;
+      const past = history.get(status.subjectId);
+      if (!past || past.friendshipChanged) return true;
+      const isFriend = status.subscribeType === 'FRIEND_ONLINE_STATUS' || watching.FRIEND_ONLINE_STATUS.has(status.subjectId);
+      const seesNow = status.hidden !== true;
+      const sawThen = past.visibilityThen === undefined ? seesNow : maySeePresence(effectivePresenceVisibility(past.visibilityThen as PresenceVisibility, app.defaultPresenceVisibility), isFriend);
+      if (!seesNow && !sawThen) return false;
+      return seesNow !== sawThen || past.otherChange;
+    };
     for (const [type, ids] of byType) {
-      for (const status of await statusSnapshot(this.ctx, app, userId, type, now, [...ids.keys()])) {
+      for (const status of snapshots.get(type)!) {
+        if ((type === 'ONLINE_STATUS' || type === 'FRIEND_ONLINE_STATUS') && !viewChanged(status)) continue;
         const position = ids.get(status.subjectId)!;
         items.push({ position, envelope: () => (this.fresh(status) ? this.envelope(status, position, status.changeTime) : null) });
       }

@@ -6,6 +6,7 @@ import { badInput, forbidden, limitExceeded, notFound } from '../errors.ts';
 import type { FriendEventPayload } from '../events/bus.ts';
 import type { RecordEvent } from '../events/log.ts';
 import { findUsers } from '../profiles/repository.ts';
+import { recordFriendshipPresence } from '../presence/service.ts';
 import { RC } from '../profiles/rules.ts';
 import {
   type Befriended,
@@ -112,6 +113,7 @@ async function recordFriendship(trx: Kysely<Database>, record: RecordEvent, appK
   friendEvent(record, appKey, a, added(b), now);
   friendEvent(record, appKey, b, added(a), now);
   record({ type: 'friendshipChanged', appKey, userIds: [a, b], at: addedAt });
+  await recordFriendshipPresence(trx, record, appKey, [[a, b]], now);
 }
 
 export async function requestFriendship(s: Deps, app: AppRow, userId: string, targetId: string, extra: string | null): Promise<'ADDED' | 'APPLICATION_SENT'> {
@@ -157,6 +159,7 @@ export async function endFriendships(s: Deps, appKey: string, userId: string, fr
     friendEvent(record, appKey, userId, { kind: 'FriendDeleted', userIds: removed, deletedAt }, now);
     for (const friendId of removed) friendEvent(record, appKey, friendId, { kind: 'FriendDeleted', userIds: [userId], deletedAt }, now);
     for (const friendId of removed) record({ type: 'friendshipChanged', appKey, userIds: [userId, friendId], at: deletedAt });
+    await recordFriendshipPresence(trx, record, appKey, removed.map((friendId) => [userId, friendId] as const), now);
     return removed;
   });
 }

@@ -1,6 +1,7 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Selectable } from 'kysely';
-import type { Database, PresenceConnectionsTable } from '../db/database.ts';
+import type { Database, PresenceConnectionsTable, PresenceVisibility } from '../db/database.ts';
+import type { CustomStatusJson } from './rules.ts';
 
 export type ConnectionRecord = Omit<Selectable<PresenceConnectionsTable>, 'connectedAt'>;
 
@@ -20,6 +21,15 @@ export interface PresenceChange {
   incarnation: number;
   details: PlatformState[];
   changeTime: Date;
+  /** the user's own presence visibility setting and custom status as of this change (SPEC §10) */
+  visibility: PresenceVisibility;
+  customStatus: CustomStatusJson | null;
+}
+
+/** The custom status columns of a presence row, as the JSON events carry. */
+function customStatusOf(row: { customStatusText: string | null; customStatusEmoji: string | null; customStatusExpiresAt: Date | string | null }): CustomStatusJson | null {
+  if (row.customStatusText === null) return null;
+  return { text: row.customStatusText, emoji: row.customStatusEmoji, expiresAt: row.customStatusExpiresAt === null ? null : new Date(row.customStatusExpiresAt).toISOString() };
 }
 
 /** (app, user, platform) keys as three parallel arrays, for set-based statements over `unnest`. */
@@ -54,13 +64,26 @@ async function switchPlatforms(trx: Transaction<Database>, keys: readonly Platfo
     insert into presence_platforms (app_key, user_id, platform, online, change_time)
     select a, u, p, ${online}, t from unnest(${apps}::text[], ${users}::text[], ${platforms}::text[], ${changeTimes.map((t) => t.toISOString())}::timestamptz[]) as k(a, u, p, t)
     on conflict (app_key, user_id, platform) do update set online = excluded.online, change_time = excluded.change_time, offline_due_at = null, left_at = null`.execute(trx);
-  const { rows } = await sql<{ userId: string; appKey: string; version: number; createdAt: Date; platform: string | null; online: boolean | null; changeTime: Date | null }>`
+  // the same statement returns the user's presence settings, which the audience needs (no extra lookup)
+  const { rows } = await sql<{
+    userId: string;
+    appKey: string;
+    version: number;
+    visibility: PresenceVisibility;
+    customStatusText: string | null;
+    customStatusEmoji: string | null;
+    customStatusExpiresAt: Date | null;
+    createdAt: Date;
+    platform: string | null;
+    online: boolean | null;
+    changeTime: Date | null;
+  }>`
     with k as (select distinct a, u from unnest(${apps}::text[], ${users}::text[]) as k(a, u)),
     v as (
       insert into presence_users (app_key, user_id, version) select a, u, 1 from k
       on conflict (app_key, user_id) do update set version = presence_users.version + 1
-      returning app_key, user_id, version)
-    select v.app_key, v.user_id, v.version, usr.created_at, p.platform, p.online, p.change_time
+      returning app_key, user_id, version, visibility, custom_status_text, custom_status_emoji, custom_status_expires_at)
+    select v.app_key, v.user_id, v.version, v.visibility, v.custom_status_text, v.custom_status_emoji, v.custom_status_expires_at, usr.created_at, p.platform, p.online, p.change_time
     from v join users usr on usr.app_key = v.app_key and usr.user_id = v.user_id
     left join presence_platforms p on p.app_key = v.app_key and p.user_id = v.user_id
     order by v.app_key, v.user_id, p.platform`.execute(trx);
@@ -75,7 +98,18 @@ async function switchPlatforms(trx: Transaction<Database>, keys: readonly Platfo
     let change = changes.get(userKey);
     if (!change) {
       const first = firstOfUser.get(userKey)!;
-      change = { appKey: row.appKey, userId: row.userId, platform: keys[first]!.platform, online, version: Number(row.version), incarnation: new Date(row.createdAt).getTime(), details: [], changeTime: changeTimes[first]! };
+      change = {
+        appKey: row.appKey,
+        userId: row.userId,
+        platform: keys[first]!.platform,
+        online,
+        version: Number(row.version),
+        incarnation: new Date(row.createdAt).getTime(),
+        details: [],
+        changeTime: changeTimes[first]!,
+        visibility: row.visibility,
+        customStatus: customStatusOf(row),
+      };
       changes.set(userKey, change);
     }
     if (row.platform !== null) change.details.push({ platform: row.platform, online: row.online!, changeTime: new Date(row.changeTime!) });
@@ -191,29 +225,127 @@ export async function settleOfflines(trx: Transaction<Database>, due: readonly O
   );
 }
 
-/** Presence of several users: version and per-platform details, for the sync and queries. */
-export async function presenceOf(
-  db: Kysely<Database>,
-  appKey: string,
-  userIds: readonly string[],
-): Promise<Map<string, { version: number; incarnation: number; details: PlatformState[] }>> {
-  const result = new Map<string, { version: number; incarnation: number; details: PlatformState[] }>();
+/** One user's presence as stored: version, per-platform details, visibility setting and custom status. */
+export interface PresenceState {
+  version: number;
+  incarnation: number;
+  details: PlatformState[];
+  visibility: PresenceVisibility;
+  /** as stored: one past its expiry may not have been swept yet (see `liveCustomStatus`) */
+  customStatus: CustomStatusJson | null;
+}
+
+/** Presence of several users: version, per-platform details and settings, for the sync and queries. */
+export async function presenceOf(db: Kysely<Database>, appKey: string, userIds: readonly string[]): Promise<Map<string, PresenceState>> {
+  const result = new Map<string, PresenceState>();
   if (userIds.length === 0) return result;
   const rows = await db
     .selectFrom('users as usr')
     .leftJoin('presenceUsers as u', (j) => j.onRef('u.appKey', '=', 'usr.appKey').onRef('u.userId', '=', 'usr.userId'))
     .leftJoin('presencePlatforms as p', (j) => j.onRef('p.appKey', '=', 'usr.appKey').onRef('p.userId', '=', 'usr.userId'))
-    .select(['usr.userId', 'usr.createdAt', 'u.version', 'p.platform', 'p.online', 'p.changeTime'])
+    .select(['usr.userId', 'usr.createdAt', 'u.version', 'u.visibility', 'u.customStatusText', 'u.customStatusEmoji', 'u.customStatusExpiresAt', 'p.platform', 'p.online', 'p.changeTime'])
     .where('usr.appKey', '=', appKey)
     .where('usr.userId', 'in', userIds)
     .orderBy('p.platform')
     .execute();
   for (const row of rows) {
     let entry = result.get(row.userId);
-    if (!entry) result.set(row.userId, (entry = { version: row.version ?? 0, incarnation: new Date(row.createdAt).getTime(), details: [] }));
+    if (!entry) {
+      entry = {
+        version: row.version ?? 0,
+        incarnation: new Date(row.createdAt).getTime(),
+        details: [],
+        visibility: row.visibility ?? 'NOT_SET',
+        customStatus: customStatusOf({ customStatusText: row.customStatusText ?? null, customStatusEmoji: row.customStatusEmoji ?? null, customStatusExpiresAt: row.customStatusExpiresAt ?? null }),
+      };
+      result.set(row.userId, entry);
+    }
     if (row.platform !== null) entry.details.push({ platform: row.platform, online: row.online!, changeTime: row.changeTime! });
   }
   return result;
+}
+
+/** A change of a user's presence settings: the new state (a presence version of its own) and the visibility before it. */
+export interface SettingsChange extends PresenceChange {
+  previousVisibility: PresenceVisibility;
+}
+
+/**
+ * Changes a user's presence visibility setting and/or custom status (`customStatus: null` clears
+ * it), as one presence change: the version grows by one. The caller holds the user's event lock.
+ * Returns null when the user does not exist.
+ */
+export async function changePresenceSettings(
+  trx: Kysely<Database>,
+  appKey: string,
+  userId: string,
+  patch: { visibility?: PresenceVisibility; customStatus?: { text: string; emoji: string | null; expiresAt: Date | null } | null },
+  now: Date,
+): Promise<SettingsChange | null> {
+  const before = (await presenceOf(trx, appKey, [userId])).get(userId);
+  if (!before) return null;
+  const set: { visibility?: PresenceVisibility; customStatusText?: string | null; customStatusEmoji?: string | null; customStatusExpiresAt?: Date | null } = {};
+  if (patch.visibility !== undefined) set.visibility = patch.visibility;
+  if (patch.customStatus !== undefined) {
+    set.customStatusText = patch.customStatus?.text ?? null;
+    set.customStatusEmoji = patch.customStatus?.emoji ?? null;
+    set.customStatusExpiresAt = patch.customStatus?.expiresAt ?? null;
+  }
+  const row = await trx
+    .insertInto('presenceUsers')
+    .values({ appKey, userId, version: 1, ...set })
+    .onConflict((oc) => oc.columns(['appKey', 'userId']).doUpdateSet({ ...set, version: sql<number>`presence_users.version + 1` }))
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return {
+    appKey,
+    userId,
+    platform: '',
+    online: before.details.some((d) => d.online),
+    version: Number(row.version),
+    incarnation: before.incarnation,
+    details: before.details,
+    changeTime: now,
+    visibility: row.visibility,
+    customStatus: customStatusOf(row),
+    previousVisibility: before.visibility,
+  };
+}
+
+/** Users whose custom status expired at `now` (any instance's sweep finds them, after a restart too). */
+export async function dueCustomStatuses(db: Kysely<Database>, now: Date, limit = 500): Promise<{ appKey: string; userId: string }[]> {
+  return db
+    .selectFrom('presenceUsers')
+    .select(['appKey', 'userId'])
+    .where('customStatusExpiresAt', '<=', now)
+    .orderBy('customStatusExpiresAt')
+    .limit(limit)
+    .execute();
+}
+
+/**
+ * Clears the custom statuses of these users that are still expired at `now` (a conditional
+ * update: of several instances sweeping at once, the first clears it and the others find nothing,
+ * nor does one whose owner set a new status meanwhile). The caller holds the users' event locks.
+ */
+export async function clearExpiredCustomStatuses(trx: Transaction<Database>, keys: readonly { appKey: string; userId: string }[], now: Date): Promise<SettingsChange[]> {
+  if (keys.length === 0) return [];
+  const { rows: cleared } = await sql<{ appKey: string; userId: string; version: number; visibility: PresenceVisibility }>`
+    update presence_users pu set custom_status_text = null, custom_status_emoji = null, custom_status_expires_at = null, version = pu.version + 1
+    from unnest(${keys.map((k) => k.appKey)}::text[], ${keys.map((k) => k.userId)}::text[]) as k(a, u)
+    where pu.app_key = k.a and pu.user_id = k.u and pu.custom_status_expires_at <= ${now.toISOString()}::timestamptz
+    returning pu.app_key, pu.user_id, pu.version, pu.visibility`.execute(trx);
+  const out: SettingsChange[] = [];
+  const byApp = new Map<string, typeof cleared>();
+  for (const r of cleared) byApp.set(r.appKey, [...(byApp.get(r.appKey) ?? []), r]);
+  for (const [appKey, rows] of byApp) {
+    const states = await presenceOf(trx, appKey, rows.map((r) => r.userId));
+    for (const r of rows) {
+      const state = states.get(r.userId)!;
+      out.push({ appKey, userId: r.userId, platform: '', online: state.details.some((d) => d.online), version: Number(r.version), incarnation: state.incarnation, details: state.details, changeTime: now, visibility: r.visibility, customStatus: null, previousVisibility: r.visibility });
+    }
+  }
+  return out;
 }
 
 /** `aliveUntil`: until when the instance counts as alive without another heartbeat (its own timeout). */

@@ -2,8 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { Services } from '../context.ts';
 import type { DomainEvent } from '../events/bus.ts';
 import { Batcher, causedByItems } from '../db/batcher.ts';
+import type { Kysely } from 'kysely';
+import type { Database, PresenceVisibility } from '../db/database.ts';
+import { findApp } from '../apps/repository.ts';
+import { subscribersOfEach } from '../subscriptions/repository.ts';
+import { notFound } from '../errors.ts';
+import { RC } from '../profiles/rules.ts';
+import { checkCustomStatus, effectivePresenceVisibility, liveCustomStatus, type CustomStatusJson } from './rules.ts';
 import {
   addConnections,
+  changePresenceSettings,
+  clearExpiredCustomStatuses,
+  dueCustomStatuses,
   dueOfflines,
   heartbeat,
   orphanedConnections,
@@ -15,6 +25,7 @@ import {
   type ConnectionRecord,
   type PendingOffline,
   type PresenceChange,
+  type SettingsChange,
 } from './repository.ts';
 
 export interface PresenceTiming {
@@ -24,6 +35,8 @@ export interface PresenceTiming {
   instanceTimeoutMs: number;
   /** a platform's offline waits this long after its last connection closed (SPEC §5); 0: at once */
   offlineGraceMs?: number;
+  /** how often expired custom statuses are looked for (SPEC §10: watchers learn within 10 s); default 5 s */
+  customStatusSweepMs?: number;
 }
 
 /** SPEC §5: users of a crashed instance go offline within 60 s (30 s timeout + ≤10 s reaper period). */
@@ -48,6 +61,8 @@ export class PresenceService {
   /** connections closed here whose removal from the database failed; retried by tick() */
   private readonly pendingRemoval = new Map<string, Who>();
   private timer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> = Promise.resolve();
   private stopping = false;
   private ticking: Promise<void> = Promise.resolve();
   /** this instance's timers for offlines it left pending (every instance's tick settles the rest) */
@@ -68,6 +83,11 @@ export class PresenceService {
       this.ticking = this.ticking.then(() => this.tick()).catch((error) => this.services.log.error({ err: error }, 'presence heartbeat failed'));
     }, this.timing.heartbeatMs);
     this.timer.unref();
+    // a periodic sweep, not a timer per status: it finds the due ones whoever set them, after a restart too
+    this.sweepTimer = setInterval(() => {
+      this.sweeping = this.sweeping.then(async () => void (await this.expireCustomStatuses())).catch((error) => this.services.log.error({ err: error }, 'custom status expiry failed'));
+    }, this.timing.customStatusSweepMs ?? 5000);
+    this.sweepTimer.unref();
   }
 
   /**
@@ -77,7 +97,9 @@ export class PresenceService {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);
+    clearInterval(this.sweepTimer);
     await this.ticking;
+    await this.sweeping;
     // their devices are likely to reconnect elsewhere: the offlines stay pending, and another
     // instance's tick (or this one's restart) announces those whose grace runs out
     await Promise.allSettled([...this.live.keys()].map((id) => this.disconnect(id)));
@@ -181,6 +203,26 @@ export class PresenceService {
     if (due.length) await this.settle(due);
   }
 
+  /**
+   * Clears custom statuses whose expiry passed (by the service's clock) and tells their watchers
+   * (exposed for tests). Every instance sweeps; the conditional update makes each clear happen once.
+   */
+  async expireCustomStatuses(): Promise<number> {
+    let cleared = 0;
+    for (;;) {
+      const now = this.services.clock.now();
+      const due = await dueCustomStatuses(this.services.db, now, BATCH);
+      if (due.length === 0) return cleared;
+      await this.services.events.write(due, async (trx, recordEvent) => {
+        for (const change of await clearExpiredCustomStatuses(trx, due, now)) {
+          recordEvent(settingsEvent(change, 'customStatus'));
+          cleared++;
+        }
+      });
+      if (due.length < BATCH) return cleared;
+    }
+  }
+
   /** This instance counts as alive until this long after a heartbeat at `wall`; every reaper honours it. */
   private aliveUntil(wall: Date): Date {
     return new Date(wall.getTime() + this.timing.instanceTimeoutMs);
@@ -198,11 +240,101 @@ function presenceEvent(change: PresenceChange): DomainEvent {
     incarnation: change.incarnation,
     details: change.details.map((d) => ({ platform: d.platform, online: d.online, changeTime: d.changeTime.toISOString() })),
     at: change.changeTime.toISOString(),
+    visibility: change.visibility,
+    customStatus: change.customStatus,
   };
 }
 
-/** Whether the user is online on any platform now (the backend's view: presence visibility does not apply). */
-export async function isOnline(s: Pick<Services, 'db'>, appKey: string, userId: string): Promise<boolean> {
+function settingsEvent(change: SettingsChange, cause: 'visibility' | 'customStatus' | 'friendship'): DomainEvent {
+  return { ...presenceEvent(change), cause, previousVisibility: change.previousVisibility } as DomainEvent;
+}
+
+type Deps = Pick<Services, 'db' | 'events' | 'clock'>;
+
+/**
+ * Friendships made or ended (inside their transaction, which holds both users' event locks): a
+ * FRIENDS_ONLY user's presence appears to, or disappears from, the other party's ONLINE_STATUS
+ * subscription. Each such user gets one presence change naming those watchers, and only they hear
+ * of it (their FRIEND_ONLINE_STATUS comes and goes with the friendship itself). Nothing is logged
+ * for users whose presence visibility does not depend on friendship.
+ */
+export async function recordFriendshipPresence(trx: Kysely<Database>, recordEvent: (event: DomainEvent) => void, appKey: string, pairs: readonly (readonly [string, string])[], now: Date): Promise<void> {
+  if (pairs.length === 0) return;
+  const users = [...new Set(pairs.flat())];
+  const [states, app] = await Promise.all([presenceOf(trx, appKey, users), findApp(trx, appKey)]);
+  const friendsOnly = users.filter((id) => states.has(id) && effectivePresenceVisibility(states.get(id)!.visibility, app?.defaultPresenceVisibility) === 'FRIENDS_ONLY');
+  if (friendsOnly.length === 0) return;
+  const subscribers = await subscribersOfEach(trx, appKey, friendsOnly, 'ONLINE_STATUS', now);
+  for (const subjectId of friendsOnly) {
+    const others = new Set(pairs.flatMap(([a, b]) => (a === subjectId ? [b] : b === subjectId ? [a] : [])));
+    const watchers = (subscribers.get(subjectId) ?? []).map((s) => s.subscriberId).filter((id) => others.has(id));
+    if (watchers.length === 0) continue;
+    const change = await changePresenceSettings(trx, appKey, subjectId, {}, now);
+    if (change) recordEvent({ ...settingsEvent(change, 'friendship'), watchers } as DomainEvent);
+  }
+}
+
+/** The user's own setting (NOT_SET included: the owner sees what it chose, not the default it follows). */
+export async function myPresenceVisibility(s: Pick<Services, 'db'>, appKey: string, userId: string): Promise<PresenceVisibility> {
   const state = (await presenceOf(s.db, appKey, [userId])).get(userId);
-  return state?.details.some((d) => d.online) ?? false;
+  if (!state) throw notFound('your profile no longer exists', { rcCode: RC.USER_NOT_FOUND });
+  return state.visibility;
+}
+
+export async function myCustomStatus(s: Pick<Services, 'db' | 'clock'>, appKey: string, userId: string): Promise<CustomStatusJson | null> {
+  const state = (await presenceOf(s.db, appKey, [userId])).get(userId);
+  if (!state) throw notFound('your profile no longer exists', { rcCode: RC.USER_NOT_FOUND });
+  return liveCustomStatus(state.customStatus, s.clock.now());
+}
+
+/**
+ * Changes who may see the user's presence (SPEC §10): one presence change, logged with the setting
+ * before it, so the audience pushes one status change to exactly the watchers whose view flips.
+ * Setting what is already set changes nothing and tells no one.
+ */
+export async function updatePresenceVisibility(s: Deps, appKey: string, userId: string, visibility: PresenceVisibility): Promise<PresenceVisibility> {
+  return s.events.write({ appKey, userIds: [userId] }, async (trx, recordEvent) => {
+    const current = (await presenceOf(trx, appKey, [userId])).get(userId);
+    if (!current) throw notFound('your profile no longer exists', { rcCode: RC.USER_NOT_FOUND });
+    if (current.visibility === visibility) return visibility;
+    const change = await changePresenceSettings(trx, appKey, userId, { visibility }, s.clock.now());
+    recordEvent(settingsEvent(change!, 'visibility'));
+    return change!.visibility;
+  });
+}
+
+/** Sets the user's custom status (checked first: bad input writes nothing) and tells those who may see it. */
+export async function setCustomStatus(s: Deps, appKey: string, userId: string, input: { text: string; emoji?: string | null; expiresInSeconds?: number | null }): Promise<CustomStatusJson> {
+  const checked = checkCustomStatus(input);
+  const now = s.clock.now();
+  const expiresAt = checked.expiresInSeconds === null ? null : new Date(now.getTime() + checked.expiresInSeconds * 1000);
+  return s.events.write({ appKey, userIds: [userId] }, async (trx, recordEvent) => {
+    const change = await changePresenceSettings(trx, appKey, userId, { customStatus: { text: checked.text, emoji: checked.emoji, expiresAt } }, now);
+    if (!change) throw notFound('your profile no longer exists', { rcCode: RC.USER_NOT_FOUND });
+    recordEvent(settingsEvent(change, 'customStatus'));
+    return change.customStatus!;
+  });
+}
+
+/** Clears the user's custom status; false (and no event) when none was set. */
+export async function clearCustomStatus(s: Deps, appKey: string, userId: string): Promise<boolean> {
+  return s.events.write({ appKey, userIds: [userId] }, async (trx, recordEvent) => {
+    const current = (await presenceOf(trx, appKey, [userId])).get(userId);
+    if (!current) throw notFound('your profile no longer exists', { rcCode: RC.USER_NOT_FOUND });
+    if (!current.customStatus) return false;
+    const change = await changePresenceSettings(trx, appKey, userId, { customStatus: null }, s.clock.now());
+    recordEvent(settingsEvent(change!, 'customStatus'));
+    return true;
+  });
+}
+
+/**
+ * Whether the user is online on any platform now, as anyone else in the app would see it (the
+ * RongCloud server API's checkOnline: app backends use it to show strangers whether someone is
+ * online): a user whose presence is not visible to everyone (FRIENDS_ONLY, INVISIBLE) reports offline.
+ */
+export async function isOnline(s: Pick<Services, 'db'>, app: { appKey: string; defaultPresenceVisibility: Exclude<PresenceVisibility, 'NOT_SET'> }, userId: string): Promise<boolean> {
+  const state = (await presenceOf(s.db, app.appKey, [userId])).get(userId);
+  if (!state || effectivePresenceVisibility(state.visibility, app.defaultPresenceVisibility) !== 'EVERYONE') return false;
+  return state.details.some((d) => d.online);
 }

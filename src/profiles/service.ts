@@ -7,6 +7,8 @@ import type { ChangeOrigin } from '../events/bus.ts';
 import type { RecordEvent } from '../events/log.ts';
 import { friendsOfEach } from '../friends/repository.ts';
 import { presenceOf } from '../presence/repository.ts';
+import { effectivePresenceVisibility, maySeePresence } from '../presence/rules.ts';
+import { findApp } from '../apps/repository.ts';
 import { removeSubscriptionsTo, subscribersOfEach } from '../subscriptions/repository.ts';
 import { intInRange, userIdArg, userIdList } from '../schema/validate-args.ts';
 import {
@@ -249,21 +251,25 @@ export async function cleanProfiles(s: Deps, appKey: string, userIds: readonly s
   const at = now.toISOString();
   return s.events.write({ appKey, userIds }, async (trx, record) => {
     const cleaned = new Set(userIds);
-    const [friends, presence, subscribers] = await Promise.all([
+    const [friends, presence, subscribers, app] = await Promise.all([
       friendsOfEach(trx, appKey, userIds),
       presenceOf(trx, appKey, userIds),
       subscribersOfEach(trx, appKey, userIds, 'ONLINE_STATUS', now),
+      findApp(trx, appKey),
     ]);
     recordFormerFriends(record, appKey, friends, cleaned, at);
     for (const [subjectId, state] of presence) {
       if (!state.details.some((d) => d.online)) continue;
+      // only those who saw it online learn it went offline (SPEC §10)
+      const presenceVisibility = effectivePresenceVisibility(state.visibility, app?.defaultPresenceVisibility);
+      const friendSet = new Set(friends.get(subjectId) ?? []);
       const gone = { subjectId, details: state.details.map((d) => ({ platform: d.platform, online: false, changeTime: d.online ? at : d.changeTime.toISOString() })), incarnation: state.incarnation, version: state.version + 1, at };
       for (const sub of subscribers.get(subjectId) ?? []) {
-        if (cleaned.has(sub.subscriberId)) continue;
+        if (cleaned.has(sub.subscriberId) || !maySeePresence(presenceVisibility, friendSet.has(sub.subscriberId))) continue;
         record({ type: 'watchedUserGone', appKey, receiverId: sub.subscriberId, subscribeType: 'ONLINE_STATUS', subscribeTime: sub.subscribedAtMs, expiry: sub.expiry, expiresAt: sub.expiresAtMs, ...gone });
       }
       for (const friendId of friends.get(subjectId) ?? []) {
-        if (cleaned.has(friendId)) continue;
+        if (cleaned.has(friendId) || !maySeePresence(presenceVisibility, true)) continue;
         record({ type: 'watchedUserGone', appKey, receiverId: friendId, subscribeType: 'FRIEND_ONLINE_STATUS', subscribeTime: null, expiry: null, expiresAt: null, ...gone });
       }
     }

@@ -1,6 +1,7 @@
 import type { ChangeOrigin, FriendEventPayload } from '../events/bus.ts';
 import type { ProfileView } from '../profiles/view.ts';
 import type { LogPosition } from '../events/repository.ts';
+import type { CustomStatusJson } from '../presence/rules.ts';
 
 /**
  * Where a message stands in the event log, for messages delivered from it (absent on the
@@ -37,6 +38,10 @@ export interface StatusMessage extends FromLog {
   expiresAt: number | null;
   details: PlatformStatusJson[];
   profile: ProfileView | null;
+  /** ONLINE_STATUS and FRIEND_ONLINE_STATUS, when the receiver may see the subject's presence (SPEC §10) */
+  customStatus?: CustomStatusJson | null;
+  /** the subject's presence is hidden from this receiver: it sees the subject as never connected */
+  hidden?: boolean;
   changeTime: string;
   incarnation: number;
   order: number;

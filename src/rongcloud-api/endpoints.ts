@@ -113,7 +113,7 @@ export const ENDPOINTS: Record<string, Endpoint> = {
 
   async '/user/checkOnline.json'({ services, app, params }) {
     const userId = userIdArg(params.text('userId', { required: true })!);
-    return { status: (await isOnline(services, app.appKey, userId)) ? '1' : '0' };
+    return { status: (await isOnline(services, app, userId)) ? '1' : '0' };
   },
 
   /** optType 1 (default): as the requester's addFriend, following the target's permission; 2: at once, as adminAddFriend. */

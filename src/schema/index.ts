@@ -7,6 +7,7 @@ import '../profiles/schema.ts';
 import '../visibility/schema.ts';
 import '../friends/schema.ts';
 import '../subscriptions/schema.ts';
+import '../presence/schema.ts';
 import '../events/schema.ts';
 
 export const schema = builder.toSchema();

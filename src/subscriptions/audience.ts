@@ -8,6 +8,7 @@ import { friendIdsOf, friendsOfEach } from '../friends/repository.ts';
 import type { ProfileView } from '../profiles/view.ts';
 import type { RealtimeMessage, StatusMessage } from '../realtime/messages.ts';
 import { viewsByAudience } from '../visibility/views.ts';
+import { effectivePresenceVisibility, liveCustomStatus, maySeePresence } from '../presence/rules.ts';
 import { subscribersOf, subscribersOfEach, type Subscriber } from './repository.ts';
 
 /** WebSocket close code for connections whose credentials stopped being valid. */
@@ -105,24 +106,57 @@ export class Audiences {
     return out.map((a, i) => (a.message.kind === 'status' && last.get(a.userId) !== i && !a.message.continued ? { ...a, message: { ...a.message, continued: true } } : a));
   }
 
+  /**
+   * A presence change reaches the subject's ONLINE_STATUS subscribers and friends that may see the
+   * subject's presence (SPEC §10: its visibility setting, carried in the event, else the app's
+   * default); a watcher that may not sees no activity at all, not even "still offline". A change
+   * of the visibility setting reaches only the watchers whose view flips: those who lose sight get
+   * the never-connected view, those who gain it the real one.
+   */
   private async presenceChanged(event: Extract<DomainEvent, { type: 'presenceChanged' }>, changeId: string, mark: Mark, wanted: ReceiverFilter): Promise<Addressed[]> {
     const { appKey } = event;
+    const app = await this.appConfig.app(appKey);
+    const visibility = effectivePresenceVisibility(event.visibility, app?.defaultPresenceVisibility);
+    const flip = event.cause === 'visibility';
+    const before = flip ? effectivePresenceVisibility(event.previousVisibility, app?.defaultPresenceVisibility) : visibility;
+    if (!flip && visibility === 'INVISIBLE') return [];
+    const customStatus = liveCustomStatus(event.customStatus, this.clock.now());
+    // a user never seen online and without a status looks the same hidden or not: a flip changes nothing
+    const nothingToHide = event.details.length === 0 && customStatus === null;
+    // a friendship made or ended: only its watchers' view of a FRIENDS_ONLY user changed (as of now)
+    const friendship = event.cause === 'friendship';
+    if (friendship && (visibility !== 'FRIENDS_ONLY' || nothingToHide)) return [];
+    const watchers = friendship ? new Set(event.watchers ?? []) : null;
+    const viewOf = (isFriend: boolean): 'shown' | 'hidden' | null => {
+      const sees = maySeePresence(visibility, isFriend);
+      if (friendship) return sees ? 'shown' : 'hidden';
+      if (!flip) return sees ? 'shown' : null;
+      if (sees === maySeePresence(before, isFriend) || nothingToHide) return null;
+      return sees ? 'shown' : 'hidden';
+    };
     const [subscribers, friends] = await Promise.all([
       subscribersOf(this.db, appKey, event.userId, 'ONLINE_STATUS', this.clock.now()),
       friendIdsOf(this.db, appKey, event.userId),
     ]);
-    const change: Change = { subjectId: event.userId, details: event.details, changeTime: event.at, incarnation: event.incarnation, order: event.version, ...mark };
-    const shared = `${changeId}:ONLINE_STATUS`;
+    const base = { subjectId: event.userId, changeTime: event.at, incarnation: event.incarnation, order: event.version, ...mark };
+    const shown: Change = { ...base, details: event.details, customStatus };
+    const hidden: Change = { ...base, details: [], customStatus: null, hidden: true };
     const friendSet = new Set(friends);
     const out: Addressed[] = [];
     for (const s of subscribers) {
-      if (!wanted(appKey, s.subscriberId)) continue;
-      const message = statusMessage(change, 'ONLINE_STATUS', s, null, shared);
-      if (friendSet.has(s.subscriberId)) message.continued = true; // its FRIEND_ONLINE_STATUS message follows
+      if (!wanted(appKey, s.subscriberId) || (watchers && !watchers.has(s.subscriberId))) continue;
+      const isFriend = friendSet.has(s.subscriberId);
+      const view = viewOf(isFriend);
+      if (view === null) continue;
+      const message = statusMessage(view === 'shown' ? shown : hidden, 'ONLINE_STATUS', s, null, `${changeId}:ONLINE_STATUS${view === 'hidden' ? ':hidden' : ''}`);
+      if (isFriend && !friendship) message.continued = true; // its FRIEND_ONLINE_STATUS message follows
       out.push({ appKey, userId: s.subscriberId, message });
     }
-    const friendMessage = statusMessage(change, 'FRIEND_ONLINE_STATUS', null, null, `${changeId}:FRIEND_ONLINE_STATUS`);
-    for (const friendId of friends) if (wanted(appKey, friendId)) out.push({ appKey, userId: friendId, message: friendMessage });
+    const friendView = friendship ? null : viewOf(true);
+    if (friendView !== null) {
+      const friendMessage = statusMessage(friendView === 'shown' ? shown : hidden, 'FRIEND_ONLINE_STATUS', null, null, `${changeId}:FRIEND_ONLINE_STATUS${friendView === 'hidden' ? ':hidden' : ''}`);
+      for (const friendId of friends) if (wanted(appKey, friendId)) out.push({ appKey, userId: friendId, message: friendMessage });
+    }
     return out;
   }
 }
@@ -221,6 +255,8 @@ export function directMessage(event: DomainEvent, mark: Mark): RealtimeMessage |
 interface Change extends Mark {
   subjectId: string;
   details: StatusMessage['details'];
+  customStatus?: StatusMessage['customStatus'];
+  hidden?: boolean;
   changeTime: string;
   incarnation: number;
   order: number;
@@ -237,6 +273,8 @@ function statusMessage(change: Change, subscribeType: StatusMessage['subscribeTy
     expiresAt: subscription ? subscription.expiresAtMs : null,
     details: change.details,
     profile,
+    customStatus: change.customStatus ?? null,
+    hidden: change.hidden === true,
     changeTime: change.changeTime,
     incarnation: change.incarnation,
     order: change.order,

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { AppRow, Database } from '../db/database.ts';
 import type { AppConfigCache } from '../apps/config-cache.ts';
 import { presenceOf } from '../presence/repository.ts';
+import { effectivePresenceVisibility, liveCustomStatus, maySeePresence } from '../presence/rules.ts';
 import { findUsers } from '../profiles/repository.ts';
 import type { StatusMessage, StatusSubscribeType } from '../realtime/messages.ts';
 import { viewsByAudience } from '../visibility/views.ts';
@@ -51,11 +52,19 @@ export async function statusSnapshot(
 
   if (ONLINE_TYPES.has(type)) {
     const presence = await presenceOf(db, appKey, ids);
+    // SPEC §10: a subject whose presence this receiver may not see looks never connected
+    // the app's default as of now (a socket's caller holds the app row read when it connected)
+    const appDefault = ((await s.appConfig.app(appKey)) ?? app).defaultPresenceVisibility;
+    const visibilityOf = (id: string) => effectivePresenceVisibility(presence.get(id)?.visibility, appDefault);
+    const friendsOnly = ids.filter((id) => visibilityOf(id) === 'FRIENDS_ONLY');
+    const friends = type === 'FRIEND_ONLINE_STATUS' || friendsOnly.length === 0 ? null : await friendIdsAmong(db, appKey, receiverId, friendsOnly);
     return watched.map((w) => {
       const p = presence.get(w.userId);
-      const details = (p?.details ?? []).map((d) => ({ platform: d.platform, online: d.online, changeTime: d.changeTime.toISOString() }));
+      const hidden = !maySeePresence(visibilityOf(w.userId), friends === null || friends.has(w.userId));
+      const details = hidden ? [] : (p?.details ?? []).map((d) => ({ platform: d.platform, online: d.online, changeTime: d.changeTime.toISOString() }));
       const latest = details.reduce<string | null>((max, d) => (max === null || d.changeTime > max ? d.changeTime : max), null);
-      return { ...base(w), details, profile: null, changeTime: latest ?? (w.subscribeTime ?? now).toISOString(), incarnation: p?.incarnation ?? 0, order: p?.version ?? 0 };
+      const customStatus = hidden ? null : liveCustomStatus(p?.customStatus, now);
+      return { ...base(w), details, profile: null, customStatus, hidden, changeTime: latest ?? (w.subscribeTime ?? now).toISOString(), incarnation: p?.incarnation ?? 0, order: p?.version ?? 0 };
     });
   }
 

@@ -56,6 +56,15 @@ export type Platform =
   /** RC 3 */
   | 'WEB';
 
+/** Who may see that I am online (and my custom status). */
+export type PresenceVisibility =
+  | 'EVERYONE'
+  | 'FRIENDS_ONLY'
+  /** nobody but my own devices: I appear offline */
+  | 'INVISIBLE'
+  /** user level only: follow the app's default */
+  | 'NOT_SET';
+
 export type ProfileEntryInput = {
   key: string;
   /** null removes the key */
@@ -130,7 +139,7 @@ export type OnUserEventsSubscription = { userEvents: { cursor: string, occurredA
       | { __typename: 'SubscriptionRelationChange', operationType: SubscribeOperation, subscribeType: SubscribeType, userIds: Array<string>, expiry: number | null, operationTime: string }
       | { __typename: 'SubscriptionsExpiring', subscribeType: SubscribeType, userIds: Array<string>, expiresAt: string }
       | { __typename: 'UserEventsCaughtUp', resumed: boolean }
-      | { __typename: 'UserStatusChange', userId: string, subscribeType: SubscribeType, subscribeTime: string | null, expiry: number | null, changeTime: string, details: Array<{ platform: Platform, online: boolean, changeTime: string }>, userProfile: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } | null }
+      | { __typename: 'UserStatusChange', userId: string, subscribeType: SubscribeType, subscribeTime: string | null, expiry: number | null, changeTime: string, details: Array<{ platform: Platform, online: boolean, changeTime: string }>, userProfile: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } | null, customStatus: { text: string, emoji: string | null, expiresAt: string | null } | null }
      } };
 
 export type OnSubscribedUserStatusChangeSubscriptionVariables = Exact<{ [key: string]: never; }>;
@@ -138,7 +147,7 @@ export type OnSubscribedUserStatusChangeSubscriptionVariables = Exact<{ [key: st
 
 export type OnSubscribedUserStatusChangeSubscription = { subscribedUserStatusChange:
     | { __typename: 'SubscribedUserStatusSyncFinished', subscribeType: SubscribeType }
-    | { __typename: 'UserStatusChange', userId: string, subscribeType: SubscribeType, subscribeTime: string | null, expiry: number | null, changeTime: string, details: Array<{ platform: Platform, online: boolean, changeTime: string }>, userProfile: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } | null }
+    | { __typename: 'UserStatusChange', userId: string, subscribeType: SubscribeType, subscribeTime: string | null, expiry: number | null, changeTime: string, details: Array<{ platform: Platform, online: boolean, changeTime: string }>, userProfile: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } | null, customStatus: { text: string, emoji: string | null, expiresAt: string | null } | null }
    };
 
 export type OnSubscribedRelationChangeSubscriptionVariables = Exact<{ [key: string]: never; }>;
@@ -238,6 +247,39 @@ export type SetFriendRemarkMutationVariables = Exact<{
 
 export type SetFriendRemarkMutation = { setFriendRemark: boolean };
 
+export type CustomStatusFieldsFragment = { text: string, emoji: string | null, expiresAt: string | null };
+
+export type MyPresenceVisibilityQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type MyPresenceVisibilityQuery = { myPresenceVisibility: PresenceVisibility };
+
+export type UpdateMyPresenceVisibilityMutationVariables = Exact<{
+  visibility: PresenceVisibility;
+}>;
+
+
+export type UpdateMyPresenceVisibilityMutation = { updateMyPresenceVisibility: PresenceVisibility };
+
+export type MyCustomStatusQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type MyCustomStatusQuery = { myCustomStatus: { text: string, emoji: string | null, expiresAt: string | null } | null };
+
+export type UpdateMyCustomStatusMutationVariables = Exact<{
+  text: string;
+  emoji?: string | null | undefined;
+  expiresInSeconds?: number | null | undefined;
+}>;
+
+
+export type UpdateMyCustomStatusMutation = { updateMyCustomStatus: { text: string, emoji: string | null, expiresAt: string | null } };
+
+export type ClearMyCustomStatusMutationVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ClearMyCustomStatusMutation = { clearMyCustomStatus: boolean };
+
 export type ProfileFieldsFragment = { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null };
 
 export type MyUserProfileQueryVariables = Exact<{ [key: string]: never; }>;
@@ -293,7 +335,7 @@ export type UpdateMyFieldVisibilityMutationVariables = Exact<{
 
 export type UpdateMyFieldVisibilityMutation = { updateMyFieldVisibility: Array<{ field: ProfileField | null, extKey: string | null, visibility: UserProfileVisibility }> };
 
-export type StatusFieldsFragment = { userId: string, subscribeType: SubscribeType, subscribeTime: string | null, expiry: number | null, changeTime: string, details: Array<{ platform: Platform, online: boolean, changeTime: string }>, userProfile: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } | null };
+export type StatusFieldsFragment = { userId: string, subscribeType: SubscribeType, subscribeTime: string | null, expiry: number | null, changeTime: string, details: Array<{ platform: Platform, online: boolean, changeTime: string }>, userProfile: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } | null, customStatus: { text: string, emoji: string | null, expiresAt: string | null } | null };
 
 export type SubscribeUserStatusMutationVariables = Exact<{
   userIds: Array<string> | string;
@@ -318,7 +360,7 @@ export type SubscribedUserStatusQueryVariables = Exact<{
 }>;
 
 
-export type SubscribedUserStatusQuery = { subscribedUserStatus: Array<{ userId: string, subscribeType: SubscribeType, subscribeTime: string | null, expiry: number | null, changeTime: string, details: Array<{ platform: Platform, online: boolean, changeTime: string }>, userProfile: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } | null }> };
+export type SubscribedUserStatusQuery = { subscribedUserStatus: Array<{ userId: string, subscribeType: SubscribeType, subscribeTime: string | null, expiry: number | null, changeTime: string, details: Array<{ platform: Platform, online: boolean, changeTime: string }>, userProfile: { userId: string, name: string | null, portraitUri: string | null, uniqueId: string | null, email: string | null, birthday: string | null, gender: Gender | null, location: string | null, role: number | null, level: number | null, version: number, updatedAt: string, restricted: boolean, userExtProfile: Array<{ key: string, value: string }> | null } | null, customStatus: { text: string, emoji: string | null, expiresAt: string | null } | null }> };
 
 export type SubscribedUsersQueryVariables = Exact<{
   type: SubscribeType;
@@ -432,6 +474,13 @@ export const ProfileFieldsFragmentDoc = new TypedDocumentString(`
   restricted
 }
     `, {"fragmentName":"ProfileFields"}) as unknown as TypedDocumentString<ProfileFieldsFragment, unknown>;
+export const CustomStatusFieldsFragmentDoc = new TypedDocumentString(`
+    fragment CustomStatusFields on CustomStatus {
+  text
+  emoji
+  expiresAt
+}
+    `, {"fragmentName":"CustomStatusFields"}) as unknown as TypedDocumentString<CustomStatusFieldsFragment, unknown>;
 export const StatusFieldsFragmentDoc = new TypedDocumentString(`
     fragment StatusFields on UserStatusChange {
   userId
@@ -447,8 +496,16 @@ export const StatusFieldsFragmentDoc = new TypedDocumentString(`
   userProfile {
     ...ProfileFields
   }
+  customStatus {
+    ...CustomStatusFields
+  }
 }
-    fragment ProfileFields on UserProfile {
+    fragment CustomStatusFields on CustomStatus {
+  text
+  emoji
+  expiresAt
+}
+fragment ProfileFields on UserProfile {
   userId
   name
   portraitUri
@@ -536,6 +593,11 @@ fragment ApplicationFields on FriendApplication {
   createdAt
   expiresAt
 }
+fragment CustomStatusFields on CustomStatus {
+  text
+  emoji
+  expiresAt
+}
 fragment ProfileFields on UserProfile {
   userId
   name
@@ -569,6 +631,9 @@ fragment StatusFields on UserStatusChange {
   userProfile {
     ...ProfileFields
   }
+  customStatus {
+    ...CustomStatusFields
+  }
 }`) as unknown as TypedDocumentString<OnUserEventsSubscription, OnUserEventsSubscriptionVariables>;
 export const OnSubscribedUserStatusChangeDocument = new TypedDocumentString(`
     subscription OnSubscribedUserStatusChange {
@@ -582,7 +647,12 @@ export const OnSubscribedUserStatusChangeDocument = new TypedDocumentString(`
     }
   }
 }
-    fragment ProfileFields on UserProfile {
+    fragment CustomStatusFields on CustomStatus {
+  text
+  emoji
+  expiresAt
+}
+fragment ProfileFields on UserProfile {
   userId
   name
   portraitUri
@@ -614,6 +684,9 @@ fragment StatusFields on UserStatusChange {
   }
   userProfile {
     ...ProfileFields
+  }
+  customStatus {
+    ...CustomStatusFields
   }
 }`) as unknown as TypedDocumentString<OnSubscribedUserStatusChangeSubscription, OnSubscribedUserStatusChangeSubscriptionVariables>;
 export const OnSubscribedRelationChangeDocument = new TypedDocumentString(`
@@ -794,6 +867,47 @@ export const SetFriendRemarkDocument = new TypedDocumentString(`
   setFriendRemark(userId: $userId, remark: $remark)
 }
     `) as unknown as TypedDocumentString<SetFriendRemarkMutation, SetFriendRemarkMutationVariables>;
+export const MyPresenceVisibilityDocument = new TypedDocumentString(`
+    query MyPresenceVisibility {
+  myPresenceVisibility
+}
+    `) as unknown as TypedDocumentString<MyPresenceVisibilityQuery, MyPresenceVisibilityQueryVariables>;
+export const UpdateMyPresenceVisibilityDocument = new TypedDocumentString(`
+    mutation UpdateMyPresenceVisibility($visibility: PresenceVisibility!) {
+  updateMyPresenceVisibility(visibility: $visibility)
+}
+    `) as unknown as TypedDocumentString<UpdateMyPresenceVisibilityMutation, UpdateMyPresenceVisibilityMutationVariables>;
+export const MyCustomStatusDocument = new TypedDocumentString(`
+    query MyCustomStatus {
+  myCustomStatus {
+    ...CustomStatusFields
+  }
+}
+    fragment CustomStatusFields on CustomStatus {
+  text
+  emoji
+  expiresAt
+}`) as unknown as TypedDocumentString<MyCustomStatusQuery, MyCustomStatusQueryVariables>;
+export const UpdateMyCustomStatusDocument = new TypedDocumentString(`
+    mutation UpdateMyCustomStatus($text: String!, $emoji: String, $expiresInSeconds: Int) {
+  updateMyCustomStatus(
+    text: $text
+    emoji: $emoji
+    expiresInSeconds: $expiresInSeconds
+  ) {
+    ...CustomStatusFields
+  }
+}
+    fragment CustomStatusFields on CustomStatus {
+  text
+  emoji
+  expiresAt
+}`) as unknown as TypedDocumentString<UpdateMyCustomStatusMutation, UpdateMyCustomStatusMutationVariables>;
+export const ClearMyCustomStatusDocument = new TypedDocumentString(`
+    mutation ClearMyCustomStatus {
+  clearMyCustomStatus
+}
+    `) as unknown as TypedDocumentString<ClearMyCustomStatusMutation, ClearMyCustomStatusMutationVariables>;
 export const MyUserProfileDocument = new TypedDocumentString(`
     query MyUserProfile {
   myUserProfile {
@@ -944,7 +1058,12 @@ export const SubscribedUserStatusDocument = new TypedDocumentString(`
     ...StatusFields
   }
 }
-    fragment ProfileFields on UserProfile {
+    fragment CustomStatusFields on CustomStatus {
+  text
+  emoji
+  expiresAt
+}
+fragment ProfileFields on UserProfile {
   userId
   name
   portraitUri
@@ -976,6 +1095,9 @@ fragment StatusFields on UserStatusChange {
   }
   userProfile {
     ...ProfileFields
+  }
+  customStatus {
+    ...CustomStatusFields
   }
 }`) as unknown as TypedDocumentString<SubscribedUserStatusQuery, SubscribedUserStatusQueryVariables>;
 export const SubscribedUsersDocument = new TypedDocumentString(`

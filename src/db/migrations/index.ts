@@ -7,6 +7,7 @@ import * as presenceGrace from './2026-12-01T1100_presence_grace.ts';
 import * as appSecretChecks from './2026-12-01T1500_app_secret_checks.ts';
 import * as appSealedSecrets from './2026-12-01T1700_app_sealed_secrets.ts';
 import * as fieldVisibility from './2026-12-02T0100_field_visibility.ts';
+import * as presencePrivacy from './2026-12-02T0200_presence_privacy.ts';
 import * as expiryWarnings from './2026-12-02T0300_expiry_warnings.ts';
 
 /** Timestamped migrations, applied in name order. Add new ones here. */
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-01T1500_app_secret_checks': appSecretChecks,
   '2026-12-01T1700_app_sealed_secrets': appSealedSecrets,
   '2026-12-02T0100_field_visibility': fieldVisibility,
+  '2026-12-02T0200_presence_privacy': presencePrivacy,
   '2026-12-02T0300_expiry_warnings': expiryWarnings,
 };
 
