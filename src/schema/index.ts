@@ -8,6 +8,7 @@ import '../visibility/schema.ts';
 import '../friends/schema.ts';
 import '../subscriptions/schema.ts';
 import '../events/schema.ts';
+import '../webhooks/schema.ts';
 
 export const schema = builder.toSchema();
 /** the printed form committed as schema.graphql */

@@ -6,6 +6,7 @@ import * as eventLog from './2026-12-01T0900_event_log.ts';
 import * as presenceGrace from './2026-12-01T1100_presence_grace.ts';
 import * as appSecretChecks from './2026-12-01T1500_app_secret_checks.ts';
 import * as appSealedSecrets from './2026-12-01T1700_app_sealed_secrets.ts';
+import * as webhooks from './2026-12-02T0400_webhooks.ts';
 
 /** Timestamped migrations, applied in name order. Add new ones here. */
 const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-01T1100_presence_grace': presenceGrace,
   '2026-12-01T1500_app_secret_checks': appSecretChecks,
   '2026-12-01T1700_app_sealed_secrets': appSealedSecrets,
+  '2026-12-02T0400_webhooks': webhooks,
 };
 
 export const migrationProvider: MigrationProvider = {
