@@ -427,9 +427,13 @@ describe('giving up', () => {
     expect(new Set(failing.requests.map((r) => r.id))).toEqual(new Set([gaveUp!.id]));
     expect(failing.requests).toHaveLength(gaveUp!.attempts);
     const [timedOut] = await deliveries(app, b.id);
-    expect(timedOut).toMatchObject({ status: 'FAILED', lastStatusCode: null, lastError: 'no answer within 300 ms' });
-    const text = await (await fetch(short.metricsUrl)).text();
-    expect(text).toMatch(/phs_webhook_deliveries_total\{outcome="failed"\} [1-9]/);
-    expect(text).toMatch(/phs_webhook_attempts_total\{result="timeout"\} [1-9]/);
+    // (on a shared PostgreSQL another server's worker, with its own timeout, may have made the attempt)
+    expect(timedOut).toMatchObject({ status: 'FAILED', lastStatusCode: null });
+    expect(timedOut!.lastError).toMatch(/^no answer within \d+ ms$/);
+    // counted by the instance that made the attempts (either, on a shared PostgreSQL)
+    const texts = await Promise.all([short, server].map(async (s) => (await fetch(s.metricsUrl)).text()));
+    const total = (pattern: RegExp) => texts.reduce((sum, text) => sum + Number(pattern.exec(text)?.[1] ?? 0), 0);
+    expect(total(/phs_webhook_deliveries_total\{outcome="failed"\} (\d+)/)).toBeGreaterThanOrEqual(2);
+    expect(total(/phs_webhook_attempts_total\{result="timeout"\} (\d+)/)).toBeGreaterThanOrEqual(1);
   });
 });
