@@ -32,3 +32,5 @@ export async function createWebhook(app: TestApp, url: string, kinds: string[] =
 export async function deliveries(app: TestApp, id: string, status?: string, count = 100): Promise<DeliveryJson[]> {
   return (await app.backend.ok(WEBHOOK_DELIVERIES, { id, status, count })).webhookDeliveries;
 }
+
+export const SET_PROFILE_MUTATION = 'mutation($u: ID!, $p: AdminUserProfileInput!) { setUserProfile(userId: $u, profile: $p) { version } }';
