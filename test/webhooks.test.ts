@@ -10,6 +10,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineKey, expectError, makeFriends, setProfile } from './helpers/profiles.ts';
 import { goLive, subscribe } from './helpers/realtime-fixtures.ts';
+import { GraphQLClient, basic } from './helpers/client.ts';
 import { startTestServer, type TestApp, type TestServer } from './helpers/server.ts';
 import { startReceiver, type ReceivedRequest, type Receiver } from './helpers/webhook-receiver.ts';
 import {
@@ -22,6 +23,7 @@ import {
   WEBHOOKS,
   createWebhook,
   deliveries,
+  SET_PROFILE_MUTATION,
   type DeliveryJson,
 } from './helpers/webhooks.ts';
 
@@ -435,5 +437,38 @@ describe('giving up', () => {
     const total = (pattern: RegExp) => texts.reduce((sum, text) => sum + Number(pattern.exec(text)?.[1] ?? 0), 0);
     expect(total(/phs_webhook_deliveries_total\{outcome="failed"\} (\d+)/)).toBeGreaterThanOrEqual(2);
     expect(total(/phs_webhook_attempts_total\{result="timeout"\} (\d+)/)).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe.skipIf(!process.env.DATABASE_URL)('several instances on one PostgreSQL', () => {
+  let other: TestServer;
+  beforeAll(async () => {
+    other = await startTestServer({ config: { webhookRetryBaseMs: 100 } });
+  });
+  afterAll(() => other?.stop());
+
+  it('turn each change into one delivery, send each once, and keep each subject in order', async () => {
+    const app = await server.newApp();
+    const hook = await receiver();
+    const { id } = await createWebhook(app, hook.url, ['PROFILE_CHANGED']);
+    const backends = [app.backend, new GraphQLClient(other.url, basic(app.appKey, app.appSecret))];
+    const users = ['m0', 'm1', 'm2', 'm3', 'm4'];
+    const perUser = 6;
+    // each user's writes one after another, alternating between the instances; the users side by side
+    await Promise.all(users.map(async (u) => {
+      for (let i = 0; i < perUser; i++) await backends[i % 2]!.ok(SET_PROFILE_MUTATION, { u, p: { name: `${u}-${i}` } });
+    }));
+    const total = users.length * perUser;
+    await until(async () => (await deliveries(app, id)).filter((d) => d.status === 'DELIVERED').length === total, 'every delivery');
+    const log = await deliveries(app, id);
+    expect(log).toHaveLength(total);
+    expect(log.every((d) => d.attempts === 1)).toBe(true);
+    expect(hook.requests).toHaveLength(total);
+    expect(new Set(hook.requests.map((r) => r.id)).size).toBe(total);
+    for (const u of users) {
+      const versions = hook.requests.filter((r) => r.json.data.userId === u).map((r) => r.json.data.profile.version);
+      expect(versions).toEqual([...versions].sort((a, b) => a - b));
+      expect(versions).toHaveLength(perUser);
+    }
   });
 });

@@ -7,6 +7,9 @@ import type { Logger } from '../observability/logger.ts';
 import { messagesOf, webhookBody } from './messages.ts';
 import { dispatchCursor, enabledWebhooksOf, insertDeliveries, type NewDelivery, saveDispatchCursor, tryLockDispatch } from './repository.ts';
 
+/** The shortest time between two passes of one instance. */
+const MIN_GAP_MS = 25;
+
 /** A delivery's id: its webhook-id header (Standard Webhooks' msg_ prefix). */
 export const deliveryId = () => `msg_${randomBytes(16).toString('base64url')}`;
 
@@ -25,6 +28,8 @@ export class WebhookDispatcher {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private lastPass = 0;
+  private delayed: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -42,15 +47,29 @@ export class WebhookDispatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.delayed);
     await this.running;
   }
 
+  /**
+   * Dispatch soon. Commits wake it, so under load passes are spaced by MIN_GAP_MS at least: a
+   * webhook can wait that long, and the log is read in larger batches instead of once per commit.
+   */
   wake(): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
     }
+    const wait = this.lastPass + MIN_GAP_MS - Date.now();
+    if (wait > 0) {
+      this.delayed ??= setTimeout(() => {
+        this.delayed = undefined;
+        this.wake();
+      }, wait);
+      return;
+    }
+    this.lastPass = Date.now();
     this.running = this.passes().finally(() => {
       this.running = undefined;
       if (this.again) {
