@@ -225,6 +225,18 @@ describe('deliveries', () => {
     for (const s of streams) clearInterval(s);
   });
 
+  it('leaves a malformed row of the log out and delivers the changes after it', async () => {
+    const app = await server.newApp();
+    const hook = await receiver();
+    await createWebhook(app, hook.url, ['PROFILE_CHANGED']);
+    // a profile change without its profile: it cannot be turned into a delivery, now or ever
+    const bad = JSON.stringify({ type: 'profileChanged', appKey: app.appKey, userId: 'pat', origin: { by: 'backend' }, at: new Date().toISOString() });
+    await sql`insert into events (app_key, user_id, direct, kind, payload, occurred_at) values (${app.appKey}, 'pat', false, 'profileChanged', ${bad}::jsonb, now())`.execute(server.app.services.db);
+    await setProfile(app, 'pat', { name: 'after the bad row' });
+    await hook.waitFor((rs) => rs.length === 1);
+    expect(hook.requests[0]!.json.data.profile.name).toBe('after the bad row');
+  });
+
   it('counts deliveries and attempts in the metrics, with the queue', async () => {
     const text = await (await fetch(server.metricsUrl)).text();
     expect(text).toMatch(/phs_webhook_deliveries_total\{outcome="delivered"\} [1-9]/);

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
-import { compare, readAfter } from '../events/repository.ts';
+import { compare, type LoggedEvent, readAfter } from '../events/repository.ts';
 import type { Logger } from '../observability/logger.ts';
-import { messagesOf, webhookBody } from './messages.ts';
+import { messagesOf, type WebhookMessage, webhookBody } from './messages.ts';
 import { dispatchCursor, enabledWebhooksOf, insertDeliveries, type NewDelivery, saveDispatchCursor, tryLockDispatch } from './repository.ts';
 
 /** The shortest time between two passes of one instance. */
@@ -92,6 +92,16 @@ export class WebhookDispatcher {
     }
   }
 
+  /** A row that cannot be read as its kind says (it will not read better later) is logged and left out, never retried forever. */
+  private messagesOf(e: LoggedEvent): WebhookMessage[] {
+    try {
+      return messagesOf(e.event);
+    } catch (error) {
+      this.log.error({ err: error instanceof Error ? error.message : String(error), position: `${e.position.x}.${e.position.p}`, change: e.event?.type }, 'malformed event left out of webhook deliveries');
+      return [];
+    }
+  }
+
   private pass(): Promise<{ created: number; more: boolean }> {
     const { batchSize } = this.options;
     return this.db.transaction().execute(async (trx) => {
@@ -101,7 +111,7 @@ export class WebhookDispatcher {
       let next = events.length ? events[events.length - 1]!.position : cursor;
       if (events.length < batchSize && boundary > next.x) next = { x: boundary, p: 0n };
       if (compare(next, cursor) === 0) return { created: 0, more: false };
-      const owed = events.map((e) => ({ e, messages: messagesOf(e.event) })).filter((o) => o.messages.length > 0);
+      const owed = events.map((e) => ({ e, messages: this.messagesOf(e) })).filter((o) => o.messages.length > 0);
       const webhooks = await enabledWebhooksOf(trx, [...new Set(owed.map((o) => o.e.appKey))]);
       const deliveries: NewDelivery[] = [];
       const createdAt = this.clock.now();
