@@ -13,6 +13,8 @@ import { goLive, subscribe } from './helpers/realtime-fixtures.ts';
 import { GraphQLClient, basic } from './helpers/client.ts';
 import { startTestServer, type TestApp, type TestServer } from './helpers/server.ts';
 import { startReceiver, type ReceivedRequest, type Receiver } from './helpers/webhook-receiver.ts';
+import { pruneFinished } from '../src/webhooks/repository.ts';
+import { DELIVERY_RETENTION_MS } from '../src/webhooks/worker.ts';
 import {
   ALL_KINDS,
   CREATE_WEBHOOK,
@@ -385,6 +387,24 @@ describe('managing webhooks: input, changes, isolation', () => {
     expectError(await app.backend.fails(WEBHOOK_DELIVERIES, { id: other.id }), 'NOT_FOUND');
     // the disabled one was not tried again
     expect(failing.requests.filter((r) => r.json.data.profile.name === 'i1')).toHaveLength(requestsThen);
+  });
+
+  it('prunes delivered and failed deliveries after the retention, never pending ones', async () => {
+    const app = await server.newApp();
+    const hook = await receiver(() => 500);
+    const { id } = await createWebhook(app, hook.url, ['PROFILE_CHANGED']);
+    const db = server.app.services.db;
+    const now = Date.now();
+    const old = new Date(now - DELIVERY_RETENTION_MS - 60_000);
+    const recent = new Date(now - DELIVERY_RETENTION_MS + 60_000);
+    const row = (n: string, status: string, finishedAt: Date | null) => ({
+      id: `msg_prune_${n}_${id}`, webhookId: id, subject: 'u', kind: 'PROFILE_CHANGED' as const, body: '{}', status: status as 'PENDING',
+      createdAt: old, giveUpAt: new Date(now + 3_600_000), nextAttemptAt: status === 'PENDING' ? new Date(now + 3_600_000) : null, finishedAt,
+    });
+    await db.insertInto('webhookDeliveries').values([row('a', 'DELIVERED', old), row('b', 'FAILED', old), row('c', 'DELIVERED', recent), row('d', 'PENDING', null)]).execute();
+    await pruneFinished(db, new Date(now - DELIVERY_RETENTION_MS), 1000);
+    expect((await deliveries(app, id)).map((d) => d.id).sort()).toEqual([`msg_prune_c_${id}`, `msg_prune_d_${id}`]);
+    await app.backend.ok(DELETE_WEBHOOK, { id });
   });
 
   it("isolates tenants: another app's webhooks are invisible and untouchable, and get none of its events", async () => {
