@@ -88,8 +88,9 @@ export async function deliveriesOf(s: Deps, appKey: string, webhookId: string, s
 }
 
 /**
- * Sends one PING to the webhook now (enabled or not: the backend asks for it) and returns the
- * delivery as that attempt left it: DELIVERED, or PENDING with its error and next attempt.
+ * Sends one PING to the webhook now and returns the delivery as that attempt left it: DELIVERED,
+ * or PENDING with its error and next attempt. A disabled webhook is pinged too (a receiver can be
+ * tried before the webhook is enabled), once: a failed attempt is FAILED at once.
  */
 export async function pingWebhook(s: Deps, appKey: string, id: string): Promise<DeliveryRecord> {
   const webhook = await findWebhook(s.db, appKey, id);
@@ -98,7 +99,9 @@ export async function pingWebhook(s: Deps, appKey: string, id: string): Promise<
   const createdAt = clock.now();
   const pingId = deliveryId();
   // its own lane (its id): it waits for nothing and holds nothing back
-  const delivery = { id: pingId, webhookId: id, subject: pingId, kind: 'PING' as const, createdAt, giveUpAt: new Date(createdAt.getTime() + s.config.webhookRetryWindowMs) };
+  // a disabled webhook gets this one attempt (to try a receiver before enabling it), no retries
+  const giveUpAt = new Date(createdAt.getTime() + (webhook.enabled ? s.config.webhookRetryWindowMs : 0));
+  const delivery = { id: pingId, webhookId: id, subject: pingId, kind: 'PING' as const, createdAt, giveUpAt };
   const body = webhookBody({ kind: 'PING', subject: delivery.subject, at: createdAt.toISOString(), data: { appKey, webhookId: id } });
   const claim = `ping:${delivery.id}`;
   await insertLeasedDelivery(s.db, { ...delivery, body }, claim, new Date(createdAt.getTime() + leaseMs(s.config.webhookTimeoutMs)));
