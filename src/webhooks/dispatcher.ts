@@ -8,7 +8,7 @@ import { messagesOf, type WebhookMessage, webhookBody } from './messages.ts';
 import { dispatchCursor, enabledWebhooksOf, insertDeliveries, type NewDelivery, saveDispatchCursor, tryLockDispatch } from './repository.ts';
 
 /** The shortest time between two passes of one instance. */
-const MIN_GAP_MS = 25;
+const MIN_GAP_MS = 50;
 
 /** A delivery's id: its webhook-id header (Standard Webhooks' msg_ prefix). */
 export const deliveryId = () => `msg_${randomBytes(16).toString('base64url')}`;
