@@ -37,6 +37,8 @@ import { createLocalTopics, type UserTopics } from './realtime/topics.ts';
 import { attachWebSocket, type RealtimeTransport } from './realtime/ws.ts';
 import { createLogger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
+import { WebhookDispatcher } from './webhooks/dispatcher.ts';
+import { WebhookWorker } from './webhooks/worker.ts';
 import { answerMetrics, listenForMetrics, mayReadMetricsPublicly, notFound, type MetricsListener } from './observability/metrics-endpoint.ts';
 
 /** How long start waits for REDIS_URL to answer before giving up (an unreachable Redis at start is a mistake). */
@@ -76,6 +78,8 @@ export interface App {
     /** resolves once every event this process committed so far has been handed to its connections */
     drain(): Promise<void>;
   };
+  /** turns the event log into webhook deliveries (one instance at a time), and sends them */
+  webhooks: { dispatcher: WebhookDispatcher; worker: WebhookWorker };
   start(): Promise<StartedApp>;
   stop(): Promise<void>;
 }
@@ -172,10 +176,19 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     return delivery.deliver(events, skipFailing);
   };
   const relay = new EventRelay(db, readFromLog, log, { pollMs: config.eventPollMs, batchSize: 500 });
+  // Webhooks: deliveries made from the log by one instance at a time, sent by every instance's
+  // worker (on wall-clock time, as leases and receivers' signature checks are)
+  const webhookWorker = new WebhookWorker({ ...services, clock: systemClock }, { pollMs: Math.min(config.eventPollMs, 1000) });
+  const webhookDispatcher = new WebhookDispatcher(db, systemClock, log, { pollMs: config.eventPollMs, batchSize: 500, retryWindowMs: config.webhookRetryWindowMs, dispatched: () => webhookWorker.wake() });
+  const committedElsewhere = (xid: bigint) => {
+    relay.wake(xid);
+    webhookDispatcher.wake();
+  };
   services.events.onCommit((xid) => relay.wake(xid));
+  services.events.onCommit(() => webhookDispatcher.wake());
   let wakeups: CommitWakeups | undefined;
   if (config.redisUrl) {
-    wakeups = createRedisWakeups(config.redisUrl, log, (xid) => relay.wake(xid));
+    wakeups = createRedisWakeups(config.redisUrl, log, committedElsewhere);
     services.events.onCommit((xid) => wakeups!.announce(xid));
   }
   const pruner = new EventPruner(db, clock, log, config.eventRetentionSeconds);
@@ -228,12 +241,15 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     services,
     server,
     realtime: { presence, relay, transport: transport!, topics, expiryWarnings, drain: () => relay.delivered(services.events.newestCommitted) },
+    webhooks: { dispatcher: webhookDispatcher, worker: webhookWorker },
     async start() {
       await wakeups?.connected(REDIS_START_TIMEOUT_MS);
       await relay.start();
       pruner.start();
       expiryWarnings.start();
       await presence.start();
+      webhookDispatcher.start();
+      webhookWorker.start();
       if (config.metricsPort !== null) metricsListener = await listenForMetrics(services.metrics, { port: config.metricsPort, host: config.metricsHost });
       // a deep accept queue: reconnect storms (a load balancer restart) arrive all at once
       const { port } = await listenOn(server, { port: config.port, host: config.host, backlog: 4096 }, 'PORT, HOST').catch(async (error: unknown) => {
@@ -273,6 +289,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     server.closeAllConnections();
     await metricsListener?.close();
     await presence.stop();
+    await webhookDispatcher.stop();
+    await webhookWorker.stop();
     pruner.stop();
     await expiryWarnings.stop();
     await relay.stop();

@@ -106,6 +106,10 @@ const EnvSchema = z.object({
   SUBSCRIPTION_EXPIRY_WARNING_SECONDS: z.coerce.number().int().min(0).max(2_592_000).default(3600),
   SUBSCRIPTION_EXPIRY_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: flag(false),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(10).max(120_000).default(10_000),
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(5000),
+  WEBHOOK_RETRY_WINDOW_MS: z.coerce.number().int().min(1000).max(7 * 86_400_000).default(86_400_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   NODE_ENV: z.string().optional(),
@@ -210,6 +214,17 @@ export interface Config {
    * finish, closes its sockets with 1012 and leaves the cluster; past it, it exits anyway (code 1)
    */
   shutdownGraceMs: number;
+  /**
+   * Webhooks may call loopback, private, link-local and unique-local addresses (a receiver on the
+   * same host or network). Off by default: a webhook URL could otherwise reach internal services
+   */
+  webhookAllowPrivateNetworks: boolean;
+  /** a webhook attempt that has no answer (status line and headers) within this long failed */
+  webhookTimeoutMs: number;
+  /** the first retry of a webhook delivery comes after about this long; each next one waits about twice as long (full jitter, capped at an hour) */
+  webhookRetryBaseMs: number;
+  /** a webhook delivery is retried this long after it was created, then FAILED */
+  webhookRetryWindowMs: number;
   logLevel: string;
   /** json in production (NODE_ENV=production or no terminal), pretty otherwise */
   logFormat: 'json' | 'pretty';
@@ -309,6 +324,10 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Config {
     subscriptionExpiryWarningSeconds: e.SUBSCRIPTION_EXPIRY_WARNING_SECONDS,
     subscriptionExpirySweepMs: e.SUBSCRIPTION_EXPIRY_SWEEP_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    webhookAllowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+    webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    webhookRetryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+    webhookRetryWindowMs: e.WEBHOOK_RETRY_WINDOW_MS,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT ?? (e.NODE_ENV !== 'production' && process.stdout.isTTY ? 'pretty' : 'json'),
   };

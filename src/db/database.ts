@@ -19,6 +19,9 @@ export interface Database {
   presenceUsers: PresenceUsersTable;
   presencePlatforms: PresencePlatformsTable;
   events: EventsTable;
+  webhooks: WebhooksTable;
+  webhookDeliveries: WebhookDeliveriesTable;
+  webhookDispatch: WebhookDispatchTable;
 }
 
 export type ProfileVisibility = 'NOT_SET' | 'INVISIBLE' | 'EVERYONE' | 'FRIENDS_ONLY';
@@ -203,3 +206,53 @@ export interface EventsTable {
   payload: ColumnType<unknown, string, string>;
   occurredAt: Date;
 }
+
+export type WebhookKind = 'PROFILE_CHANGED' | 'PRESENCE_CHANGED' | 'FRIEND_EVENT' | 'SUBSCRIPTION_CHANGED' | 'USERS_CLEANED' | 'PING';
+export type WebhookDeliveryStatus = 'PENDING' | 'DELIVERED' | 'FAILED';
+
+/** An app's webhook endpoint (src/db/migrations/2026-12-02T0400_webhooks.ts explains the columns). */
+export interface WebhooksTable {
+  id: string;
+  appKey: string;
+  url: string;
+  kinds: ColumnType<WebhookKind[], string, string>;
+  enabled: boolean;
+  /** the whsec_ signing secret, sealed with SECRET_ENCRYPTION_KEY (src/apps/secret-box.ts) */
+  sealedSecret: string;
+  /** owed the events of transactions from this log boundary on */
+  sinceXid: ColumnType<string, string, string>;
+  createdAt: Date;
+}
+
+export interface WebhookDeliveriesTable {
+  /** the webhook-id header of every attempt */
+  id: string;
+  seq: Generated<string>;
+  webhookId: string;
+  /** the lane whose order is kept: a user id, or '' for a change of several users */
+  subject: string;
+  kind: WebhookKind;
+  /** the JSON body, signed anew (with a new timestamp) at each attempt */
+  body: string;
+  status: WebhookDeliveryStatus;
+  attempts: Generated<number>;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: Date;
+  /** retried until then, then FAILED */
+  giveUpAt: Date;
+  nextAttemptAt: Date | null;
+  claimedUntil: Date | null;
+  claim: string | null;
+  deliveredAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface WebhookDispatchTable {
+  id: number;
+  x: ColumnType<string, string, string>;
+  p: ColumnType<string, string, string>;
+}
+
+export type WebhookRow = Selectable<WebhooksTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;

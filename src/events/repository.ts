@@ -55,13 +55,13 @@ function placement(event: DomainEvent): { userId: string; direct: boolean } | nu
     case 'userRemoved':
       return { userId: event.userId, direct: true };
     case 'appChanged':
-      // nobody's stream (no user id is empty): only the relays act on it
+    case 'usersCleaned':
+      // nobody's stream (no user id is empty): only the relays (appChanged) and the webhook dispatcher act on it
       return { userId: '', direct: true };
     case 'profilesChanged':
       // several subjects' stream: found by its payload's userIds (ownEventsSince, lastChangesSince)
       return { userId: '', direct: false };
     case 'friendshipChanged':
-    case 'usersCleaned':
       return null;
   }
 }

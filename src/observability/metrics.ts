@@ -97,6 +97,43 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly webhookDeliveries = new Counter({
+    name: 'phs_webhook_deliveries_total',
+    help: 'Webhook deliveries that ended, by outcome (delivered, failed)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookAttempts = new Counter({
+    name: 'phs_webhook_attempts_total',
+    help: 'Webhook delivery attempts made by this instance, by result (success, status, timeout, connection, refused)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  /** The webhook queue across all instances: pending deliveries and the age of the oldest. */
+  webhookQueue(source: () => Promise<{ pending: number; oldest: Date | null }>): void {
+    let last: Promise<{ pending: number; oldest: Date | null }> | undefined;
+    // one query per scrape for both gauges
+    const read = () => (last ??= source().finally(() => setTimeout(() => (last = undefined), 0)));
+    new Gauge({
+      name: 'phs_webhook_pending_deliveries',
+      help: 'Webhook deliveries waiting to be sent or retried, across all instances',
+      registers: [this.registry],
+      async collect() {
+        this.set(await read().then((q) => q.pending, () => Number.NaN));
+      },
+    });
+    new Gauge({
+      name: 'phs_webhook_oldest_pending_seconds',
+      help: 'Age of the oldest pending webhook delivery (0 when none), across all instances',
+      registers: [this.registry],
+      async collect() {
+        this.set(await read().then((q) => (q.oldest ? Math.max(0, (Date.now() - q.oldest.getTime()) / 1000) : 0), () => Number.NaN));
+      },
+    });
+  }
+
   constructor(sources: { openConnections: () => number; onlineUsers: () => Promise<number> }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'phs_' });
     new Gauge({

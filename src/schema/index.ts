@@ -9,6 +9,7 @@ import '../friends/schema.ts';
 import '../subscriptions/schema.ts';
 import '../presence/schema.ts';
 import '../events/schema.ts';
+import '../webhooks/schema.ts';
 
 export const schema = builder.toSchema();
 /** the printed form committed as schema.graphql */

@@ -62,6 +62,11 @@ export async function startTestServer(options: { config?: Partial<Config> } = {}
       rateLimitAppAuthFailuresPerSecond: 0,
       rateLimitIpConnectsPerSecond: 0,
       rateLimitUserConnectsPerSecond: 0,
+      // webhook receivers in tests listen on 127.0.0.1; on a shared PostgreSQL every test server's
+      // worker may send any file's deliveries, so all of them allow it and retry soon (the refusal
+      // of private addresses is tested with the flag off in test/webhooks-ssrf.test.ts)
+      webhookAllowPrivateNetworks: true,
+      webhookRetryBaseMs: 200,
       ...options.config,
     },
     database: testDatabase(),

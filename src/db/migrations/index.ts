@@ -9,6 +9,7 @@ import * as appSealedSecrets from './2026-12-01T1700_app_sealed_secrets.ts';
 import * as fieldVisibility from './2026-12-02T0100_field_visibility.ts';
 import * as presencePrivacy from './2026-12-02T0200_presence_privacy.ts';
 import * as expiryWarnings from './2026-12-02T0300_expiry_warnings.ts';
+import * as webhooks from './2026-12-02T0400_webhooks.ts';
 
 /** Timestamped migrations, applied in name order. Add new ones here. */
 const migrations: Record<string, Migration> = {
@@ -22,6 +23,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-02T0100_field_visibility': fieldVisibility,
   '2026-12-02T0200_presence_privacy': presencePrivacy,
   '2026-12-02T0300_expiry_warnings': expiryWarnings,
+  '2026-12-02T0400_webhooks': webhooks,
 };
 
 export const migrationProvider: MigrationProvider = {
