@@ -35,7 +35,7 @@ export function contractSections(roots: RootType[] = ['Query', 'Mutation']): Map
 }
 
 /** The contract-next files whose issue is done (schema:check requires them too). */
-export const PLANNED = ['07-events', '10-migration'];
+export const PLANNED = ['07-events', '10-migration', '11-privacy'];
 
 /**
  * A planned addition may give a root field's caller in its description instead of a section
@@ -46,11 +46,18 @@ function callerFromDescription(description: string): CallerKind | null {
   return lead.startsWith('app backend') ? 'backend' : lead.startsWith('server operator') ? 'operator' : lead.startsWith('user') ? 'user' : null;
 }
 
+/** A field named for "my" own things (myCustomStatus, updateMyFieldVisibility) is the user's. */
+function callerFromName(field: string): CallerKind | null {
+  return /^(?:[a-z]+My|my)[A-Z]/.test(field) ? 'user' : null;
+}
+
 function readSections(text: string, roots: RootType[], sections: Map<string, CallerKind>): void {
   let inRoot = false;
   let section: CallerKind | null = null;
   let description: string[] | null = null;
   let lastDescription = '';
+  /** the caller of the field before: an undescribed field continues its run ("app backend: …" then its siblings) */
+  let previous: CallerKind | null = null;
   for (const line of text.split('\n')) {
     const trimmed = line.trim();
     if (inRoot && (description !== null || trimmed.startsWith('"'))) {
@@ -73,6 +80,7 @@ function readSections(text: string, roots: RootType[], sections: Map<string, Cal
     if (opened) {
       inRoot = roots.includes(opened);
       section = opened === 'Subscription' ? 'user' : null;
+      previous = null;
       continue;
     }
     if (!inRoot) continue;
@@ -88,9 +96,10 @@ function readSections(text: string, roots: RootType[], sections: Map<string, Cal
     }
     const field = /^([A-Za-z_][A-Za-z0-9_]*)\s*[(:]/.exec(trimmed)?.[1];
     if (field) {
-      const caller = section ?? callerFromDescription(lastDescription);
+      const caller = section ?? callerFromDescription(lastDescription) ?? sections.get(field) ?? callerFromName(field) ?? previous;
       if (!caller) throw new Error(`contract field ${field} outside a caller section`);
       sections.set(field, caller);
+      previous = caller;
     }
     lastDescription = '';
   }
