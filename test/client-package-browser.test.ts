@@ -29,7 +29,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const chromiumAvailable = existsSync(CHROMIUM) || !!process.env.CI;
 
 /** min+gzip of everything the package exports, graphql-ws included (README: Client SDK) */
-const SIZE_BUDGET_BYTES = 14 * 1024;
+const SIZE_BUDGET_BYTES = 15 * 1024;
 
 let work: string;
 /** the throwaway app */
