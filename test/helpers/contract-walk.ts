@@ -96,7 +96,7 @@ function readSections(text: string, roots: RootType[], sections: Map<string, Cal
     }
     const field = /^([A-Za-z_][A-Za-z0-9_]*)\s*[(:]/.exec(trimmed)?.[1];
     if (field) {
-      const caller = section ?? callerFromDescription(lastDescription) ?? sections.get(field) ?? callerFromName(field) ?? previous;
+      const caller: CallerKind | null = section ?? callerFromDescription(lastDescription) ?? sections.get(field) ?? callerFromName(field) ?? previous;
       if (!caller) throw new Error(`contract field ${field} outside a caller section`);
       sections.set(field, caller);
       previous = caller;
