@@ -93,10 +93,25 @@ describe('deliveries', () => {
     expect(profile).toEqual({
       appKey: app.appKey,
       userId: 'alice',
-      profile: expect.objectContaining({ userId: 'alice', name: 'Alice', email: 'alice@example.com', userExtProfile: [{ key: 'color', value: 'red' }], version: expect.any(Number) }),
+      profile: expect.objectContaining({
+        userId: 'alice',
+        name: 'Alice',
+        email: 'alice@example.com',
+        userExtProfile: [{ key: 'color', value: 'red' }],
+        version: expect.any(Number),
+        visibility: 'NOT_SET',
+        fieldVisibility: [],
+      }),
     });
     const presence = hook.requests.find((r) => r.json.type === 'presence.changed')!.json.data;
-    expect(presence).toMatchObject({ appKey: app.appKey, userId: 'alice', details: [expect.objectContaining({ platform: 'IOS', online: true })] });
+    expect(presence).toMatchObject({
+      appKey: app.appKey,
+      userId: 'alice',
+      details: [expect.objectContaining({ platform: 'IOS', online: true })],
+      cause: 'connection',
+      presenceVisibility: 'NOT_SET',
+      customStatus: null,
+    });
     const relation = hook.requests.find(ofType('subscription.changed'))!.json.data;
     expect(relation).toMatchObject({ userId: 'alice', event: { operationType: 'SUBSCRIBE', subscribeType: 'ONLINE_STATUS', userIds: ['bob'], expiry: 600 } });
     const friendAdded = hook.requests.filter((r) => r.json.type === 'friend.event' && r.json.data.event.kind === 'FriendAdded').map((r) => r.json.data);

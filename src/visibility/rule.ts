@@ -16,6 +16,9 @@ export type VisibilityOwner = Pick<UserRow, 'visibility'> & { fieldVisibility?: 
  */
 const EXT_PREFIX = 'ext:';
 export const extOverrideKey = (key: string) => `${EXT_PREFIX}${key}`;
+export const isExtOverrideKey = (stored: string) => stored.startsWith(EXT_PREFIX);
+/** the ext key an override of `fieldVisibility` is for */
+export const extKeyOf = (stored: string) => stored.slice(EXT_PREFIX.length);
 
 const NO_OVERRIDES: FieldVisibilityOverrides = Object.freeze({});
 

@@ -1,5 +1,7 @@
 import type { WebhookKind } from '../db/database.ts';
 import type { DomainEvent } from '../events/bus.ts';
+import { extKeyOf, isExtOverrideKey, overridesOf, type ProfileFieldName } from '../visibility/rule.ts';
+import { PROFILE_FIELD_ENUM } from '../visibility/service.ts';
 
 /**
  * What a webhook receives for one event of the log: the body's `type` is the kind in lower-case
@@ -48,6 +50,11 @@ function backendProfile(row: StoredProfile): Record<string, unknown> {
       .map((key) => ({ key, value: ext[key]! })),
     version: row.version,
     updatedAt: new Date(row.updatedAt).toISOString(),
+    // the owner's privacy choices: the backend sees through them, and may want to honour them
+    visibility: row.visibility,
+    fieldVisibility: Object.entries(overridesOf(row))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, visibility]) => (isExtOverrideKey(key) ? { field: null, extKey: extKeyOf(key), visibility } : { field: PROFILE_FIELD_ENUM[key as ProfileFieldName] ?? key, extKey: null, visibility })),
   };
 }
 
@@ -60,7 +67,22 @@ export function messagesOf(event: DomainEvent): WebhookMessage[] {
     case 'profilesChanged':
       return event.profiles.map((profile) => ({ kind: 'PROFILE_CHANGED', subject: profile.userId, at: event.at, data: { appKey, userId: profile.userId, profile: backendProfile(profile) } }));
     case 'presenceChanged':
-      return [{ kind: 'PRESENCE_CHANGED', subject: event.userId, at: event.at, data: { appKey, userId: event.userId, details: event.details } }];
+      return [
+        {
+          kind: 'PRESENCE_CHANGED',
+          subject: event.userId,
+          at: event.at,
+          data: {
+            appKey,
+            userId: event.userId,
+            details: event.details,
+            // what changed: a platform's connection, or the user's presence visibility, custom status or a friendship (SPEC §10)
+            cause: event.cause ?? 'connection',
+            presenceVisibility: event.visibility ?? 'NOT_SET',
+            customStatus: event.customStatus ?? null,
+          },
+        },
+      ];
     case 'friendEvent':
       return [{ kind: 'FRIEND_EVENT', subject: event.receiverId, at: event.at, data: { appKey, userId: event.receiverId, event: event.event } }];
     case 'subscriptionChanged':
