@@ -178,7 +178,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   const relay = new EventRelay(db, readFromLog, log, { pollMs: config.eventPollMs, batchSize: 500 });
   // Webhooks: deliveries made from the log by one instance at a time, sent by every instance's
   // worker (on wall-clock time, as leases and receivers' signature checks are)
-  const webhookWorker = new WebhookWorker({ ...services, clock: systemClock }, { pollMs: Math.min(config.eventPollMs, 1000) });
+  const webhookWorker = new WebhookWorker({ ...services, clock: systemClock }, { pollMs: config.eventPollMs });
   const webhookDispatcher = new WebhookDispatcher(db, systemClock, log, { pollMs: config.eventPollMs, batchSize: 500, retryWindowMs: config.webhookRetryWindowMs, dispatched: () => webhookWorker.wake() });
   const committedElsewhere = (xid: bigint) => {
     relay.wake(xid);

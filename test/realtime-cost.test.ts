@@ -8,6 +8,9 @@ let server: TestServer;
 beforeAll(async () => {
   // no heartbeat pass during a measurement: only the change's own statements are counted
   server = await startTestServer({ config: { presenceHeartbeatMs: 3_600_000, eventPollMs: 3_600_000, subscriptionExpirySweepMs: 3_600_000 } });
+  // nor the webhook dispatcher's and worker's passes (background work, not the request's or the change's)
+  await server.app.webhooks.dispatcher.stop();
+  await server.app.webhooks.worker.stop();
 });
 afterAll(() => server?.stop());
 

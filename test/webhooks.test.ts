@@ -512,7 +512,7 @@ describe.skipIf(!process.env.DATABASE_URL)('several instances on one PostgreSQL'
     await until(async () => (await deliveries(app, id)).filter((d) => d.status === 'DELIVERED').length === total, 'every delivery');
     const log = await deliveries(app, id);
     expect(log).toHaveLength(total);
-    expect(log.every((d) => d.attempts === 1)).toBe(true);
+    expect(log.filter((d) => d.attempts !== 1), 'deliveries attempted more than once').toEqual([]);
     expect(hook.requests).toHaveLength(total);
     expect(new Set(hook.requests.map((r) => r.id)).size).toBe(total);
     for (const u of users) {

@@ -133,6 +133,12 @@ export async function saveDispatchCursor(trx: Transaction<Database>, at: LogPosi
   await trx.updateTable('webhookDispatch').set({ x: at.x.toString(), p: at.p.toString() }).where('id', '=', 1).execute();
 }
 
+/** Whether any app has an enabled webhook: when none has, the dispatcher skips reading the log. */
+export async function anyEnabledWebhook(trx: Transaction<Database>): Promise<boolean> {
+  const row = await trx.selectFrom('webhooks').select(sql<number>`1`.as('one')).where('enabled', '=', true).limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
 export interface DispatchTarget {
   id: string;
   appKey: string;

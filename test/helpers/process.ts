@@ -21,8 +21,10 @@ export interface ServerProcess {
 export async function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    // port 0 for metrics too: several servers run at once, in this file and in others
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', ...env },
+    // port 0 for metrics too: several servers run at once, in this file and in others. Webhook
+    // receivers in tests listen on 127.0.0.1, and on a shared PostgreSQL any server's worker may
+    // attempt any test's delivery: they all allow private networks, as startTestServer's do.
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
