@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
-import { compare, type LoggedEvent, readAfter, watermark } from '../events/repository.ts';
+import { compare, type LoggedEvent, readAfter } from '../events/repository.ts';
 import type { Logger } from '../observability/logger.ts';
 import { messagesOf, type WebhookMessage, webhookBody } from './messages.ts';
-import { anyEnabledWebhook, dispatchCursor, enabledWebhooksOf, insertDeliveries, type NewDelivery, saveDispatchCursor, tryLockDispatch } from './repository.ts';
+import { dispatchCursor, enabledWebhooksOf, insertDeliveries, type NewDelivery, saveDispatchCursor, tryLockDispatch, webhooksAndBoundary } from './repository.ts';
 
 /** The shortest time between two passes of one instance. */
 const MIN_GAP_MS = 50;
@@ -107,12 +107,11 @@ export class WebhookDispatcher {
     return this.db.transaction().execute(async (trx) => {
       if (!(await tryLockDispatch(trx))) return { created: 0, more: false };
       const cursor = await dispatchCursor(trx);
-      if (!(await anyEnabledWebhook(trx))) {
-        // nobody to deliver to (the common case for an app without webhooks): move past what is
-        // complete without reading it. A webhook created meanwhile is not committed yet, so its
-        // transaction (and every change after it) is at or above the boundary and still read.
-        const boundary = await watermark(trx);
-        if (boundary > cursor.x) await saveDispatchCursor(trx, { x: boundary, p: 0n });
+      const now = await webhooksAndBoundary(trx);
+      if (!now.any) {
+        // nobody to deliver to (an app without webhooks): move past what is complete without
+        // reading it; a webhook being created is above that boundary, and so is what follows it
+        if (now.boundary > cursor.x) await saveDispatchCursor(trx, { x: now.boundary, p: 0n });
         return { created: 0, more: false };
       }
       const { events, boundary } = await readAfter(trx, cursor, batchSize);

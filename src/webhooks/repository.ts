@@ -133,10 +133,15 @@ export async function saveDispatchCursor(trx: Transaction<Database>, at: LogPosi
   await trx.updateTable('webhookDispatch').set({ x: at.x.toString(), p: at.p.toString() }).where('id', '=', 1).execute();
 }
 
-/** Whether any app has an enabled webhook: when none has, the dispatcher skips reading the log. */
-export async function anyEnabledWebhook(trx: Transaction<Database>): Promise<boolean> {
-  const row = await trx.selectFrom('webhooks').select(sql<number>`1`.as('one')).where('enabled', '=', true).limit(1).executeTakeFirst();
-  return row !== undefined;
+/**
+ * Whether any app has an enabled webhook, and the log's complete boundary, in one statement (one
+ * snapshot): a webhook not visible in it is not committed yet, so its transaction and every
+ * change after it are at or above that boundary.
+ */
+export async function webhooksAndBoundary(trx: Transaction<Database>): Promise<{ any: boolean; boundary: bigint }> {
+  const { rows } = await sql<{ any: boolean; boundary: string }>`
+    select exists (select 1 from webhooks where enabled) as any, pg_snapshot_xmin(pg_current_snapshot())::text as boundary`.execute(trx);
+  return { any: rows[0]!.any, boundary: BigInt(rows[0]!.boundary) };
 }
 
 export interface DispatchTarget {
