@@ -103,11 +103,13 @@ export class RealtimeConnection {
    * A stream of the messages `select` maps to a value (undefined = not for this stream).
    * `fromNow`: for streams without a cursor or a sync of their own, only changes committed after
    * the stream started (as far as this instance's latest log read tells: a row that committed
-   * before it but is handed over late is left out).
+   * before it but is handed over late is left out). A function applies that to the messages it
+   * accepts only.
    */
-  stream<T>(select: (message: RealtimeMessage) => T | undefined, options: { fromNow?: boolean } = {}): EventStream<T> {
+  stream<T>(select: (message: RealtimeMessage) => T | undefined, options: { fromNow?: boolean | ((message: RealtimeMessage) => boolean) } = {}): EventStream<T> {
     const since = options.fromNow ? this.deps.committedSoFar() : undefined;
-    const chosen = since ? (m: RealtimeMessage) => ('position' in m && m.position && wasCommitted(since, m.position.x) ? undefined : select(m)) : select;
+    const applies = typeof options.fromNow === 'function' ? options.fromNow : () => true;
+    const chosen = since ? (m: RealtimeMessage) => ('position' in m && m.position && applies(m) && wasCommitted(since, m.position.x) ? undefined : select(m)) : select;
     const stream = new EventStream<T>(chosen, this);
     if (this.dropped || this.closed) stream.end();
     else this.streams.add(stream as EventStream<unknown>);

@@ -191,15 +191,20 @@ class StatusChangeStream implements AsyncIterableIterator<StatusEvent>, Directly
   ) {
     const wanted = new Set(types);
     // held unchecked during the sync (the snapshot they are compared with is not read yet); a
-    // SUBSCRIBE of a streamed type (from any of the user's devices) brings the new targets' status
-    this.live = connection.stream((m) =>
-      m.kind === 'status'
-        ? wanted.has(m.subscribeType) && (!this.streaming || this.fresh(m))
-          ? m
-          : undefined
-        : m.kind === 'relation' && m.operationType === 'SUBSCRIBE' && wanted.has(m.subscribeType)
-          ? m
-          : undefined,
+    // SUBSCRIBE of a streamed type (from any of the user's devices) brings the new targets' status.
+    // A SUBSCRIBE committed before this stream started is in its snapshot already: when the relay
+    // hands it over late (the log's boundary held back by another transaction), it must not push
+    // a status again, out of order with the changes that came after it.
+    this.live = connection.stream(
+      (m) =>
+        m.kind === 'status'
+          ? wanted.has(m.subscribeType) && (!this.streaming || this.fresh(m))
+            ? m
+            : undefined
+          : m.kind === 'relation' && m.operationType === 'SUBSCRIBE' && wanted.has(m.subscribeType)
+            ? m
+            : undefined,
+      { fromNow: (m) => m.kind === 'relation' },
     );
   }
 
