@@ -61,6 +61,9 @@ const RANGE_NAMES: Record<string, string> = {
   reserved: 'reserved',
 };
 
+/** How long a webhook host's name may take to resolve. */
+const LOOKUP_TIMEOUT_MS = 5000;
+
 export interface ResolvedAddress {
   address: string;
   family: 4 | 6;
@@ -75,11 +78,19 @@ export interface ResolvedAddress {
  */
 export async function resolveTarget(hostname: string, allowPrivateNetworks: boolean): Promise<{ ok: true; address: ResolvedAddress } | { ok: false; problem: string; refused: boolean }> {
   let addresses: { address: string; family: number }[];
+  let timer: NodeJS.Timeout | undefined;
   try {
-    addresses = await lookup(hostname, { all: true, verbatim: true });
+    // getaddrinfo has no deadline of its own: a name whose DNS never answers must not hold an
+    // attempt (or a createWebhook request) longer than this
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error('lookup timed out'), { code: 'ETIMEOUT' })), LOOKUP_TIMEOUT_MS);
+    });
+    addresses = await Promise.race([lookup(hostname, { all: true, verbatim: true }), late]);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'lookup failed';
     return { ok: false, problem: `host does not resolve (${code})`, refused: false };
+  } finally {
+    clearTimeout(timer);
   }
   if (addresses.length === 0) return { ok: false, problem: 'host does not resolve', refused: false };
   if (!allowPrivateNetworks) {
