@@ -7,6 +7,11 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 const EXAMPLE_QUERY = `# Set "Authorization" in Headers below:
 #   user calls:    Bearer <user token from issueUserToken>
 #   backend calls: Basic base64(appKey:appSecret)
+# Privacy, as a user (each field by its own visibility; presence and custom status):
+#   mutation { updateMyFieldVisibility(settings: [{ field: EMAIL, visibility: FRIENDS_ONLY }]) { field extKey visibility } }
+#   mutation { updateMyPresenceVisibility(visibility: INVISIBLE) }
+#   mutation { updateMyCustomStatus(text: "In a meeting", emoji: "📅", expiresInSeconds: 3600) { text emoji expiresAt } }
+# Webhooks, as the backend: mutation { createWebhook(url: "https://…", kinds: [PROFILE_CHANGED]) { signingSecret webhook { id } } }
 query MyProfile {
   myUserProfile { userId name portraitUri email version updatedAt restricted }
 }
