@@ -457,7 +457,10 @@ describe('managing webhooks: input, changes, isolation', () => {
   });
 });
 
-describe('giving up', () => {
+// The retry window of a delivery is fixed by the dispatcher that made it, from its own
+// WEBHOOK_RETRY_WINDOW_MS. On a shared PostgreSQL that may be any test file's server (24 h by
+// default), so this short-window server is only sure to make its own on the embedded database.
+describe.skipIf(!!process.env.DATABASE_URL)('giving up', () => {
   let short: TestServer;
   beforeAll(async () => {
     short = await startTestServer({ config: { webhookTimeoutMs: 300, webhookRetryBaseMs: 100, webhookRetryWindowMs: 1500 } });
@@ -472,26 +475,20 @@ describe('giving up', () => {
     const b = await createWebhook(app, silent.url, ['PROFILE_CHANGED']);
     await setProfile(app, 'jo', { name: 'Jo' });
     const final = async (id: string) => ((await deliveries(app, id))[0]?.status ?? 'PENDING') !== 'PENDING';
-    // on a shared PostgreSQL another server's worker may hold the lease (2 × its 10 s timeout + 5 s if it was killed)
-    await until(async () => (await final(a.id)) && (await final(b.id)), 'both deliveries to end', 60_000);
+    await until(async () => (await final(a.id)) && (await final(b.id)), 'both deliveries to end', 20_000);
     const [gaveUp] = await deliveries(app, a.id);
     expect(gaveUp).toMatchObject({ status: 'FAILED', lastStatusCode: 500, lastError: 'HTTP 500', deliveredAt: null, nextAttemptAt: null });
     expect(gaveUp!.attempts).toBeGreaterThanOrEqual(2);
     expect(new Set(failing.requests.map((r) => r.id))).toEqual(new Set([gaveUp!.id]));
     expect(failing.requests).toHaveLength(gaveUp!.attempts);
     const [timedOut] = await deliveries(app, b.id);
-    // (on a shared PostgreSQL another server's worker, with its own timeout, may have made the attempt)
     expect(timedOut).toMatchObject({ status: 'FAILED', lastStatusCode: null });
     expect(timedOut!.lastError).toMatch(/^no answer within \d+ ms$/);
-    // counted by the instance that made the attempts: one of these two on the embedded database
-    // (on a shared PostgreSQL, a server of another test file may have made them)
-    if (!process.env.DATABASE_URL) {
-      const texts = await Promise.all([short, server].map(async (s) => (await fetch(s.metricsUrl)).text()));
-      const total = (pattern: RegExp) => texts.reduce((sum, text) => sum + Number(pattern.exec(text)?.[1] ?? 0), 0);
-      expect(total(/phs_webhook_deliveries_total\{outcome="failed"\} (\d+)/)).toBeGreaterThanOrEqual(2);
-      expect(total(/phs_webhook_attempts_total\{result="timeout"\} (\d+)/)).toBeGreaterThanOrEqual(1);
-    }
-  }, 90_000);
+    const metrics = await (await fetch(short.metricsUrl)).text();
+    const total = (pattern: RegExp) => Number(pattern.exec(metrics)?.[1] ?? 0);
+    expect(total(/phs_webhook_deliveries_total\{outcome="failed"\} (\d+)/)).toBeGreaterThanOrEqual(2);
+    expect(total(/phs_webhook_attempts_total\{result="timeout"\} (\d+)/)).toBeGreaterThanOrEqual(1);
+  }, 30_000);
 });
 
 describe.skipIf(!process.env.DATABASE_URL)('several instances on one PostgreSQL', () => {
