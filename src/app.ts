@@ -193,7 +193,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   }
   const pruner = new EventPruner(db, clock, log, config.eventRetentionSeconds);
   const expiryWarnings = new ExpiryWarnings(services, config.subscriptionExpirySweepMs);
-  const presence = new PresenceService(services, { heartbeatMs: config.presenceHeartbeatMs, instanceTimeoutMs: config.presenceTimeoutMs, offlineGraceMs: config.presenceOfflineGraceMs });
+  const presence = new PresenceService(services, { heartbeatMs: config.presenceHeartbeatMs, instanceTimeoutMs: config.presenceTimeoutMs, offlineGraceMs: config.presenceOfflineGraceMs, customStatusSweepMs: config.customStatusSweepMs });
   transport = attachWebSocket(server, yoga, {
     services,
     topics,

@@ -105,6 +105,8 @@ const EnvSchema = z.object({
   EVENT_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
   SUBSCRIPTION_EXPIRY_WARNING_SECONDS: z.coerce.number().int().min(0).max(2_592_000).default(3600),
   SUBSCRIPTION_EXPIRY_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
+  // at most 10 s: SPEC §10 promises watchers an expired custom status's change within 10 s
+  CUSTOM_STATUS_SWEEP_MS: z.coerce.number().int().min(100).max(10_000).default(5000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: flag(false),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(10).max(120_000).default(10_000),
@@ -209,6 +211,8 @@ export interface Config {
   subscriptionExpiryWarningSeconds: number;
   /** how often each instance looks for due expiry warnings */
   subscriptionExpirySweepMs: number;
+  /** how often each instance clears the custom statuses past their expiry (and pushes the change) */
+  customStatusSweepMs: number;
   /**
    * On SIGTERM the process exits within this long: it stops accepting, lets requests in flight
    * finish, closes its sockets with 1012 and leaves the cluster; past it, it exits anyway (code 1)
@@ -323,6 +327,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Config {
     eventPollMs: e.EVENT_POLL_MS,
     subscriptionExpiryWarningSeconds: e.SUBSCRIPTION_EXPIRY_WARNING_SECONDS,
     subscriptionExpirySweepMs: e.SUBSCRIPTION_EXPIRY_SWEEP_MS,
+    customStatusSweepMs: e.CUSTOM_STATUS_SWEEP_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     webhookAllowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
     webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,

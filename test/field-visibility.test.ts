@@ -32,8 +32,10 @@ import { startTestServer, type TestApp, type TestServer } from './helpers/server
 
 let server: TestServer;
 beforeAll(async () => {
-  // no background heartbeat or log polling: the statement counts below are the requests' own
-  server = await startTestServer({ config: { presenceHeartbeatMs: 3_600_000, eventPollMs: 3_600_000 } });
+  // no background work (heartbeat, log polling, sweeps, webhooks): the statement counts below are the requests' own
+  server = await startTestServer({ config: { presenceHeartbeatMs: 3_600_000, eventPollMs: 3_600_000, subscriptionExpirySweepMs: 3_600_000, customStatusSweepMs: 3_600_000 } });
+  await server.app.webhooks.dispatcher.stop();
+  await server.app.webhooks.worker.stop();
 });
 afterAll(() => server?.stop());
 

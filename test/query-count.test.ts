@@ -18,7 +18,7 @@ const isFriend = (i: number) => i % 3 === 0;
 
 beforeAll(async () => {
   // no background heartbeat during the counted requests
-  server = await startTestServer({ config: { presenceHeartbeatMs: 3_600_000, eventPollMs: 3_600_000, subscriptionExpirySweepMs: 3_600_000 } });
+  server = await startTestServer({ config: { presenceHeartbeatMs: 3_600_000, eventPollMs: 3_600_000, subscriptionExpirySweepMs: 3_600_000, customStatusSweepMs: 3_600_000 } });
   // nor the webhook dispatcher's and worker's passes (background work, not the request's or the change's)
   await server.app.webhooks.dispatcher.stop();
   await server.app.webhooks.worker.stop();

@@ -7,7 +7,7 @@ import { connectLive, type LiveClient, type LiveSubscription } from './helpers/w
 let server: TestServer;
 beforeAll(async () => {
   // no heartbeat pass during a measurement: only the change's own statements are counted
-  server = await startTestServer({ config: { presenceHeartbeatMs: 3_600_000, eventPollMs: 3_600_000, subscriptionExpirySweepMs: 3_600_000 } });
+  server = await startTestServer({ config: { presenceHeartbeatMs: 3_600_000, eventPollMs: 3_600_000, subscriptionExpirySweepMs: 3_600_000, customStatusSweepMs: 3_600_000 } });
   // nor the webhook dispatcher's and worker's passes (background work, not the request's or the change's)
   await server.app.webhooks.dispatcher.stop();
   await server.app.webhooks.worker.stop();
