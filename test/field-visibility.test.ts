@@ -28,14 +28,12 @@ import {
   type ViewerKind,
 } from './helpers/field-visibility.ts';
 import { ADMIN_PROFILES, ALL_FIELDS, MY_PROFILE, USER_PROFILES, defineKey, expectError, makeFriends, setAppDefaultVisibility, setMyVisibility, setProfile, type ProfileJson } from './helpers/profiles.ts';
-import { startTestServer, type TestApp, type TestServer } from './helpers/server.ts';
+import { startQuietTestServer, type TestApp, type TestServer } from './helpers/server.ts';
 
 let server: TestServer;
 beforeAll(async () => {
-  // no background work (heartbeat, log polling, sweeps, webhooks): the statement counts below are the requests' own
-  server = await startTestServer({ config: { presenceHeartbeatMs: 3_600_000, eventPollMs: 3_600_000, subscriptionExpirySweepMs: 3_600_000, customStatusSweepMs: 3_600_000 } });
-  await server.app.webhooks.dispatcher.stop();
-  await server.app.webhooks.worker.stop();
+  // nothing in the background: the statements counted are the request's or the change's own
+  server = await startQuietTestServer();
 });
 afterAll(() => server?.stop());
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GraphQLClient } from './helpers/client.ts';
-import { startTestServer, type TestApp, type TestServer } from './helpers/server.ts';
+import { startQuietTestServer, type TestApp, type TestServer } from './helpers/server.ts';
 import { ALL_FIELDS, defineKey, makeFriends, setAppDefaultVisibility, setMyVisibility, setProfile, type ProfileJson } from './helpers/profiles.ts';
 
 let server: TestServer;
@@ -17,11 +17,8 @@ const settingOf = (i: number) => SETTINGS[i % 4]!;
 const isFriend = (i: number) => i % 3 === 0;
 
 beforeAll(async () => {
-  // no background heartbeat during the counted requests
-  server = await startTestServer({ config: { presenceHeartbeatMs: 3_600_000, eventPollMs: 3_600_000, subscriptionExpirySweepMs: 3_600_000, customStatusSweepMs: 3_600_000 } });
-  // nor the webhook dispatcher's and worker's passes (background work, not the request's or the change's)
-  await server.app.webhooks.dispatcher.stop();
-  await server.app.webhooks.worker.stop();
+  // nothing in the background: the statements counted are the request's or the change's own
+  server = await startQuietTestServer();
   app = await server.newApp();
   await setAppDefaultVisibility(app, 'FRIENDS_ONLY');
   await defineKey(app, 'readable', true, true);

@@ -1,16 +1,13 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { updateMy } from './helpers/profiles.ts';
 import { seedSubscriptions, seedUsers, seededToken, statusEvents, statusStream, waitUntil, type StatusChangeJson } from './helpers/realtime-fixtures.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
+import { startQuietTestServer, type TestServer } from './helpers/server.ts';
 import { connectLive, type LiveClient, type LiveSubscription } from './helpers/ws.ts';
 
 let server: TestServer;
 beforeAll(async () => {
-  // no heartbeat pass during a measurement: only the change's own statements are counted
-  server = await startTestServer({ config: { presenceHeartbeatMs: 3_600_000, eventPollMs: 3_600_000, subscriptionExpirySweepMs: 3_600_000, customStatusSweepMs: 3_600_000 } });
-  // nor the webhook dispatcher's and worker's passes (background work, not the request's or the change's)
-  await server.app.webhooks.dispatcher.stop();
-  await server.app.webhooks.worker.stop();
+  // nothing in the background: the statements counted are the request's or the change's own
+  server = await startQuietTestServer();
 });
 afterAll(() => server?.stop());
 

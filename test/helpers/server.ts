@@ -38,6 +38,18 @@ export interface TestApp {
   user(userId: string, options?: { deviceId?: string; expiresInSeconds?: number }): Promise<GraphQLClient & { token: string }>;
 }
 
+/**
+ * A test server with no background pass at all (heartbeat, log polling, expiry and custom status
+ * sweeps, webhook dispatcher and worker), for tests that count the SQL statements of one request
+ * or one change: nothing else may run in their window.
+ */
+export async function startQuietTestServer(): Promise<TestServer> {
+  const server = await startTestServer({ config: { presenceHeartbeatMs: 3_600_000, eventPollMs: 3_600_000, subscriptionExpirySweepMs: 3_600_000, customStatusSweepMs: 3_600_000 } });
+  await server.app.webhooks.dispatcher.stop();
+  await server.app.webhooks.worker.stop();
+  return server;
+}
+
 /** A real server on a free port over the test database, with a movable clock. */
 export async function startTestServer(options: { config?: Partial<Config> } = {}): Promise<TestServer> {
   const clock = new ManualClock(Date.parse('2026-01-01T00:00:00.000Z'));
